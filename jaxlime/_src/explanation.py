@@ -1,0 +1,140 @@
+"""The `Explanation` result pytree and its host-side, lime-compatible readers."""
+
+import dataclasses
+import html
+from typing import Any, Protocol, Sequence
+
+import jax
+import numpy as np
+
+
+class Domain(Protocol):
+  """Host-side knowledge that turns feature indices into readable names for one modality."""
+
+  mode: str  # "classification" or "regression".
+  class_names: Sequence[str] | None
+
+  def feature_names(self, explanation: "Explanation", index: int) -> list[str]:
+    """Readable names of the D interpretable features of instance `index`."""
+
+
+@jax.tree_util.register_dataclass
+@dataclasses.dataclass(frozen=True)
+class Explanation:
+  """Explanations of N instances, each for L labels over D interpretable features.
+
+  A pytree: it passes through `jax.jit`, `jax.vmap` and `jax.grad`. `len(exp)` is N and `exp[i]`
+  is the explanation of instance i (an `Explanation` with N = 1).
+  """
+
+  coef: jax.Array  # [N, L, D] surrogate coefficients, zero where not selected.
+  selected: jax.Array  # [N, L, D] bool, the features each surrogate uses.
+  intercept: jax.Array  # [N, L]
+  score: jax.Array  # [N, L] weighted R^2 of the surrogate on its samples.
+  local_pred: jax.Array  # [N, L] the surrogate's prediction at the instance.
+  labels: jax.Array  # [N, L] int, the model outputs (class ids) explained.
+  prediction: jax.Array  # [N, C] the model's output at the instance.
+  coef_std: jax.Array  # [N, L, D] posterior standard deviation of each coefficient.
+  degenerate: jax.Array  # [N, L] bool, the kernel weights summed to ~0: the fit is meaningless.
+  instances: jax.Array  # [N, ...] the explained instances, as given.
+  domain: Any = dataclasses.field(metadata=dict(static=True), default=None)
+
+  def __len__(self) -> int:
+    return int(np.shape(self.coef)[0])
+
+  def __getitem__(self, index) -> "Explanation":
+    if isinstance(index, (int, np.integer)):
+      index = slice(index, index + 1 if index != -1 else None)
+    return jax.tree.map(lambda leaf: leaf[index], self)
+
+  # ---- lime-compatible readers (host side) ----
+
+  @property
+  def mode(self) -> str:
+    return getattr(self.domain, "mode", "classification")
+
+  def _label_column(self, index: int, label: int) -> tuple[int, float]:
+    """Column of `label` in the L explained labels of instance `index`, and the sign to apply.
+
+    In regression lime reports the fitted output as label 1 and its negation as label 0.
+    """
+    if self.mode == "regression":
+      if label not in (0, 1):
+        raise ValueError(f"label must be 0 or 1 for a regression explanation; got {label}.")
+      return 0, (1.0 if label == 1 else -1.0)
+    labels = np.asarray(self.labels[index])
+    where = np.flatnonzero(labels == label)
+    if where.size == 0:
+      raise ValueError(
+          f"label {label} was not explained for instance {index}; explained labels: "
+          f"{labels.tolist()}. Pass labels=({label},) or top_labels to explain()."
+      )
+    return int(where[0]), 1.0
+
+  def _check_index(self, index: int) -> int:
+    size = len(self)
+    if not -size <= index < size:
+      raise IndexError(f"instance index {index} is out of range for {size} explanations.")
+    return index % size
+
+  def available_labels(self, index: int = 0) -> list[int]:
+    """The labels explained for instance `index` (lime's `available_labels`)."""
+    index = self._check_index(index)
+    if self.mode == "regression":
+      return [0, 1]
+    return [int(label) for label in np.asarray(self.labels[index])]
+
+  def as_map(self, index: int = 0) -> dict[int, list[tuple[int, float]]]:
+    """{label: [(feature index, weight), ...]} sorted by decreasing |weight|, as lime's as_map."""
+    index = self._check_index(index)
+    return {label: self._weights(index, label) for label in self.available_labels(index)}
+
+  def _weights(self, index: int, label: int) -> list[tuple[int, float]]:
+    column, sign = self._label_column(index, label)
+    coef = np.asarray(self.coef[index, column]) * sign
+    selected = np.flatnonzero(np.asarray(self.selected[index, column]))
+    order = selected[np.argsort(-np.abs(coef[selected]), kind="stable")]
+    return [(int(j), float(coef[j])) for j in order]
+
+  def as_list(self, index: int = 0, label: int = 1) -> list[tuple[str, float]]:
+    """[(readable feature name, weight), ...] sorted by decreasing |weight|, as lime's as_list."""
+    index = self._check_index(index)
+    names = self.domain.feature_names(self, index)
+    return [(names[j], weight) for j, weight in self._weights(index, label)]
+
+  def as_pyplot_figure(self, index: int = 0, label: int = 1, figsize=(4, 4)):
+    """Horizontal bar chart of `as_list(index, label)` (needs matplotlib: the `plot` extra)."""
+    from jaxlime._src import plots
+
+    return plots.weights_figure(self, index, label, figsize=figsize)
+
+  def as_html(self, index: int = 0, label: int = 1) -> str:
+    """A small self-contained HTML table of the weights of instance `index` for `label`."""
+    index = self._check_index(index)
+    weights = self.as_list(index, label)
+    scale = max((abs(weight) for _, weight in weights), default=1.0) or 1.0
+    body = "".join(
+        f"<tr><td>{html.escape(name)}</td><td style='text-align:right'>{weight:+.4f}</td>"
+        f"<td><div style='background:{'#1f77b4' if weight > 0 else '#ff7f0e'};height:10px;"
+        f"width:{int(100 * abs(weight) / scale)}px'></div></td></tr>"
+        for name, weight in weights
+    )
+    title = html.escape(self._label_name(index, label))
+    return (
+        f"<div class='jaxlime'><b>Explanation of instance {index} for {title}</b>"
+        f"<table>{body}</table></div>"
+    )
+
+  def _label_name(self, index: int, label: int) -> str:
+    names = getattr(self.domain, "class_names", None)
+    if self.mode == "regression":
+      return "the predicted value" if label == 1 else "the negated predicted value"
+    if names is not None and 0 <= label < len(names):
+      return f"class {names[label]}"
+    return f"class {label}"
+
+  def _repr_html_(self) -> str:
+    if len(self) == 0:
+      return "<div class='jaxlime'>empty explanation</div>"
+    return self.as_html(0, self.available_labels(0)[-1] if self.mode == "regression" else
+                        self.available_labels(0)[0])

@@ -1,0 +1,55 @@
+"""Proximity kernels and distances between interpretable samples.
+
+Dimension names used throughout jaxlime: N instances, S samples per instance, D interpretable
+features, F model-input features, L explained labels, C model outputs.
+"""
+
+import jax
+import jax.numpy as jnp
+
+
+def exponential_kernel(distances: jax.Array, kernel_width) -> jax.Array:
+  """lime's proximity kernel, sqrt(exp(-d^2 / width^2)).
+
+  Args:
+    distances: [...] non-negative distances to the instance.
+    kernel_width: scalar (may be traced), the kernel width.
+
+  Returns:
+    [...] weights in (0, 1], equal to 1 at distance 0.
+  """
+  distances = jnp.asarray(distances)
+  kernel_width = jnp.asarray(kernel_width, dtype=distances.dtype)
+  return jnp.exp(-0.5 * jnp.square(distances) / jnp.square(kernel_width))
+
+
+def euclidean_distances(z: jax.Array) -> jax.Array:
+  """Euclidean distance of every sample to row 0.
+
+  Args:
+    z: [S, D] samples; row 0 is the instance.
+
+  Returns:
+    [S] distances, 0 for row 0.
+  """
+  diff = z - z[0]
+  return jnp.sqrt(jnp.sum(diff * diff, axis=-1))
+
+
+def cosine_distances(z: jax.Array) -> jax.Array:
+  """Cosine distance (1 - cosine similarity) of every sample to row 0.
+
+  A sample with no active feature (all zeros) has similarity 0, as scikit-learn's
+  `pairwise_distances(metric="cosine")` treats it, so its distance is 1.
+
+  Args:
+    z: [S, D] samples; row 0 is the instance.
+
+  Returns:
+    [S] distances in [0, 2].
+  """
+  norms = jnp.sqrt(jnp.sum(z * z, axis=-1))
+  dots = z @ z[0]
+  denominator = norms * norms[0]
+  similarity = jnp.where(denominator > 0, dots / jnp.where(denominator > 0, denominator, 1), 0)
+  return jnp.clip(1 - similarity, 0, 2)

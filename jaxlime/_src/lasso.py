@@ -1,0 +1,229 @@
+"""LIME's ``lasso_path`` feature selection as a fixed-shape JAX program.
+
+lime 0.2.0.1 (``LimeBase.feature_selection(..., method='lasso_path')``) centres
+the samples with the kernel weights, scales them by ``sqrt(weights)``, runs
+``sklearn.linear_model.lars_path(X, y, method='lasso')`` and keeps the support
+of the least-regularised point of the path with at most ``num_features``
+non-zero coefficients.  :func:`lasso_path_mask` reproduces this for one
+instance and one label with a ``jax.lax.while_loop`` over LARS steps; all
+arrays keep their shapes, so the function can be jitted and vmapped.
+
+The LARS-lasso steps follow ``sklearn.linear_model._least_angle.
+_lars_path_solver`` (scikit-learn 1.x) with ``lars_path``'s defaults
+(``alpha_min=0``, ``max_iter=500``, ``positive=False``).  Differences:
+
+* Linear algebra uses the Gram matrix ``G = X^T X`` and a fresh Cholesky
+  factorisation of the (masked) active block at every step instead of
+  sklearn's incrementally updated factor; the results agree to rounding.
+* Exact ties in ``|correlation|`` are broken by the lowest feature index;
+  sklearn breaks them by the position in its internally permuted array.
+* A feature whose Cholesky pivot is (numerically) zero, i.e. that is a linear
+  combination of the active features, is skipped by zeroing its correlation,
+  as in sklearn.  sklearn's threshold is absolute (pivot < 1e-7); here it is
+  also relative to ``G[j, j]`` so that exactly collinear features are detected
+  at any scale and in float32.  (sklearn additionally mixes up the
+  correlations of two features in that case; that quirk is not reproduced.)
+* The path also stops once the largest correlation has fallen to the rounding
+  noise of the initial correlations (relevant in float32 when the residual is
+  numerically zero, e.g. fewer samples than features); sklearn only uses its
+  absolute ``alpha <= float32 eps`` test, which is applied here as well.
+* The coefficient of a dropped feature is set to exactly zero; sklearn keeps
+  the rounding residue of ``coef + gamma * direction`` at that path point.
+"""
+
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["lasso_path_mask"]
+
+# sklearn's lars_path default.
+_MAX_ITER = 500
+# sklearn: ``equality_tolerance``; the path stops when ``alpha = C / n_samples``
+# falls to it (``alpha_min = 0``).
+_ALPHA_TOL = float(np.finfo(np.float32).eps)
+# sklearn adds float32's ``tiny`` to denominators to avoid division by zero.
+_TINY32 = float(np.finfo(np.float32).tiny)
+# sklearn rejects a feature whose Cholesky pivot is below 1e-7 (squared here).
+_MIN_PIVOT_SQ = 1e-14
+# Relative pivot threshold, in units of the dtype's epsilon (see module doc).
+_PIVOT_RTOL_EPS = 100.0
+# The path stops when max |correlation| <= this * eps * D * max |X^T y|.
+_NOISE_RTOL_EPS = 10.0
+
+
+class _State(NamedTuple):
+    n_iter: jax.Array  # int32 [], number of path points after the first
+    active: jax.Array  # bool [D], active set
+    sign: jax.Array  # [D], sign of the correlation of active features, 0 else
+    coef: jax.Array  # [D], coefficients at the current path point
+    cov: jax.Array  # [D], X^T residual; only the inactive entries are used
+    prev_alpha: jax.Array  # [], alpha of the previous step
+    drop: jax.Array  # bool [], the previous step dropped a feature
+    done: jax.Array  # bool []
+    best: jax.Array  # bool [D], selected support so far
+
+
+def _min_pos(x: jax.Array, valid: jax.Array) -> jax.Array:
+    """sklearn's ``arrayfuncs.min_pos`` over ``x[valid]``: the smallest value in
+    ``(0, finfo.max)``, or ``finfo.max`` if there is none.  [D], [D] -> []."""
+    big = jnp.finfo(x.dtype).max
+    return jnp.min(jnp.where(valid & (x > 0) & (x < big), x, big))
+
+
+def _weighted_design(z, y, weights, dtype):
+    """lime's weighted centring: returns X [S, D] and y [S] such that plain
+    least squares on them is weighted least squares with an intercept."""
+    w = weights.astype(dtype)
+    sw = jnp.sum(w)
+    # np.average would raise on a zero weight sum; here everything becomes 0.
+    inv_sw = jnp.where(sw > 0, 1 / jnp.where(sw > 0, sw, 1), 0)
+    z_mean = (w @ z) * inv_sw
+    y_mean = (w @ y) * inv_sw
+    sqrt_w = jnp.sqrt(w)
+    return (z - z_mean) * sqrt_w[:, None], (y - y_mean) * sqrt_w
+
+
+def lasso_path_mask(z, y, weights, num_features: int) -> jax.Array:
+    """Features selected by lime's ``lasso_path`` method, for one instance.
+
+    Args:
+      z: [S, D] perturbed samples (e.g. LIME's interpretable 0/1 samples).
+      y: [S] black-box outputs for one label.
+      weights: [S] non-negative kernel weights of the samples.
+      num_features: K, the maximum number of selected features (a Python int
+        or an integer scalar, which may be traced).
+
+    Returns:
+      bool [D]: the support of the last point of the LARS-lasso path (of the
+      weighted, centred problem) with at most K non-zero coefficients; if no
+      point after the first has at most K, the support of the first point
+      after the all-zero start; if the path has no step at all (e.g. constant
+      ``y``), all features.
+
+    Computations are done in the floating dtype of the inputs (float32 unless
+    float64 arrays are passed with x64 enabled).  Jittable and vmappable.
+    """
+    z = jnp.asarray(z)
+    y = jnp.asarray(y)
+    weights = jnp.asarray(weights)
+    dtype = jnp.result_type(z, y, weights, jnp.float32)
+    z, y = z.astype(dtype), y.astype(dtype)
+    n_samples, n_features = z.shape
+    eps = jnp.finfo(dtype).eps
+    decimals = jnp.finfo(dtype).precision  # sklearn rounds corr_eq_dir to it
+
+    x, yw = _weighted_design(z, y, weights, dtype)
+    gram = x.T @ x  # [D, D]
+    xy = x.T @ yw  # [D]
+    eye = jnp.eye(n_features, dtype=dtype)
+    diag = jnp.diagonal(gram)
+    noise_floor = _NOISE_RTOL_EPS * eps * n_features * jnp.max(jnp.abs(xy))
+
+    def cond(st: _State):
+        return ~st.done
+
+    def body(st: _State) -> _State:
+        inactive = ~st.active
+        # Next candidate: the inactive feature with the largest |correlation|.
+        abs_cov = jnp.where(inactive, jnp.abs(st.cov), 0)
+        j = jnp.argmax(abs_cov)
+        c_max = abs_cov[j]
+        alpha = c_max / n_samples
+        stop = (
+            ~(alpha > _ALPHA_TOL)
+            | ~(c_max > noise_floor)
+            | (st.n_iter >= _MAX_ITER)
+            | jnp.all(st.active)
+        )
+
+        # Factor the current active block; inactive rows/cols are identity.
+        m = jnp.where(st.active[:, None] & st.active[None, :], gram, eye)
+        chol = jax.scipy.linalg.cho_factor(m, lower=True)
+        # Schur complement (squared Cholesky pivot) of candidate j against
+        # the active set; it is ~0 if x_j is in the span of the active set.
+        add = ~st.drop
+        onehot = jnp.arange(n_features) == j
+        b = jnp.where(st.active, gram[:, j], 0)  # G[A, j]
+        u = jax.scipy.linalg.cho_solve(chol, b)  # G[A, A]^-1 G[A, j]
+        schur = diag[j] - b @ u
+        pivot_tol = jnp.maximum(_MIN_PIVOT_SQ, _PIVOT_RTOL_EPS * eps * diag[j])
+        degenerate = add & ~(schur > pivot_tol)
+
+        active = st.active | (add & onehot)
+        sign = jnp.where(add & onehot, jnp.sign(st.cov[j]), st.sign)
+        # sklearn bails out if alpha increased (numerical trouble).
+        alpha_up = (st.n_iter > 0) & (st.prev_alpha < alpha)
+
+        # Equiangular direction: solve G[A', A'] x = sign[A'] for the new
+        # active set A' = A + {j} by block elimination with the factor of A.
+        t = jax.scipy.linalg.cho_solve(chol, jnp.where(st.active, sign, 0))
+        x_j = jnp.where(add, (sign[j] - b @ t) / schur, 0)
+        ls = t - u * x_j + jnp.where(onehot, x_j, 0)
+        ss = sign @ ls
+        bad_direction = ~(ss > 0)  # only possible through severe rounding
+        aa = jax.lax.rsqrt(jnp.where(bad_direction, 1, ss))
+        ls = ls * aa
+        corr = jnp.round(gram @ ls, decimals)  # X^T (X[:, A'] ls)
+
+        # Step length: the next inactive feature reaching the same |corr|...
+        gamma = jnp.minimum(
+            jnp.minimum(
+                _min_pos((c_max - st.cov) / (aa - corr + _TINY32), ~active),
+                _min_pos((c_max + st.cov) / (aa + corr + _TINY32), ~active),
+            ),
+            c_max / aa,
+        )
+        # ... or the first active coefficient crossing zero (lasso drop).
+        zc = -st.coef / (ls + _TINY32)
+        z_pos = _min_pos(zc, active)
+        drop = z_pos < gamma
+        gamma = jnp.where(drop, z_pos, gamma)
+        dropped = drop & active & (zc == z_pos)
+
+        coef = jnp.where(active & ~dropped, st.coef + gamma * ls, 0)
+        cov = st.cov - gamma * corr
+        cov = jnp.where(dropped, xy - gram @ coef, cov)
+        active = active & ~dropped
+        sign = jnp.where(active, sign, 0)
+        n_iter = st.n_iter + 1
+        support = coef != 0
+        keep = (n_iter == 1) | (jnp.sum(support) <= num_features)
+        stepped = _State(
+            n_iter=n_iter,
+            active=active,
+            sign=sign,
+            coef=coef,
+            cov=cov,
+            prev_alpha=alpha,
+            drop=drop,
+            done=jnp.zeros((), bool),
+            best=jnp.where(keep, support, st.best),
+        )
+
+        skipped = st._replace(cov=jnp.where(onehot, 0, st.cov))
+        finished = st._replace(done=jnp.ones((), bool))
+        halt = stop | (~degenerate & (alpha_up | bad_direction))
+        return jax.tree.map(
+            lambda fin, skip, step: jnp.where(
+                halt, fin, jnp.where(degenerate, skip, step)
+            ),
+            finished,
+            skipped,
+            stepped,
+        )
+
+    init = _State(
+        n_iter=jnp.zeros((), jnp.int32),
+        active=jnp.zeros(n_features, bool),
+        sign=jnp.zeros(n_features, dtype),
+        coef=jnp.zeros(n_features, dtype),
+        cov=xy,
+        prev_alpha=jnp.zeros((), dtype),
+        drop=jnp.zeros((), bool),
+        done=jnp.zeros((), bool),
+        best=jnp.ones(n_features, bool),
+    )
+    return jax.lax.while_loop(cond, body, init).best

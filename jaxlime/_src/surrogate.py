@@ -1,0 +1,277 @@
+"""The weighted ridge surrogate and lime's feature-selection methods, for one instance.
+
+Everything here works on one instance's samples and is `vmap`-ed by callers over instances.
+Selection keeps fixed shapes: a boolean mask [L, D] of selected features per label, and
+coefficients that are exactly zero outside the mask.
+
+The surrogate is lime's `Ridge(alpha, fit_intercept=True).fit(z[:, selected], y, sample_weight=w)`:
+with weighted means zbar = sum_s w_s z_s / sum_s w_s and ybar likewise, centred Zc = z - zbar and
+yc = y - ybar, the coefficients solve (Zc' W Zc + alpha I) coef = Zc' W yc on the selected block
+and the unpenalised intercept is ybar - zbar . coef.
+"""
+
+import functools
+from typing import NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from jaxlime._src import lasso
+
+FEATURE_SELECTION_METHODS = ("auto", "none", "highest_weights", "forward_selection", "lasso_path")
+
+# Below this total kernel weight the weighted means are undefined: the fit is flagged degenerate.
+_MIN_TOTAL_WEIGHT = 1e-30
+
+
+class Surrogate(NamedTuple):
+  """The fitted local surrogate of one instance, for L labels over D interpretable features."""
+
+  coef: jax.Array  # [L, D], zero where not selected.
+  selected: jax.Array  # [L, D] bool.
+  intercept: jax.Array  # [L]
+  score: jax.Array  # [L] weighted R^2 of the surrogate on the samples.
+  local_pred: jax.Array  # [L] surrogate prediction at row 0 (the instance).
+  coef_std: jax.Array  # [L, D] posterior standard deviation of coef, zero where not selected.
+  degenerate: jax.Array  # [L] bool: total kernel weight ~0, the fit is not meaningful.
+
+
+class _Moments(NamedTuple):
+  """Weighted, centred second moments shared by every fit on the same samples."""
+
+  z_mean: jax.Array  # [D]
+  y_mean: jax.Array  # [L]
+  z_centred: jax.Array  # [S, D]
+  y_centred: jax.Array  # [S, L]
+  gram: jax.Array  # [D, D] Zc' W Zc
+  cross: jax.Array  # [D, L] Zc' W yc
+  y_total: jax.Array  # [L] sum_s w_s yc_s^2
+  weights: jax.Array  # [S]
+  degenerate: jax.Array  # [] bool
+
+
+def _moments(z: jax.Array, y: jax.Array, weights: jax.Array) -> _Moments:
+  total = jnp.sum(weights)
+  degenerate = total < _MIN_TOTAL_WEIGHT
+  safe_total = jnp.where(degenerate, 1, total)
+  z_mean = weights @ z / safe_total
+  y_mean = weights @ y / safe_total
+  z_centred = z - z_mean
+  y_centred = y - y_mean
+  weighted_z = z_centred * weights[:, None]
+  return _Moments(
+      z_mean=z_mean,
+      y_mean=y_mean,
+      z_centred=z_centred,
+      y_centred=y_centred,
+      gram=weighted_z.T @ z_centred,
+      cross=weighted_z.T @ y_centred,
+      y_total=weights @ jnp.square(y_centred),
+      weights=weights,
+      degenerate=degenerate,
+  )
+
+
+def _masked_system(gram: jax.Array, mask: jax.Array, alpha) -> jax.Array:
+  """[D, D] matrix equal to gram + alpha I on the selected block and the identity elsewhere."""
+  mask = mask.astype(gram.dtype)
+  outer = mask[:, None] * mask[None, :]
+  diagonal = alpha * mask + (1 - mask)
+  return gram * outer + jnp.diag(diagonal)
+
+
+def _cholesky_inverse(matrix: jax.Array) -> jax.Array:
+  """Inverse of a symmetric positive-definite [D, D] matrix through its Cholesky factor."""
+  factor = jnp.linalg.cholesky(matrix)
+  identity = jnp.eye(matrix.shape[-1], dtype=matrix.dtype)
+  return jax.scipy.linalg.cho_solve((factor, True), identity)
+
+
+def _ridge_coefficients(moments: _Moments, mask: jax.Array, alpha) -> tuple[jax.Array, jax.Array]:
+  """Ridge coefficients of every label on a shared feature mask.
+
+  Args:
+    moments: the weighted moments of the samples.
+    mask: [D] bool, the features in the model.
+    alpha: L2 penalty on the selected coefficients.
+
+  Returns:
+    coef [L, D] (zero off the mask) and the inverse [D, D] of the masked system.
+  """
+  inverse = _cholesky_inverse(_masked_system(moments.gram, mask, alpha))
+  coef = (inverse @ (moments.cross * mask[:, None].astype(moments.cross.dtype))).T
+  return coef * mask, inverse
+
+
+def _fit_on_mask(moments: _Moments, z0: jax.Array, label: int, mask: jax.Array, alpha):
+  """Final ridge fit and its statistics for label `label` on the features in `mask` [D]."""
+  inverse = _cholesky_inverse(_masked_system(moments.gram, mask, alpha))
+  maskf = mask.astype(moments.gram.dtype)
+  coef = inverse @ (moments.cross[:, label] * maskf) * maskf
+  intercept = moments.y_mean[label] - moments.z_mean @ coef
+  residuals = moments.y_centred[:, label] - moments.z_centred @ coef
+  residual_total = moments.weights @ jnp.square(residuals)
+  y_total = moments.y_total[label]
+  # scikit-learn's r2_score: a constant target scores 1 when fitted exactly, else 0.
+  tiny = jnp.finfo(y_total.dtype).tiny
+  score = jnp.where(
+      y_total > tiny,
+      1 - residual_total / jnp.where(y_total > tiny, y_total, 1),
+      jnp.where(residual_total > tiny, 0.0, 1.0),
+  )
+  local_pred = intercept + z0 @ coef
+  # Bayesian ridge posterior: precision of sample s is w_s / sigma^2, prior coef ~ N(0, sigma^2 /
+  # alpha). sigma^2 is estimated from the weighted residuals with (samples - parameters) degrees of
+  # freedom, counting only samples with positive weight.
+  num_samples = jnp.sum(moments.weights > 0)
+  dof = jnp.maximum(num_samples - jnp.sum(mask) - 1, 1)
+  noise_variance = residual_total / dof
+  coef_std = jnp.sqrt(jnp.clip(noise_variance * jnp.diagonal(inverse), 0)) * maskf
+  return coef, intercept, score, local_pred, coef_std
+
+
+def highest_weights_mask(moments: _Moments, z0: jax.Array, num_features: int) -> jax.Array:
+  """lime's `highest_weights`: ridge (alpha 0.01) on all features, keep the K largest |coef * z0|.
+
+  Ties keep the lower feature index first, as lime's stable sort does.
+
+  Returns:
+    [L, D] bool masks with min(K, D) features each.
+  """
+  num_dims = moments.gram.shape[0]
+  coef, _ = _ridge_coefficients(moments, jnp.ones(num_dims, bool), 0.01)
+  contribution = jnp.abs(coef * z0)
+  order = jnp.argsort(-contribution, axis=-1, stable=True)
+  ranks = jnp.argsort(order, axis=-1)
+  return ranks < min(num_features, num_dims)
+
+
+def forward_selection_mask(moments: _Moments, label: jax.Array, num_features: int) -> jax.Array:
+  """lime's `forward_selection` for one label: greedy weighted OLS with intercept.
+
+  Each of min(K, D) rounds adds the feature that most raises the weighted R^2, which for least
+  squares is the largest reduction of the residual sum of squares. All candidates are scored at
+  once from the Schur complement of the active block: with P the inverse of the active Gram block,
+  r = b - G P b and d_j = G_jj - (G P G)_jj, adding j lowers the residual by r_j^2 / d_j.
+
+  Returns:
+    [D] bool mask.
+  """
+  gram, cross = moments.gram, moments.cross[:, label]
+  num_dims = gram.shape[0]
+  # A relative floor under which a candidate is collinear with the active set: it explains nothing.
+  collinear_tol = 1e3 * jnp.finfo(gram.dtype).eps * jnp.maximum(jnp.diagonal(gram), 1e-30)
+  jitter = jnp.finfo(gram.dtype).eps * jnp.maximum(jnp.trace(gram) / num_dims, 1e-30)
+
+  def add_one(mask, _):
+    maskf = mask.astype(gram.dtype)
+    active_inverse = _cholesky_inverse(_masked_system(gram, mask, jitter))
+    active_inverse = active_inverse * maskf[:, None] * maskf[None, :]
+    residual_cross = cross - gram @ (active_inverse @ cross)
+    residual_var = jnp.diagonal(gram) - jnp.sum((gram @ active_inverse) * gram, axis=-1)
+    usable = residual_var > collinear_tol
+    gain = jnp.where(usable, jnp.square(residual_cross) / jnp.where(usable, residual_var, 1), 0)
+    gain = jnp.where(mask, -jnp.inf, gain)
+    return mask.at[jnp.argmax(gain)].set(True), None
+
+  mask, _ = jax.lax.scan(
+      add_one, jnp.zeros(num_dims, bool), None, length=min(num_features, num_dims)
+  )
+  return mask
+
+
+def select_features(
+    moments: _Moments, z: jax.Array, y: jax.Array, num_features: int, method: str
+) -> jax.Array:
+  """Boolean masks [L, D] of the features each label's surrogate uses.
+
+  Args:
+    moments: weighted moments of z [S, D] and y [S, L].
+    z: [S, D] samples, row 0 the instance.
+    y: [S, L] targets.
+    num_features: K (static).
+    method: a name from FEATURE_SELECTION_METHODS other than "auto" resolved here.
+  """
+  num_dims = moments.gram.shape[0]
+  num_labels = moments.cross.shape[1]
+  if method == "auto":
+    method = "forward_selection" if num_features <= 6 else "highest_weights"
+  if method == "none":
+    return jnp.ones((num_labels, num_dims), bool)
+  if method == "highest_weights":
+    return highest_weights_mask(moments, z[0], num_features)
+  if method == "forward_selection":
+    select = functools.partial(forward_selection_mask, num_features=num_features)
+    return jax.vmap(select, in_axes=(None, 0))(moments, jnp.arange(num_labels))
+  if method == "lasso_path":
+    select = functools.partial(lasso.lasso_path_mask, num_features=num_features)
+    return jax.vmap(select, in_axes=(None, 1, None))(z, y, moments.weights)
+  raise ValueError(
+      f"feature_selection must be one of {FEATURE_SELECTION_METHODS}; got {method!r}."
+  )
+
+
+def fit_surrogate(
+    z: jax.Array,
+    y: jax.Array,
+    weights: jax.Array,
+    *,
+    num_features: int,
+    feature_selection: str = "auto",
+    alpha=1.0,
+) -> Surrogate:
+  """Fits lime's local surrogate for one instance, every label at once.
+
+  It computes what `lime.lime_base.LimeBase.explain_instance_with_data` computes for each label
+  given the same samples and kernel weights: feature selection, then a weighted ridge with an
+  unpenalised intercept on the selected features. `vmap` it over instances.
+
+  Args:
+    z: [S, D] interpretable samples; row 0 is the instance itself.
+    y: [S, L] model outputs for the labels to explain (a [S] vector is treated as L = 1).
+    weights: [S] non-negative kernel weights.
+    num_features: K, the largest number of features per label (static).
+    feature_selection: "auto", "none", "highest_weights", "forward_selection" or "lasso_path".
+    alpha: ridge penalty of the final fit (may be traced).
+
+  Returns:
+    A `Surrogate` with coef [L, D], selected [L, D], intercept [L], score [L], local_pred [L],
+    coef_std [L, D] and degenerate [L].
+  """
+  if feature_selection not in FEATURE_SELECTION_METHODS:
+    raise ValueError(
+        f"feature_selection must be one of {FEATURE_SELECTION_METHODS}; got {feature_selection!r}."
+    )
+  if int(num_features) < 1:
+    raise ValueError(f"num_features must be >= 1; got {num_features}.")
+  y = jnp.asarray(y)
+  if y.ndim == 1:
+    y = y[:, None]
+  z = jnp.asarray(z)
+  if z.ndim != 2 or y.ndim != 2 or jnp.ndim(weights) != 1:
+    raise ValueError(
+        f"fit_surrogate expects z [S, D], y [S, L] and weights [S]; got z {z.shape}, "
+        f"y {y.shape}, weights {jnp.shape(weights)}."
+    )
+  if not (z.shape[0] == y.shape[0] == weights.shape[0]):
+    raise ValueError(
+        f"z, y and weights must have the same number of samples; got z {z.shape}, y {y.shape}, "
+        f"weights {weights.shape}."
+    )
+  dtype = jnp.result_type(z.dtype, y.dtype, jnp.float32)
+  z, y, weights = z.astype(dtype), y.astype(dtype), jnp.asarray(weights, dtype)
+  moments = _moments(z, y, weights)
+  selected = select_features(moments, z, y, int(num_features), feature_selection)
+  labels = jnp.arange(y.shape[1])
+  coef, intercept, score, local_pred, coef_std = jax.vmap(
+      _fit_on_mask, in_axes=(None, None, 0, 0, None)
+  )(moments, z[0], labels, selected, jnp.asarray(alpha, dtype))
+  return Surrogate(
+      coef=coef,
+      selected=selected,
+      intercept=intercept,
+      score=score,
+      local_pred=local_pred,
+      coef_std=coef_std,
+      degenerate=jnp.broadcast_to(moments.degenerate, intercept.shape),
+  )

@@ -1,0 +1,292 @@
+"""Pure functional core of tabular LIME: sampling tables, the sampler and the batched explain.
+
+lime's tabular sampling treats every column in one of two ways:
+  * a "choice" column (a categorical column, or a continuous column once discretized into bins):
+    each sample draws one of the training values (or bins) with its training frequency, and the
+    interpretable feature is 1 when the draw equals the instance's value (or bin). A drawn bin is
+    mapped back to data units by a normal truncated to the bin, with the bin's training mean and
+    standard deviation.
+  * a "gaussian" column (continuous, without discretization): mean + std * n with n ~ N(0, 1)
+    (or instance + std * n with `sample_around_instance`); the interpretable feature is the
+    standardised value.
+
+Every variate of a cell derives from one 32-bit random word: the word picks the choice through
+the cumulative frequencies, and its position inside the chosen interval is itself uniform and
+feeds the truncated normal's inverse CDF. Gaussian cells use the inverse normal CDF of the word.
+"""
+
+import dataclasses
+import functools
+from typing import Any, Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+from jax.scipy.special import ndtri
+
+from jaxlime._src import kernels
+from jaxlime._src import models
+from jaxlime._src import surrogate
+from jaxlime._src.explanation import Explanation
+
+
+class TabularTables(NamedTuple):
+  """Training statistics of F columns as padded arrays; V is the largest number of choices."""
+
+  is_choice: jax.Array  # [F] bool: categorical, or discretized continuous.
+  is_binned: jax.Array  # [F] bool: a discretized continuous column (values come from bins).
+  edges: jax.Array  # [F, E] bin edges of binned columns, padded with +inf.
+  choice_keys: jax.Array  # [F, V] the bin ids or category values a column can take, NaN padded.
+  cdf: jax.Array  # [F, V] cumulative training frequency at the end of each choice (2 padded).
+  probability: jax.Array  # [F, V] training frequency of each choice (1 padded).
+  truncnorm_lo: jax.Array  # [F, V] normal CDF of the bin's standardised lower bound.
+  truncnorm_hi: jax.Array  # [F, V] normal CDF of the bin's standardised upper bound.
+  truncnorm_loc: jax.Array  # [F, V] the bin's training mean.
+  truncnorm_scale: jax.Array  # [F, V] the bin's training std, negative when sampled mirrored.
+  bin_min: jax.Array  # [F, V] the bin's lower bound in data units.
+  bin_max: jax.Array  # [F, V] the bin's upper bound in data units.
+  mean: jax.Array  # [F] training mean of gaussian columns (0 for choice columns).
+  scale: jax.Array  # [F] training std of gaussian columns (1 for choice columns and std 0).
+
+
+@dataclasses.dataclass(frozen=True)
+class TabularConfig:
+  """Static options of one tabular explanation program (hashable: a jit cache key)."""
+
+  num_samples: int
+  num_features: int
+  feature_selection: str
+  mode: str  # "classification" or "regression".
+  labels: tuple[int, ...] | None  # explicit labels, or None with top_labels.
+  top_labels: int | None
+  discretize: bool
+  sample_around_instance: bool
+  has_choice_columns: bool
+  has_gaussian_columns: bool
+  block_size: int  # instances per block.
+  chunk_size: int  # model rows per call.
+  shared_samples: bool
+  kernel: Callable | None  # kernel(distances, kernel_width) -> weights; None for lime's.
+
+
+def _uniform_from_bits(bits: jax.Array, dtype) -> jax.Array:
+  """Maps uint32 words to floats strictly inside (0, 1) on a 2^-24 grid (24 bits of mantissa)."""
+  return ((bits >> 8).astype(dtype) + 0.5) * (2.0**-24)
+
+
+def draw_tabular(key: jax.Array, num_rows: int, tables: TabularTables, config: TabularConfig,
+                 dtype) -> tuple[jax.Array, jax.Array]:
+  """Draws lime's perturbations of F columns, independent of any instance.
+
+  Args:
+    key: a PRNG key.
+    num_rows: R, the number of perturbations.
+    tables: the training statistics.
+    config: static options.
+    dtype: float dtype of the samples.
+
+  Returns:
+    choice [R, F] int32 index of the drawn choice in choice columns (0 elsewhere), and
+    values [R, F]: data-unit values of choice columns, standard normals of gaussian columns.
+  """
+  num_columns = tables.is_choice.shape[0]
+  bits = jax.random.bits(key, (num_rows, num_columns), jnp.uint32)
+  uniform = _uniform_from_bits(bits, dtype)
+  values = jnp.zeros((num_rows, num_columns), dtype)
+  choice = jnp.zeros((num_rows, num_columns), jnp.int32)
+  if config.has_gaussian_columns:
+    values = ndtri(uniform)
+  if config.has_choice_columns:
+    choice = jnp.sum(uniform[..., None] > tables.cdf[:, :-1], axis=-1).astype(jnp.int32)
+    flat = choice + jnp.arange(num_columns, dtype=jnp.int32) * tables.cdf.shape[1]
+
+    def pick(table):
+      return jnp.take(table.reshape(-1), flat).astype(dtype)
+
+    category = pick(tables.choice_keys)
+    # Where the word falls inside the chosen interval is uniform and independent of the choice.
+    cdf_end, probability = pick(tables.cdf), pick(tables.probability)
+    inner = jnp.clip((uniform - (cdf_end - probability)) / probability, 0.0, 1.0)
+    lo, hi = pick(tables.truncnorm_lo), pick(tables.truncnorm_hi)
+    standard = ndtri(jnp.clip(lo + inner * (hi - lo), jnp.finfo(dtype).tiny, 1 - 2.0**-24))
+    binned = jnp.clip(pick(tables.truncnorm_loc) + pick(tables.truncnorm_scale) * standard,
+                      pick(tables.bin_min), pick(tables.bin_max))
+    choice_values = jnp.where(tables.is_binned, binned, category)
+    values = jnp.where(tables.is_choice, choice_values, values)
+  return choice, values
+
+
+def instance_choice(x: jax.Array, tables: TabularTables) -> jax.Array:
+  """Index of the instance's own bin or category in each choice column, -1 if unseen in training.
+
+  Args:
+    x: [F] the instance.
+
+  Returns:
+    [F] int32.
+  """
+  bin_id = jnp.sum(tables.edges < x[:, None], axis=-1).astype(x.dtype)
+  key_value = jnp.where(tables.is_binned, bin_id, x)
+  match = tables.choice_keys == key_value[:, None]
+  return jnp.where(jnp.any(match, axis=-1), jnp.argmax(match, axis=-1), -1).astype(jnp.int32)
+
+
+def perturb_instance(x: jax.Array, choice: jax.Array, values: jax.Array, tables: TabularTables,
+                     config: TabularConfig) -> tuple[jax.Array, jax.Array]:
+  """Turns drawn perturbations into one instance's model inputs and interpretable samples.
+
+  Args:
+    x: [F] the instance.
+    choice, values: [R, F] from `draw_tabular`; row 0 is replaced by the instance itself.
+
+  Returns:
+    inputs [R, F] in data units and z [R, F] interpretable samples (binary for choice columns,
+    standardised for gaussian columns); row 0 is the instance.
+  """
+  x = x.astype(values.dtype)
+  scaled_x = (x - tables.mean) / tables.scale
+  if config.has_gaussian_columns and config.sample_around_instance:
+    gaussian_z = values + scaled_x
+  else:
+    gaussian_z = values
+  gaussian_inputs = gaussian_z * tables.scale + tables.mean
+  same = (choice == instance_choice(x, tables)).astype(values.dtype)
+  inputs = jnp.where(tables.is_choice, values, gaussian_inputs)
+  z = jnp.where(tables.is_choice, same, gaussian_z)
+  z0 = jnp.where(tables.is_choice, 1.0, scaled_x).astype(values.dtype)
+  return inputs.at[0].set(x), z.at[0].set(z0)
+
+
+def _as_outputs(outputs: jax.Array, mode: str) -> jax.Array:
+  """Model outputs as [..., C] float: regression's [...] becomes [..., 1]."""
+  if mode == "regression" and (outputs.ndim == 1 or outputs.shape[-1] != 1):
+    outputs = outputs[..., None]
+  return outputs
+
+
+def _explained_labels(prediction: jax.Array, config: TabularConfig) -> jax.Array:
+  """[L] int32 label ids for an instance whose model output is prediction [C]."""
+  if config.mode == "regression":
+    return jnp.zeros((1,), jnp.int32)
+  if config.top_labels is not None:
+    return jnp.argsort(-prediction, stable=True)[: config.top_labels].astype(jnp.int32)
+  return jnp.asarray(config.labels, jnp.int32)
+
+
+def _fit_instance(z, outputs, kernel_width, config: TabularConfig):
+  """Weights, label choice and surrogate fit of one instance: z [S, D], outputs [S, C]."""
+  distances = kernels.euclidean_distances(z)
+  if config.kernel is None:
+    weights = kernels.exponential_kernel(distances, kernel_width)
+  else:
+    weights = jnp.asarray(config.kernel(distances, kernel_width), z.dtype)
+  labels = _explained_labels(outputs[0], config)
+  fit = surrogate.fit_surrogate(
+      z, outputs[:, labels], weights, num_features=config.num_features,
+      feature_selection=config.feature_selection)
+  return fit, labels
+
+
+def _evaluate(apply, params, inputs, config: TabularConfig, dtype) -> jax.Array:
+  flat = inputs.reshape(-1, inputs.shape[-1])
+  outputs = models.evaluate_model(apply, params, flat, chunk_size=config.chunk_size)
+  outputs = _as_outputs(outputs, config.mode).astype(dtype)
+  return outputs.reshape(inputs.shape[:-1] + outputs.shape[-1:])
+
+
+def _explain_block_independent(params, x_block, keys, tables, kernel_width, config, apply):
+  """Explains a block of B instances, each with its own samples. x_block [B, F], keys [B]."""
+  dtype = tables.mean.dtype
+
+  def sample_one(key, x):
+    choice, values = draw_tabular(key, config.num_samples, tables, config, dtype)
+    return perturb_instance(x, choice, values, tables, config)
+
+  inputs, z = jax.vmap(sample_one)(keys, x_block)
+  outputs = _evaluate(apply, params, inputs, config, dtype)
+  fit, labels = jax.vmap(_fit_instance, in_axes=(0, 0, None, None))(
+      z, outputs, kernel_width, config)
+  return fit, labels, outputs[:, 0]
+
+
+def _explain_block_shared(params, x_block, pool, tables, kernel_width, config, apply):
+  """Explains a block of B instances on a shared pool of perturbations (see `explain_tabular`)."""
+  dtype = tables.mean.dtype
+  pool_choice, pool_values, pool_outputs = pool
+  instance_outputs = _evaluate(apply, params, x_block[:, None, :], config, dtype)[:, 0]
+
+  def fit_one(x, prediction):
+    _, z = perturb_instance(x, pool_choice, pool_values, tables, config)
+    outputs = pool_outputs.at[0].set(prediction)
+    return _fit_instance(z, outputs, kernel_width, config)
+
+  fit, labels = jax.vmap(fit_one)(x_block, instance_outputs)
+  return fit, labels, instance_outputs
+
+
+@functools.partial(jax.jit, static_argnames=("config", "apply"))
+def explain_tabular(params: Any, instances: jax.Array, instance_ids: jax.Array, key: jax.Array,
+                    tables: TabularTables, kernel_width, *, config: TabularConfig,
+                    apply: Callable) -> Explanation:
+  """Explains N tabular instances in blocks; the jitted program behind `TabularExplainer`.
+
+  Instance i draws its perturbations from `fold_in(key, instance_ids[i])`, so its explanation
+  does not depend on the batch or the block it is computed in. With `config.shared_samples`,
+  every instance is explained on one pool of perturbations drawn from `key`: lime's sampling
+  distribution does not depend on the instance (without sample_around_instance), so each
+  explanation keeps lime's distribution while the model runs on S + N rows instead of N * S.
+
+  Args:
+    params: the model's parameters (a pytree of arrays, or None).
+    instances: [N, F] with N a multiple of config.block_size.
+    instance_ids: [N] int, the index that keys each instance's randomness.
+    key: a PRNG key.
+    tables: training statistics.
+    kernel_width: scalar, traced.
+    config: static options.
+    apply: apply(params, inputs [R, F]) -> [R, C] or [R].
+
+  Returns:
+    An Explanation with coef [N, L, F] and the other fields (domain unset).
+  """
+  num_instances, num_columns = instances.shape
+  block = config.block_size
+  x_blocks = instances.reshape(num_instances // block, block, num_columns)
+  dtype = tables.mean.dtype
+
+  if config.shared_samples:
+    pool_choice, pool_values = draw_tabular(key, config.num_samples, tables, config, dtype)
+    pool_inputs = jnp.where(tables.is_choice, pool_values, pool_values * tables.scale + tables.mean)
+    pool_outputs = _evaluate(apply, params, pool_inputs, config, dtype)
+    pool = (pool_choice, pool_values, pool_outputs)
+
+    def run_block(x_block):
+      return _explain_block_shared(params, x_block, pool, tables, kernel_width, config, apply)
+
+    fit, labels, prediction = jax.lax.map(run_block, x_blocks)
+  else:
+    keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, instance_ids)
+    key_blocks = keys.reshape(num_instances // block, block)
+
+    def run_block(args):
+      x_block, key_block = args
+      return _explain_block_independent(
+          params, x_block, key_block, tables, kernel_width, config, apply)
+
+    fit, labels, prediction = jax.lax.map(run_block, (x_blocks, key_blocks))
+
+  def unblock(leaf):
+    return leaf.reshape((num_instances,) + leaf.shape[2:])
+
+  fit, labels, prediction = jax.tree.map(unblock, (fit, labels, prediction))
+  return Explanation(
+      coef=fit.coef,
+      selected=fit.selected,
+      intercept=fit.intercept,
+      score=fit.score,
+      local_pred=fit.local_pred,
+      labels=labels,
+      prediction=prediction,
+      coef_std=fit.coef_std,
+      degenerate=fit.degenerate,
+      instances=instances,
+  )
