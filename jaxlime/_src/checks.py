@@ -94,6 +94,17 @@ def as_key(key) -> jax.Array:
   raise TypeError(f"key must be an int seed or a jax.random.key; got {key!r}.")
 
 
+def instance_keys(key, num_instances: int) -> jax.Array:
+  """[N] per-instance keys: `fold_in(key, i)` for a single key or seed, or N keys as given."""
+  if isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key) and key.ndim:
+    if key.shape != (num_instances,):
+      raise ValueError(f"key must be one key or {num_instances} keys (one per instance); got "
+                       f"a key array of shape {key.shape}.")
+    return key
+  key = as_key(key)
+  return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, jnp.arange(num_instances))
+
+
 def model_outputs(adapter, row_shape: tuple[int, ...], dtype, mode: str) -> int:
   """Checks the model's output shape on a [2, *row_shape] input; returns C (1 for regression)."""
   probe = jax.ShapeDtypeStruct((2,) + tuple(row_shape), dtype)

@@ -30,7 +30,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import numbers
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -139,12 +139,15 @@ def _validate_training_data(training_data: Any) -> np.ndarray:
 def _validate_categorical(categorical_features: Any, num_features: int) -> frozenset:
   if categorical_features is None:
     return frozenset()
-  if isinstance(categorical_features, (str, bytes)) or np.ndim(categorical_features) != 1 and (
-      np.size(categorical_features) != 0):
+  try:
+    if isinstance(categorical_features, (str, bytes)) or np.ndim(categorical_features) > 1:
+      raise TypeError
+    items = list(categorical_features)
+  except TypeError:
     raise ValueError(f"categorical_features must be a sequence of column indices, got "
-                     f"{categorical_features!r}")
+                     f"{categorical_features!r}") from None
   out = set()
-  for c in list(categorical_features):
+  for c in items:
     if isinstance(c, (bool, np.bool_)) or not isinstance(c, numbers.Integral):
       raise ValueError(f"categorical_features must hold integer column indices, got {c!r}")
     if not 0 <= int(c) < num_features:
@@ -318,8 +321,8 @@ def entropy_tree_thresholds(column: np.ndarray, label_codes: np.ndarray,
                             num_classes: int) -> np.ndarray:
   """Thresholds of sklearn's DecisionTreeClassifier(criterion='entropy', max_depth=3) on 1 column.
 
-  A numpy reimplementation of the best-first (depth-first builder, best splitter) tree of
-  scikit-learn, for a single feature, no sample weights, min_samples_split=2,
+  A numpy reimplementation of scikit-learn's tree (depth-first builder, best splitter) for a
+  single feature, no sample weights, min_samples_split=2,
   min_samples_leaf=1, min_impurity_decrease=0:
     * X is cast to float32, as sklearn does; a node is a contiguous range of the sorted column;
     * a node is a leaf at depth 3, with fewer than 2 samples, when its impurity <= eps, when

@@ -57,6 +57,7 @@ _NOISE_RTOL_EPS = 10.0
 class _State(NamedTuple):
     n_iter: jax.Array  # int32 [], number of path points after the first
     active: jax.Array  # bool [D], active set
+    pos: jax.Array  # int32 [D], position of each feature in sklearn's `indices`
     sign: jax.Array  # [D], sign of the correlation of active features, 0 else
     coef: jax.Array  # [D], coefficients at the current path point
     cov: jax.Array  # [D], X^T residual; only the inactive entries are used
@@ -120,7 +121,8 @@ def lasso_path_mask(z, y, weights, num_features: int) -> jax.Array:
     xy = x.T @ yw  # [D]
     eye = jnp.eye(n_features, dtype=dtype)
     diag = jnp.diagonal(gram)
-    noise_floor = _NOISE_RTOL_EPS * eps * n_features * jnp.max(jnp.abs(xy))
+    features = jnp.arange(n_features, dtype=jnp.int32)
+    noise_floor = _NOISE_RTOL_EPS * eps * jnp.max(jnp.abs(xy))
 
     def cond(st: _State):
         return ~st.done
@@ -129,8 +131,10 @@ def lasso_path_mask(z, y, weights, num_features: int) -> jax.Array:
         inactive = ~st.active
         # Next candidate: the inactive feature with the largest |correlation|.
         abs_cov = jnp.where(inactive, jnp.abs(st.cov), 0)
-        j = jnp.argmax(abs_cov)
-        c_max = abs_cov[j]
+        c_max = jnp.max(abs_cov)
+        # Exact ties go to the first in sklearn's (permuted) feature order.
+        tied = inactive & (abs_cov == c_max)
+        j = jnp.argmin(jnp.where(tied, st.pos, n_features))
         alpha = c_max / n_samples
         stop = (
             ~(alpha > _ALPHA_TOL)
@@ -145,12 +149,19 @@ def lasso_path_mask(z, y, weights, num_features: int) -> jax.Array:
         # Schur complement (squared Cholesky pivot) of candidate j against
         # the active set; it is ~0 if x_j is in the span of the active set.
         add = ~st.drop
-        onehot = jnp.arange(n_features) == j
+        onehot = features == j
         b = jnp.where(st.active, gram[:, j], 0)  # G[A, j]
         u = jax.scipy.linalg.cho_solve(chol, b)  # G[A, A]^-1 G[A, j]
         schur = diag[j] - b @ u
         pivot_tol = jnp.maximum(_MIN_PIVOT_SQ, _PIVOT_RTOL_EPS * eps * diag[j])
         degenerate = add & ~(schur > pivot_tol)
+        # sklearn swaps the candidate into position n_active of its feature
+        # order, with the feature `a` that held that position.
+        n_active = jnp.sum(st.active, dtype=jnp.int32)
+        a = jnp.argmax(st.pos == n_active)
+        pos_swapped = jnp.where(
+            features == a, st.pos[j], jnp.where(onehot, n_active, st.pos)
+        )
 
         active = st.active | (add & onehot)
         sign = jnp.where(add & onehot, jnp.sign(st.cov[j]), st.sign)
@@ -186,7 +197,16 @@ def lasso_path_mask(z, y, weights, num_features: int) -> jax.Array:
         coef = jnp.where(active & ~dropped, st.coef + gamma * ls, 0)
         cov = st.cov - gamma * corr
         cov = jnp.where(dropped, xy - gram @ coef, cov)
-        active = active & ~dropped
+        # sklearn moves dropped features behind the remaining active ones.
+        kept = active & ~dropped
+        pos = jnp.where(add, pos_swapped, st.pos)
+        precedes = pos[None, :] < pos[:, None]  # [f, g]: g is before f
+        rank_kept = jnp.sum(precedes & kept[None, :], axis=1, dtype=jnp.int32)
+        rank_dropped = jnp.sum(kept, dtype=jnp.int32) + jnp.sum(
+            precedes & dropped[None, :], axis=1, dtype=jnp.int32
+        )
+        pos = jnp.where(kept, rank_kept, jnp.where(dropped, rank_dropped, pos))
+        active = kept
         sign = jnp.where(active, sign, 0)
         n_iter = st.n_iter + 1
         support = coef != 0
@@ -194,6 +214,7 @@ def lasso_path_mask(z, y, weights, num_features: int) -> jax.Array:
         stepped = _State(
             n_iter=n_iter,
             active=active,
+            pos=pos,
             sign=sign,
             coef=coef,
             cov=cov,
@@ -203,7 +224,15 @@ def lasso_path_mask(z, y, weights, num_features: int) -> jax.Array:
             best=jnp.where(keep, support, st.best),
         )
 
-        skipped = st._replace(cov=jnp.where(onehot, 0, st.cov))
+        # A degenerate candidate is skipped.  sklearn then restores its
+        # correlation array but not its feature order, so the candidate takes
+        # over the correlation of `a`, whose correlation becomes 0 (or its own
+        # becomes 0 if it was already in place).
+        skipped_cov = jnp.where(features == a, 0, st.cov)
+        skipped_cov = jnp.where(
+            onehot, jnp.where(a == j, 0, st.cov[a]), skipped_cov
+        )
+        skipped = st._replace(pos=pos_swapped, cov=skipped_cov)
         finished = st._replace(done=jnp.ones((), bool))
         halt = stop | (~degenerate & (alpha_up | bad_direction))
         return jax.tree.map(
@@ -218,6 +247,7 @@ def lasso_path_mask(z, y, weights, num_features: int) -> jax.Array:
     init = _State(
         n_iter=jnp.zeros((), jnp.int32),
         active=jnp.zeros(n_features, bool),
+        pos=features,
         sign=jnp.zeros(n_features, dtype),
         coef=jnp.zeros(n_features, dtype),
         cov=xy,

@@ -112,13 +112,12 @@ def _fit_on_mask(moments: _Moments, z0: jax.Array, label: int, mask: jax.Array, 
   residuals = moments.y_centred[:, label] - moments.z_centred @ coef
   residual_total = moments.weights @ jnp.square(residuals)
   y_total = moments.y_total[label]
-  # scikit-learn's r2_score: a constant target scores 1 when fitted exactly, else 0.
-  tiny = jnp.finfo(y_total.dtype).tiny
-  score = jnp.where(
-      y_total > tiny,
-      1 - residual_total / jnp.where(y_total > tiny, y_total, 1),
-      jnp.where(residual_total > tiny, 0.0, 1.0),
-  )
+  # A target constant up to rounding (its weighted variance is at the level of eps^2 relative to
+  # its magnitude) is fitted exactly by the intercept: score 1, as scikit-learn's r2_score.
+  eps = jnp.finfo(y_total.dtype).eps
+  rounding_level = 100 * eps**2 * jnp.sum(moments.weights) * jnp.square(moments.y_mean[label])
+  constant = y_total <= jnp.maximum(rounding_level, jnp.finfo(y_total.dtype).tiny)
+  score = jnp.where(constant, 1.0, 1 - residual_total / jnp.where(constant, 1, y_total))
   local_pred = intercept + z0 @ coef
   # Bayesian ridge posterior: precision of sample s is w_s / sigma^2, prior coef ~ N(0, sigma^2 /
   # alpha). sigma^2 is estimated from the weighted residuals with (samples - parameters) degrees of

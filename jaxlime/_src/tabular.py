@@ -70,18 +70,18 @@ def build_tables(
     choice_values: Mapping[int, np.ndarray],
     choice_frequencies: Mapping[int, np.ndarray],
     gaussian_mean: np.ndarray,
-    gaussian_scale: np.ndarray,
+    gaussian_std: np.ndarray,
     discretizer: Any,
     dtype,
 ) -> tabular_core.TabularTables:
-  """Packs the training statistics of F columns into padded arrays (host side, numpy).
+  """Packs the training statistics of F columns into padded arrays (host side, float64 math).
 
   Args:
     num_columns: F.
     choice_columns: the columns sampled from training frequencies.
     choice_values: column -> [n] values (bin ids of binned columns, categories otherwise).
     choice_frequencies: column -> [n] frequencies summing to 1.
-    gaussian_mean, gaussian_scale: [F] statistics of gaussian columns.
+    gaussian_mean, gaussian_std: [F] statistics of gaussian columns.
     discretizer: DiscretizerStats of binned columns, or None.
     dtype: float dtype of the tables.
   """
@@ -89,43 +89,43 @@ def build_tables(
   is_choice = np.zeros(num_columns, bool)
   is_binned = np.zeros(num_columns, bool)
   keys = np.full((num_columns, width), np.nan)
-  cdf = np.full((num_columns, width), 2.0)
-  cdf[:, 0] = 1.0
-  probability = np.ones((num_columns, width))
-  tn = {name: np.zeros((num_columns, width)) for name in ("lo", "hi", "loc", "scale", "min", "max")}
+  cdf = np.full((num_columns, width - 1), 2.0)
+  # Gaussian columns: one choice whose erf-domain argument is 2u - 1, scaled to a standard normal.
+  slope = np.full((num_columns, width), 2.0)
+  offset = np.full((num_columns, width), -1.0)
+  loc = np.zeros((num_columns, width))
+  scale = np.full((num_columns, width), math.sqrt(2.0))
   for column in choice_columns:
     values = np.asarray(choice_values[column], np.float64)
     frequencies = np.asarray(choice_frequencies[column], np.float64)
     count = len(values)
     is_choice[column] = True
     keys[column, :count] = values
-    probability[column, :count] = frequencies
     ends = np.cumsum(frequencies)
     ends[-1] = 1.0  # Draws lie strictly below 1, so the last real choice catches them all.
-    cdf[column, :count] = ends
+    cdf[column, :count - 1] = ends[:-1]
+    starts = ends - frequencies
+    slope[column], offset[column], scale[column] = 0.0, 0.0, 0.0
+    loc[column, :count] = values
     if discretizer is not None and discretizer.discretized[column]:
       is_binned[column] = True
       bins = values.astype(int)
-      loc = discretizer.means[column, bins]
-      scale = discretizer.stds[column, bins]
-      low = (discretizer.mins[column, bins] - loc) / scale
-      high = (discretizer.maxs[column, bins] - loc) / scale
-      # Sample the mirrored normal where the bin lies mostly above its mean, so the inverse CDF
-      # works in the lower tail, where float32 has the most resolution.
-      mirrored = low + high > 0
-      low, high = np.where(mirrored, -high, low), np.where(mirrored, -low, high)
-      tn["lo"][column, :count] = _normal_cdf(low)
-      tn["hi"][column, :count] = _normal_cdf(high)
-      tn["loc"][column, :count] = loc
-      tn["scale"][column, :count] = np.where(mirrored, -scale, scale)
-      tn["min"][column, :count] = discretizer.mins[column, bins]
-      tn["max"][column, :count] = discretizer.maxs[column, bins]
+      bin_mean, bin_std = discretizer.means[column, bins], discretizer.stds[column, bins]
+      lower = _normal_cdf((discretizer.mins[column, bins] - bin_mean) / bin_std)
+      upper = _normal_cdf((discretizer.maxs[column, bins] - bin_mean) / bin_std)
+      # The draw's position inside its cdf interval, (u - start) / frequency, is uniform on
+      # (0, 1); it maps linearly to (2 lower - 1, 2 upper - 1), the erf-domain image of the bin.
+      drawn = frequencies > 0
+      bin_slope = np.where(drawn, 2 * (upper - lower) / np.where(drawn, frequencies, 1), 0.0)
+      slope[column, :count] = bin_slope
+      offset[column, :count] = 2 * lower - 1 - starts * bin_slope
+      loc[column, :count] = bin_mean
+      # A bin holding a single training value (lime adds 1e-11 to its zero std) is that value.
+      scale[column, :count] = np.where(bin_std > 1e-10, bin_std * math.sqrt(2.0), 0.0)
   if discretizer is not None:
     edges = np.asarray(discretizer.edges, np.float64)
   else:
     edges = np.full((num_columns, 1), np.inf)
-  mean = np.where(is_choice, 0.0, gaussian_mean)
-  scale = np.where(is_choice, 1.0, gaussian_scale)
   as_array = lambda a: jnp.asarray(a, dtype)  # noqa: E731
   return tabular_core.TabularTables(
       is_choice=jnp.asarray(is_choice),
@@ -133,15 +133,12 @@ def build_tables(
       edges=as_array(edges),
       choice_keys=as_array(keys),
       cdf=as_array(cdf),
-      probability=as_array(probability),
-      truncnorm_lo=as_array(tn["lo"]),
-      truncnorm_hi=as_array(tn["hi"]),
-      truncnorm_loc=as_array(tn["loc"]),
-      truncnorm_scale=as_array(tn["scale"]),
-      bin_min=as_array(tn["min"]),
-      bin_max=as_array(tn["max"]),
-      mean=as_array(mean),
+      slope=as_array(slope),
+      offset=as_array(offset),
+      loc=as_array(loc),
       scale=as_array(scale),
+      mean=as_array(np.where(is_choice, 0.0, gaussian_mean)),
+      std=as_array(np.where(is_choice, 1.0, gaussian_std)),
   )
 
 
@@ -290,8 +287,6 @@ class TabularExplainer:
     dtype = jax.dtypes.canonicalize_dtype(jnp.float64)
     self.tables = build_tables(num_columns, choice_columns, values, frequencies, mean, scale,
                                self.discretizer, dtype)
-    self._has_gaussian = len(choice_columns) < num_columns
-    self._has_choice = len(choice_columns) > 0
     self.domain = TabularDomain(
         mode=self.mode,
         class_names=None if self.class_names is None else tuple(self.class_names),
@@ -314,8 +309,9 @@ class TabularExplainer:
   ) -> Explanation:
     """Explains the model's predictions on N rows, all in one jitted computation.
 
-    Instance i draws its randomness from `fold_in(key, i)`: its explanation does not depend on
-    `batch_size`. With `shared_samples=True` all instances of the call share one pool of
+    Instance i draws its randomness from `fold_in(key, i)` (or its own key): its explanation
+    does not depend on `batch_size`, and explaining X[i] alone with key `fold_in(key, i)[None]`
+    gives the same explanation. With `shared_samples=True` all instances of the call share one pool of
     perturbations (drawn from `key`): the model runs on S + N rows instead of N * S, each
     explanation still follows lime's sampling distribution, but their noise is shared.
 
@@ -324,7 +320,8 @@ class TabularExplainer:
       model: [B, F] -> [B, C] probabilities (classification) or [B] (regression): a jittable
         function, a Flax NNX module, `functools.partial(linen_module.apply, variables)`, or
         `jaxlime.host_model(fn)` for numpy functions such as scikit-learn's predict_proba.
-      key: a `jax.random.key` or an int seed; defaults to `random_state` or 0.
+      key: a `jax.random.key` or an int seed (instance i then draws from `fold_in(key, i)`), or
+        N keys, one per instance (not with shared_samples); defaults to `random_state` or 0.
       num_samples: S, perturbations per instance (row 0 is the instance).
       num_features: K, the largest number of features in each explanation.
       labels: class ids to explain (classification).
@@ -362,23 +359,27 @@ class TabularExplainer:
         top_labels=top_labels,
         discretize=self.discretizer is not None,
         sample_around_instance=self.sample_around_instance,
-        has_choice_columns=self._has_choice,
-        has_gaussian_columns=self._has_gaussian,
         block_size=block_size,
         chunk_size=chunk_size,
         shared_samples=self.shared_samples,
         kernel=self.kernel,
     )
-    key = checks.as_key(key if key is not None else (self.random_state or 0))
+    key = key if key is not None else (self.random_state or 0)
+    if self.shared_samples:
+      keys = checks.as_key(key)
+    else:
+      keys = checks.instance_keys(key, num_instances)
     padded = -num_instances % block_size
     instances = jnp.asarray(X, dtype)
     if padded:
       instances = jnp.concatenate([instances, jnp.broadcast_to(instances[:1], (padded,) +
                                                               instances.shape[1:])])
+      if not self.shared_samples:
+        keys = jnp.concatenate([keys, jnp.broadcast_to(keys[:1], (padded,))])
     if checks.is_concrete(instances):
       self._warn_unseen_categories(np.asarray(X))
     result = tabular_core.explain_tabular(
-        adapter.params, instances, jnp.arange(num_instances + padded), key, self.tables,
+        adapter.params, instances, keys, self.tables,
         self.kernel_width, config=config, apply=adapter.apply)
     if padded:
       result = result[:num_instances]

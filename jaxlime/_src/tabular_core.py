@@ -21,7 +21,6 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
-from jax.scipy.special import ndtri
 
 from jaxlime._src import kernels
 from jaxlime._src import models
@@ -30,22 +29,26 @@ from jaxlime._src.explanation import Explanation
 
 
 class TabularTables(NamedTuple):
-  """Training statistics of F columns as padded arrays; V is the largest number of choices."""
+  """Training statistics of F columns as padded arrays; V is the largest number of choices.
+
+  A draw u in (0, 1) of column f picks choice c = #{v : u > cdf[f, v]} and becomes the value
+  loc[f, c] + scale[f, c] * erfinv(u * slope[f, c] + offset[f, c]): the affine map sends u's
+  position inside the choice's cdf interval to the erf-domain interval of the bin's truncated
+  normal. Categorical choices have slope = offset = scale = 0 and loc = the category; gaussian
+  columns have one choice with slope 2, offset -1, loc 0, scale sqrt(2): a standard normal.
+  """
 
   is_choice: jax.Array  # [F] bool: categorical, or discretized continuous.
   is_binned: jax.Array  # [F] bool: a discretized continuous column (values come from bins).
   edges: jax.Array  # [F, E] bin edges of binned columns, padded with +inf.
   choice_keys: jax.Array  # [F, V] the bin ids or category values a column can take, NaN padded.
-  cdf: jax.Array  # [F, V] cumulative training frequency at the end of each choice (2 padded).
-  probability: jax.Array  # [F, V] training frequency of each choice (1 padded).
-  truncnorm_lo: jax.Array  # [F, V] normal CDF of the bin's standardised lower bound.
-  truncnorm_hi: jax.Array  # [F, V] normal CDF of the bin's standardised upper bound.
-  truncnorm_loc: jax.Array  # [F, V] the bin's training mean.
-  truncnorm_scale: jax.Array  # [F, V] the bin's training std, negative when sampled mirrored.
-  bin_min: jax.Array  # [F, V] the bin's lower bound in data units.
-  bin_max: jax.Array  # [F, V] the bin's upper bound in data units.
+  cdf: jax.Array  # [F, V - 1] cumulative training frequency at the end of each choice (2 padded).
+  slope: jax.Array  # [F, V]
+  offset: jax.Array  # [F, V]
+  loc: jax.Array  # [F, V]
+  scale: jax.Array  # [F, V]
   mean: jax.Array  # [F] training mean of gaussian columns (0 for choice columns).
-  scale: jax.Array  # [F] training std of gaussian columns (1 for choice columns and std 0).
+  std: jax.Array  # [F] training std of gaussian columns (1 for choice columns and std 0).
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,28 +63,51 @@ class TabularConfig:
   top_labels: int | None
   discretize: bool
   sample_around_instance: bool
-  has_choice_columns: bool
-  has_gaussian_columns: bool
   block_size: int  # instances per block.
   chunk_size: int  # model rows per call.
   shared_samples: bool
   kernel: Callable | None  # kernel(distances, kernel_width) -> weights; None for lime's.
 
 
+# Choice columns with at most this many choices select their table entries with a chain of
+# `where`s (vectorises well on CPU); wider tables use a gather.
+_MAX_CHOICES_FOR_SELECT = 16
+
+
 def _uniform_from_bits(bits: jax.Array, dtype) -> jax.Array:
-  """Maps uint32 words to floats strictly inside (0, 1) on a 2^-24 grid (24 bits of mantissa)."""
-  return ((bits >> 8).astype(dtype) + 0.5) * (2.0**-24)
+  """Maps uint32 words to floats strictly inside (0, 1): the midpoints of a 2^-23 grid.
+
+  23 bits plus the half keep every value exactly representable in float32.
+  """
+  return ((bits >> 9).astype(dtype) + 0.5) * (2.0**-23)
 
 
-def draw_tabular(key: jax.Array, num_rows: int, tables: TabularTables, config: TabularConfig,
-                 dtype) -> tuple[jax.Array, jax.Array]:
+def _select_choice(uniform: jax.Array, tables: TabularTables) -> tuple[jax.Array, ...]:
+  """The choice index [R, F] of each draw and its (slope, offset, loc, scale) entries."""
+  num_choices = tables.slope.shape[1]
+  per_choice = (tables.slope, tables.offset, tables.loc, tables.scale)
+  if num_choices <= _MAX_CHOICES_FOR_SELECT:
+    choice = jnp.zeros(uniform.shape, jnp.int32)
+    entries = [jnp.broadcast_to(table[:, 0], uniform.shape) for table in per_choice]
+    for c in range(1, num_choices):
+      above = uniform > tables.cdf[:, c - 1]
+      choice = choice + above
+      entries = [jnp.where(above, table[:, c], entry) for table, entry in zip(per_choice, entries)]
+    return choice, *entries
+  choice = jnp.sum(uniform[..., None] > tables.cdf, axis=-1, dtype=jnp.int32)
+  flat = choice + jnp.arange(uniform.shape[-1], dtype=jnp.int32) * num_choices
+  packed = jnp.stack(per_choice, axis=-1).reshape(-1, len(per_choice))
+  return choice, *jnp.moveaxis(jnp.take(packed, flat, axis=0), -1, 0)
+
+
+def draw_tabular(key: jax.Array, num_rows: int, tables: TabularTables, dtype
+                 ) -> tuple[jax.Array, jax.Array]:
   """Draws lime's perturbations of F columns, independent of any instance.
 
   Args:
     key: a PRNG key.
     num_rows: R, the number of perturbations.
     tables: the training statistics.
-    config: static options.
     dtype: float dtype of the samples.
 
   Returns:
@@ -91,28 +117,10 @@ def draw_tabular(key: jax.Array, num_rows: int, tables: TabularTables, config: T
   num_columns = tables.is_choice.shape[0]
   bits = jax.random.bits(key, (num_rows, num_columns), jnp.uint32)
   uniform = _uniform_from_bits(bits, dtype)
-  values = jnp.zeros((num_rows, num_columns), dtype)
-  choice = jnp.zeros((num_rows, num_columns), jnp.int32)
-  if config.has_gaussian_columns:
-    values = ndtri(uniform)
-  if config.has_choice_columns:
-    choice = jnp.sum(uniform[..., None] > tables.cdf[:, :-1], axis=-1).astype(jnp.int32)
-    flat = choice + jnp.arange(num_columns, dtype=jnp.int32) * tables.cdf.shape[1]
-
-    def pick(table):
-      return jnp.take(table.reshape(-1), flat).astype(dtype)
-
-    category = pick(tables.choice_keys)
-    # Where the word falls inside the chosen interval is uniform and independent of the choice.
-    cdf_end, probability = pick(tables.cdf), pick(tables.probability)
-    inner = jnp.clip((uniform - (cdf_end - probability)) / probability, 0.0, 1.0)
-    lo, hi = pick(tables.truncnorm_lo), pick(tables.truncnorm_hi)
-    standard = ndtri(jnp.clip(lo + inner * (hi - lo), jnp.finfo(dtype).tiny, 1 - 2.0**-24))
-    binned = jnp.clip(pick(tables.truncnorm_loc) + pick(tables.truncnorm_scale) * standard,
-                      pick(tables.bin_min), pick(tables.bin_max))
-    choice_values = jnp.where(tables.is_binned, binned, category)
-    values = jnp.where(tables.is_choice, choice_values, values)
-  return choice, values
+  choice, slope, offset, loc, scale = _select_choice(uniform, tables)
+  bound = 1 - 2.0**-24  # erfinv is finite strictly inside (-1, 1).
+  erf_domain = jnp.clip(uniform * slope + offset, -bound, bound)
+  return choice, loc + scale * jax.lax.erf_inv(erf_domain)
 
 
 def instance_choice(x: jax.Array, tables: TabularTables) -> jax.Array:
@@ -143,12 +151,12 @@ def perturb_instance(x: jax.Array, choice: jax.Array, values: jax.Array, tables:
     standardised for gaussian columns); row 0 is the instance.
   """
   x = x.astype(values.dtype)
-  scaled_x = (x - tables.mean) / tables.scale
-  if config.has_gaussian_columns and config.sample_around_instance:
+  scaled_x = (x - tables.mean) / tables.std
+  if config.sample_around_instance:
     gaussian_z = values + scaled_x
   else:
     gaussian_z = values
-  gaussian_inputs = gaussian_z * tables.scale + tables.mean
+  gaussian_inputs = gaussian_z * tables.std + tables.mean
   same = (choice == instance_choice(x, tables)).astype(values.dtype)
   inputs = jnp.where(tables.is_choice, values, gaussian_inputs)
   z = jnp.where(tables.is_choice, same, gaussian_z)
@@ -198,7 +206,7 @@ def _explain_block_independent(params, x_block, keys, tables, kernel_width, conf
   dtype = tables.mean.dtype
 
   def sample_one(key, x):
-    choice, values = draw_tabular(key, config.num_samples, tables, config, dtype)
+    choice, values = draw_tabular(key, config.num_samples, tables, dtype)
     return perturb_instance(x, choice, values, tables, config)
 
   inputs, z = jax.vmap(sample_one)(keys, x_block)
@@ -224,22 +232,20 @@ def _explain_block_shared(params, x_block, pool, tables, kernel_width, config, a
 
 
 @functools.partial(jax.jit, static_argnames=("config", "apply"))
-def explain_tabular(params: Any, instances: jax.Array, instance_ids: jax.Array, key: jax.Array,
-                    tables: TabularTables, kernel_width, *, config: TabularConfig,
-                    apply: Callable) -> Explanation:
+def explain_tabular(params: Any, instances: jax.Array, keys: jax.Array, tables: TabularTables,
+                    kernel_width, *, config: TabularConfig, apply: Callable) -> Explanation:
   """Explains N tabular instances in blocks; the jitted program behind `TabularExplainer`.
 
-  Instance i draws its perturbations from `fold_in(key, instance_ids[i])`, so its explanation
-  does not depend on the batch or the block it is computed in. With `config.shared_samples`,
-  every instance is explained on one pool of perturbations drawn from `key`: lime's sampling
-  distribution does not depend on the instance (without sample_around_instance), so each
-  explanation keeps lime's distribution while the model runs on S + N rows instead of N * S.
+  Instance i draws its perturbations from keys[i] alone, so its explanation does not depend on
+  the batch or the block it is computed in. With `config.shared_samples`, every instance is
+  explained on one pool of perturbations drawn from a single key: lime's sampling distribution
+  does not depend on the instance (without sample_around_instance), so each explanation keeps
+  lime's distribution while the model runs on S + N rows instead of N * S.
 
   Args:
     params: the model's parameters (a pytree of arrays, or None).
     instances: [N, F] with N a multiple of config.block_size.
-    instance_ids: [N] int, the index that keys each instance's randomness.
-    key: a PRNG key.
+    keys: [N] PRNG keys, one per instance; a single key with shared samples.
     tables: training statistics.
     kernel_width: scalar, traced.
     config: static options.
@@ -254,8 +260,8 @@ def explain_tabular(params: Any, instances: jax.Array, instance_ids: jax.Array, 
   dtype = tables.mean.dtype
 
   if config.shared_samples:
-    pool_choice, pool_values = draw_tabular(key, config.num_samples, tables, config, dtype)
-    pool_inputs = jnp.where(tables.is_choice, pool_values, pool_values * tables.scale + tables.mean)
+    pool_choice, pool_values = draw_tabular(keys, config.num_samples, tables, dtype)
+    pool_inputs = jnp.where(tables.is_choice, pool_values, pool_values * tables.std + tables.mean)
     pool_outputs = _evaluate(apply, params, pool_inputs, config, dtype)
     pool = (pool_choice, pool_values, pool_outputs)
 
@@ -264,7 +270,6 @@ def explain_tabular(params: Any, instances: jax.Array, instance_ids: jax.Array, 
 
     fit, labels, prediction = jax.lax.map(run_block, x_blocks)
   else:
-    keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, instance_ids)
     key_blocks = keys.reshape(num_instances // block, block)
 
     def run_block(args):

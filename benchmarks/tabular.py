@@ -1,0 +1,350 @@
+"""Tabular LIME: lime 0.2.0.1 against jaxlime on a Flax MLP, with the floors jaxlime cannot beat.
+
+  python benchmarks/tabular.py            # full run (a few minutes on a 2-core CPU)
+  python benchmarks/tabular.py --quick    # smoke run
+
+Everything runs in one process on the breast cancer MLP of `examples/_models.py` (30 features,
+2 classes), with S = 5000 perturbations per explanation:
+
+* lime: `LimeTabularExplainer.explain_instance`, one instance at a time, its `predict_fn` being
+  the jitted model; seconds per explanation are the median over `--lime-instances` instances.
+* jaxlime: `TabularExplainer.explain` on N = `--n` rows (the test set tiled), with independent
+  and with shared samples. Compile time is the first call minus the steady time; the steady time
+  is the median of `--repeats` calls with different keys.
+* floors: the jitted model alone on the N * S rows (shared samples: S + N rows), in the
+  explainer's chunk size; and drawing the N * S * F random words the sampler needs, for each PRNG
+  implementation, vmapped over per-instance keys in the explainer's blocks (normals for
+  orientation).
+* memory: the peak RSS of a subprocess explaining N = 10,000 rows against N = 1,000.
+
+Results are printed and written as JSON to benchmarks/results/.
+"""
+
+import argparse
+import functools
+import json
+import os
+import pathlib
+import platform
+import resource
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import lime
+import lime.lime_tabular
+import numpy as np
+from flax import nnx
+
+import jaxlime
+from jaxlime._src.tabular import plan_blocks  # The explainer's blocks, to match the floors.
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "examples"))
+from _models import train_breast_cancer_mlp  # noqa: E402
+
+NUM_SAMPLES = 5000
+LABELS = (1,)
+PRNG_IMPLS = ("threefry2x32", "philox4x32", "rbg", "unsafe_rbg")
+FLOOR_IMPL = "philox4x32"  # jaxlime's PRNG for int seeds.
+MEMORY_SIZES = (1_000, 10_000)
+# Options shared by lime's and jaxlime's explainers, and num_features.
+CONFIGS = {
+    "default": (dict(discretize_continuous=True, discretizer="quartile",
+                     feature_selection="auto"), 10),
+    "forward_selection": (dict(discretize_continuous=True, discretizer="quartile",
+                               feature_selection="forward_selection"), 5),
+    "continuous": (dict(discretize_continuous=False, feature_selection="auto"), 10),
+}
+
+
+def timed(fn) -> float:
+  """Seconds taken by fn() until its result is ready."""
+  start = time.perf_counter()
+  jax.block_until_ready(fn())
+  return time.perf_counter() - start
+
+
+def steady_seconds(fn, repeats: int) -> float:
+  """Median seconds of fn() over `repeats` calls, after one warm-up call."""
+  timed(fn)
+  return statistics.median(timed(fn) for _ in range(repeats))
+
+
+def jitted_forward(model: nnx.Module):
+  """The model as one jitted function: x [B, F] -> [B, C], compiled once per input shape."""
+  graphdef, state = nnx.split(model)
+  forward = jax.jit(lambda state, x: nnx.merge(graphdef, state)(x))
+  return functools.partial(forward, state)
+
+
+def tiled(X: np.ndarray, n: int) -> np.ndarray:
+  """[n, F]: the rows of X [T, F] repeated."""
+  return np.resize(X, (n, X.shape[1]))
+
+
+# ---- lime ----
+
+
+def bench_lime(forward, data, options, num_features, num_instances) -> dict:
+  """Seconds per lime explanation over the first test rows."""
+  predict_fn = lambda x: np.asarray(forward(x))  # noqa: E731
+  predict_fn(data["X_train"][:1].repeat(NUM_SAMPLES, axis=0))  # Compiles for lime's batch.
+  explainer = lime.lime_tabular.LimeTabularExplainer(
+      data["X_train"], feature_names=data["feature_names"], class_names=data["class_names"],
+      random_state=0, **options)
+  seconds = []
+  for x in data["X_test"][:num_instances]:
+    start = time.perf_counter()
+    explainer.explain_instance(x, predict_fn, labels=LABELS, num_features=num_features,
+                               num_samples=NUM_SAMPLES)
+    seconds.append(time.perf_counter() - start)
+  return dict(seconds_per_explanation=statistics.median(seconds), seconds=seconds)
+
+
+# ---- jaxlime ----
+
+
+def bench_jaxlime(model, data, options, num_features, n, repeats, shared) -> dict:
+  """Compile and steady seconds of one explain call on n rows."""
+  explainer = jaxlime.TabularExplainer(
+      data["X_train"], feature_names=data["feature_names"], class_names=data["class_names"],
+      shared_samples=shared, **options)
+  X = tiled(data["X_test"], n)
+
+  def run(key):
+    return explainer.explain(X, model, key=key, num_samples=NUM_SAMPLES,
+                             num_features=num_features, labels=LABELS)
+
+  first = timed(lambda: run(0))
+  seconds = [timed(lambda: run(key)) for key in range(1, repeats + 1)]
+  steady = statistics.median(seconds)
+  return dict(first_call_seconds=first, compile_seconds=first - steady, seconds=steady,
+              all_seconds=seconds, explanations_per_second=n / steady)
+
+
+# ---- floors ----
+
+
+def model_floor(forward, num_rows: int, chunk_size: int, repeats: int) -> float:
+  """Seconds for the jitted model on num_rows rows, in calls of chunk_size rows."""
+  num_full, remainder = divmod(num_rows, chunk_size)
+  rng = np.random.default_rng(0)
+  chunk = jnp.asarray(rng.normal(size=(min(chunk_size, num_rows), 30)), jnp.float32)
+  rest = chunk[:remainder]
+
+  def run():
+    outputs = [forward(chunk) for _ in range(num_full)]
+    if remainder:
+      outputs.append(forward(rest))
+    return outputs
+
+  return steady_seconds(run, repeats)
+
+
+def sampling_floor(impl: str, draw, n: int, block_size: int, num_columns: int,
+                   repeats: int) -> float:
+  """Seconds to draw S x F variates for each of n instances, as the explainer's blocks do.
+
+  Args:
+    impl: PRNG implementation name.
+    draw: draw(key, shape) -> random array, e.g. `jax.random.bits`.
+    n: instances, padded to a multiple of block_size as the explainer does.
+    block_size: instances per block (a `jax.lax.map` step).
+    num_columns: F.
+    repeats: timed calls.
+  """
+  num_blocks = -(-n // block_size)
+
+  @jax.jit
+  def run(key):
+    keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, jnp.arange(num_blocks * block_size))
+
+    def one_block(block_keys):
+      values = jax.vmap(lambda k: draw(k, (NUM_SAMPLES, num_columns)))(block_keys)
+      return jnp.sum(values, dtype=values.dtype)  # Keeps every draw live, materialises none.
+
+    return jax.lax.map(one_block, keys.reshape(num_blocks, block_size))
+
+  key = jax.random.key(0, impl=impl)
+  return steady_seconds(lambda: run(key), repeats)
+
+
+def bench_floors(forward, n, block_size, chunk_size, num_columns, repeats) -> dict:
+  bits = lambda key, shape: jax.random.bits(key, shape, jnp.uint32)  # noqa: E731
+  normal = lambda key, shape: jax.random.normal(key, shape, jnp.float32)  # noqa: E731
+  return dict(
+      model_seconds=model_floor(forward, n * NUM_SAMPLES, chunk_size, repeats),
+      model_shared_seconds=model_floor(forward, NUM_SAMPLES, chunk_size, repeats)
+      + model_floor(forward, n, chunk_size, repeats),
+      bits_seconds={impl: sampling_floor(impl, bits, n, block_size, num_columns, repeats)
+                    for impl in PRNG_IMPLS},
+      bits_shared_seconds=sampling_floor(FLOOR_IMPL, bits, 1, 1, num_columns, repeats),
+      normal_seconds={impl: sampling_floor(impl, normal, n, block_size, num_columns, repeats)
+                      for impl in PRNG_IMPLS},
+  )
+
+
+# ---- memory ----
+
+
+def memory_child(n: int):
+  """Explains n rows (default config) and prints the peak RSS as JSON (runs in a subprocess)."""
+  model, data = train_breast_cancer_mlp()
+  options, num_features = CONFIGS["default"]
+  explainer = jaxlime.TabularExplainer(data["X_train"], **options)
+  before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+  start = time.perf_counter()
+  jax.block_until_ready(explainer.explain(tiled(data["X_test"], n), model, key=0,
+                                          num_samples=NUM_SAMPLES, num_features=num_features,
+                                          labels=LABELS))
+  seconds = time.perf_counter() - start
+  peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+  print(json.dumps(dict(n=n, seconds=seconds, peak_rss_before_explain_mb=before / 1024,
+                        peak_rss_mb=peak / 1024)))
+
+
+def bench_memory() -> list[dict]:
+  results = []
+  for n in MEMORY_SIZES:
+    completed = subprocess.run([sys.executable, __file__, "--memory-child", str(n)],
+                               capture_output=True, text=True, check=True)
+    results.append(json.loads(completed.stdout.strip().splitlines()[-1]))
+  return results
+
+
+# ---- report ----
+
+
+def machine_info() -> dict:
+  return dict(
+      cpu_count=os.cpu_count(),
+      platform=platform.platform(),
+      processor=platform.processor(),
+      python=platform.python_version(),
+      jax=jax.__version__,
+      backend=jax.default_backend(),
+      device=str(jax.devices()[0]),
+      lime=getattr(lime, "__version__", "0.2.0.1"),
+  )
+
+
+def derive(results: dict) -> dict:
+  """Speed-up over lime and time over the floor, per config and sampling mode."""
+  floors = results["floors"]
+  floor = dict(
+      independent=floors["bits_seconds"][FLOOR_IMPL] + floors["model_seconds"],
+      shared=floors["bits_shared_seconds"] + floors["model_shared_seconds"],
+  )
+  derived = {}
+  for name, modes in results["jaxlime"].items():
+    lime_rate = 1 / results["lime"][name]["seconds_per_explanation"]
+    derived[name] = {
+        mode: dict(speedup_vs_lime=run["explanations_per_second"] / lime_rate,
+                   time_over_floor=run["seconds"] / floor[mode])
+        for mode, run in modes.items()
+    }
+  return derived
+
+
+def print_report(results: dict):
+  settings = results["settings"]
+  n = settings["n"]
+  print(f"\nTabular LIME, S = {NUM_SAMPLES} samples, N = {n} instances for jaxlime "
+        f"(blocks of {settings['block_size']}, model chunks of {settings['chunk_size']} rows); "
+        f"{results['machine']['cpu_count']} CPUs, jax {results['machine']['jax']}.")
+  header = (f"{'config':18s} {'lime s/expl':>11s} | {'mode':11s} {'compile s':>9s} "
+            f"{'steady s':>9s} {'expl/s':>8s} {'x lime':>8s} {'/ floor':>8s}")
+  print(header)
+  print("-" * len(header))
+  for name, modes in results["jaxlime"].items():
+    lime_seconds = f"{results['lime'][name]['seconds_per_explanation']:.4f}"
+    for row, (mode, run) in enumerate(modes.items()):
+      ratios = results["derived"][name][mode]
+      first = (name, lime_seconds) if row == 0 else ("", "")
+      print(f"{first[0]:18s} {first[1]:>11s} | {mode:11s} {run['compile_seconds']:9.2f} "
+            f"{run['seconds']:9.3f} {run['explanations_per_second']:8.0f} "
+            f"{ratios['speedup_vs_lime']:8.1f} {ratios['time_over_floor']:8.2f}")
+
+  floors = results["floors"]
+  print(f"\nFloors for N = {n}:")
+  print(f"  model on N*S = {n * NUM_SAMPLES:,} rows: {floors['model_seconds']:.3f} s; "
+        f"on S + N = {NUM_SAMPLES + n:,} rows (shared): {floors['model_shared_seconds']:.4f} s")
+  print(f"  {'PRNG':14s} {'bits s':>8s} {'normal s':>9s}   (N*S*F = "
+        f"{n * NUM_SAMPLES * settings['num_columns']:,} variates)")
+  for impl in PRNG_IMPLS:
+    print(f"  {impl:14s} {floors['bits_seconds'][impl]:8.3f} {floors['normal_seconds'][impl]:9.3f}")
+  print(f"  shared pool, {FLOOR_IMPL} bits for S*F: {floors['bits_shared_seconds']:.4f} s")
+  print(f"  '/ floor' divides the steady time by {FLOOR_IMPL} bits + model.")
+
+  if results["memory"]:
+    print("\nPeak RSS, default config, independent samples (subprocess):")
+    for run in results["memory"]:
+      print(f"  N = {run['n']:6,d}: {run['peak_rss_mb']:7.0f} MB peak "
+            f"({run['peak_rss_before_explain_mb']:.0f} MB before explain), {run['seconds']:.1f} s")
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--n", type=int, default=1000, help="instances explained by jaxlime")
+  parser.add_argument("--lime-instances", type=int, default=5, help="instances timed for lime")
+  parser.add_argument("--repeats", type=int, default=3, help="steady-state calls timed")
+  parser.add_argument("--skip-memory", action="store_true", help="skip the peak-RSS subprocesses")
+  parser.add_argument("--quick", action="store_true",
+                      help="smoke run: N=100, 2 lime instances, 1 repeat, no memory runs")
+  parser.add_argument("--output", type=pathlib.Path, default=None,
+                      help="JSON path (default benchmarks/results/tabular[_quick].json)")
+  parser.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
+  args = parser.parse_args()
+  if args.memory_child is not None:
+    memory_child(args.memory_child)
+    return
+  if args.quick:
+    args.n, args.lime_instances, args.repeats, args.skip_memory = 100, 2, 1, True
+  output = args.output or ROOT / "benchmarks" / "results" / (
+      "tabular_quick.json" if args.quick else "tabular.json")
+
+  model, data = train_breast_cancer_mlp()
+  print(f"MLP test accuracy: {data['test_accuracy']:.3f}")
+  forward = jitted_forward(model)
+  num_columns = data["X_train"].shape[1]
+  block_size, chunk_size = plan_blocks(args.n, NUM_SAMPLES, num_columns, None)
+
+  results = dict(
+      command=shlex.join(["python", *sys.argv]),
+      machine=machine_info(),
+      settings=dict(n=args.n, num_samples=NUM_SAMPLES, num_columns=num_columns,
+                    lime_instances=args.lime_instances, repeats=args.repeats,
+                    block_size=block_size, chunk_size=chunk_size,
+                    test_accuracy=data["test_accuracy"]),
+      lime={}, jaxlime={},
+  )
+  for name, (options, num_features) in CONFIGS.items():
+    print(f"lime {name} ...", flush=True)
+    results["lime"][name] = bench_lime(forward, data, options, num_features, args.lime_instances)
+    results["jaxlime"][name] = {}
+    for mode in ("independent", "shared"):
+      print(f"jaxlime {name}, {mode} samples ...", flush=True)
+      results["jaxlime"][name][mode] = bench_jaxlime(
+          model, data, options, num_features, args.n, args.repeats, shared=mode == "shared")
+  print("floors ...", flush=True)
+  results["floors"] = bench_floors(forward, args.n, block_size, chunk_size, num_columns,
+                                   args.repeats)
+  results["derived"] = derive(results)
+  results["memory"] = None
+  if not args.skip_memory:
+    print("memory subprocesses ...", flush=True)
+    results["memory"] = bench_memory()
+
+  print_report(results)
+  output.parent.mkdir(parents=True, exist_ok=True)
+  output.write_text(json.dumps(results, indent=2) + "\n")
+  print(f"\nWrote {output}")
+
+
+if __name__ == "__main__":
+  main()
