@@ -22,6 +22,7 @@ Results are printed and written as JSON to benchmarks/results/.
 
 import argparse
 import functools
+from importlib import metadata
 import json
 import os
 import pathlib
@@ -35,10 +36,9 @@ import time
 
 import jax
 import jax.numpy as jnp
-import lime
-import lime.lime_tabular
 import numpy as np
 from flax import nnx
+from lime import lime_tabular
 
 import jaxlime
 from jaxlime._src.tabular import plan_blocks  # The explainer's blocks, to match the floors.
@@ -94,7 +94,7 @@ def bench_lime(forward, data, options, num_features, num_instances) -> dict:
   """Seconds per lime explanation over the first test rows."""
   predict_fn = lambda x: np.asarray(forward(x))  # noqa: E731
   predict_fn(data["X_train"][:1].repeat(NUM_SAMPLES, axis=0))  # Compiles for lime's batch.
-  explainer = lime.lime_tabular.LimeTabularExplainer(
+  explainer = lime_tabular.LimeTabularExplainer(
       data["X_train"], feature_names=data["feature_names"], class_names=data["class_names"],
       random_state=0, **options)
   seconds = []
@@ -130,11 +130,12 @@ def bench_jaxlime(model, data, options, num_features, n, repeats, shared) -> dic
 # ---- floors ----
 
 
-def model_floor(forward, num_rows: int, chunk_size: int, repeats: int) -> float:
-  """Seconds for the jitted model on num_rows rows, in calls of chunk_size rows."""
+def model_floor(forward, num_rows: int, chunk_size: int, num_columns: int, repeats: int
+                ) -> float:
+  """Seconds for the jitted model on num_rows rows of num_columns, in calls of chunk_size rows."""
   num_full, remainder = divmod(num_rows, chunk_size)
   rng = np.random.default_rng(0)
-  chunk = jnp.asarray(rng.normal(size=(min(chunk_size, num_rows), 30)), jnp.float32)
+  chunk = jnp.asarray(rng.normal(size=(min(chunk_size, num_rows), num_columns)), jnp.float32)
   rest = chunk[:remainder]
 
   def run():
@@ -166,7 +167,7 @@ def sampling_floor(impl: str, draw, n: int, block_size: int, num_columns: int,
 
     def one_block(block_keys):
       values = jax.vmap(lambda k: draw(k, (NUM_SAMPLES, num_columns)))(block_keys)
-      return jnp.sum(values, dtype=values.dtype)  # Keeps every draw live, materialises none.
+      return jnp.sum(values, dtype=values.dtype)  # Keeps every draw live.
 
     return jax.lax.map(one_block, keys.reshape(num_blocks, block_size))
 
@@ -175,12 +176,13 @@ def sampling_floor(impl: str, draw, n: int, block_size: int, num_columns: int,
 
 
 def bench_floors(forward, n, block_size, chunk_size, num_columns, repeats) -> dict:
+  """Seconds of the model and of the random draws alone, for independent and shared samples."""
   bits = lambda key, shape: jax.random.bits(key, shape, jnp.uint32)  # noqa: E731
   normal = lambda key, shape: jax.random.normal(key, shape, jnp.float32)  # noqa: E731
   return dict(
-      model_seconds=model_floor(forward, n * NUM_SAMPLES, chunk_size, repeats),
-      model_shared_seconds=model_floor(forward, NUM_SAMPLES, chunk_size, repeats)
-      + model_floor(forward, n, chunk_size, repeats),
+      model_seconds=model_floor(forward, n * NUM_SAMPLES, chunk_size, num_columns, repeats),
+      model_shared_seconds=model_floor(forward, NUM_SAMPLES, chunk_size, num_columns, repeats)
+      + model_floor(forward, n, chunk_size, num_columns, repeats),
       bits_seconds={impl: sampling_floor(impl, bits, n, block_size, num_columns, repeats)
                     for impl in PRNG_IMPLS},
       bits_shared_seconds=sampling_floor(FLOOR_IMPL, bits, 1, 1, num_columns, repeats),
@@ -220,16 +222,27 @@ def bench_memory() -> list[dict]:
 # ---- report ----
 
 
+def cpu_model() -> str:
+  """The CPU's model name (Linux), else whatever `platform` knows."""
+  cpuinfo = pathlib.Path("/proc/cpuinfo")
+  if cpuinfo.exists():
+    for line in cpuinfo.read_text().splitlines():
+      if line.startswith("model name"):
+        return line.split(":", 1)[1].strip()
+  return platform.processor()
+
+
 def machine_info() -> dict:
   return dict(
       cpu_count=os.cpu_count(),
+      cpu=cpu_model(),
       platform=platform.platform(),
-      processor=platform.processor(),
       python=platform.python_version(),
       jax=jax.__version__,
       backend=jax.default_backend(),
       device=str(jax.devices()[0]),
-      lime=getattr(lime, "__version__", "0.2.0.1"),
+      lime=metadata.version("lime"),
+      flax=metadata.version("flax"),
   )
 
 

@@ -436,3 +436,37 @@ def test_unseen_category_warns_and_explains():
   with pytest.warns(UserWarning, match=r"values \[7.0\] never seen in the training data"):
     exp = explainer.explain(row, lambda x: jax.nn.softmax(x, axis=-1), key=0, num_samples=200)
   assert np.isfinite(np.asarray(exp.coef)).all()
+
+
+def test_readers_indexing_and_pytree(breast_cancer, logistic):
+  import matplotlib
+  matplotlib.use("Agg")
+  X, _, feature_names, class_names = breast_cancer
+  explainer = jaxlime.TabularExplainer(X, feature_names=feature_names, class_names=class_names)
+  exp = explainer.explain(X[:4], logistic[0], key=0, num_samples=500, labels=(0, 1))
+  assert len(exp) == 4 and len(exp[2]) == 1 and len(exp[1:3]) == 2
+  np.testing.assert_array_equal(exp[2].coef[0], exp.coef[2])
+  assert exp[2].as_list(0) == exp.as_list(2)
+  as_map = exp.as_map(1)
+  assert set(as_map) == {0, 1}
+  for label, pairs in as_map.items():
+    weights = [abs(w) for _, w in pairs]
+    assert weights == sorted(weights, reverse=True) and len(pairs) == 10
+    np.testing.assert_allclose(
+        [w for _, w in pairs], np.asarray(exp.coef[1, label])[[j for j, _ in pairs]])
+  # A pytree: through jit and tree maps, the domain (names) travels along.
+  doubled = jax.jit(lambda e: jax.tree.map(
+      lambda a: a * 2 if jnp.issubdtype(a.dtype, jnp.floating) else a, e))(exp)
+  assert doubled.as_list(0)[0][0] == exp.as_list(0)[0][0]
+  figure = exp.as_pyplot_figure(0, label=1)
+  bars = figure.axes[0].patches
+  assert len(bars) == 10
+  np.testing.assert_allclose(sorted(b.get_width() for b in bars),
+                             sorted(w for _, w in exp.as_list(0, label=1)), rtol=1e-6)
+  page = exp.as_html(0, label=1)
+  assert exp.as_list(0, label=1)[0][0].replace(">", "&gt;").replace("<", "&lt;") in page
+  assert "malignant" in exp._repr_html_() or "benign" in exp._repr_html_()
+  with pytest.raises(ValueError, match="label 5 was not explained"):
+    exp.as_list(0, label=5)
+  with pytest.raises(IndexError):
+    exp.as_list(4)

@@ -83,19 +83,20 @@ def _uniform_from_bits(bits: jax.Array, dtype) -> jax.Array:
 
 
 def _select_choice(uniform: jax.Array, tables: TabularTables) -> tuple[jax.Array, ...]:
-  """The choice index [R, F] of each draw and its (slope, offset, loc, scale) entries."""
+  """The choice index [F, R] of each draw uniform [F, R] and its (slope, offset, loc, scale)."""
   num_choices = tables.slope.shape[1]
   per_choice = (tables.slope, tables.offset, tables.loc, tables.scale)
   if num_choices <= _MAX_CHOICES_FOR_SELECT:
     choice = jnp.zeros(uniform.shape, jnp.int32)
-    entries = [jnp.broadcast_to(table[:, 0], uniform.shape) for table in per_choice]
+    entries = [jnp.broadcast_to(table[:, :1], uniform.shape) for table in per_choice]
     for c in range(1, num_choices):
-      above = uniform > tables.cdf[:, c - 1]
+      above = uniform > tables.cdf[:, c - 1:c]
       choice = choice + above
-      entries = [jnp.where(above, table[:, c], entry) for table, entry in zip(per_choice, entries)]
+      entries = [jnp.where(above, table[:, c:c + 1], entry)
+                 for table, entry in zip(per_choice, entries)]
     return choice, *entries
-  choice = jnp.sum(uniform[..., None] > tables.cdf, axis=-1, dtype=jnp.int32)
-  flat = choice + jnp.arange(uniform.shape[-1], dtype=jnp.int32) * num_choices
+  choice = jnp.sum(uniform[..., None] > tables.cdf[:, None, :], axis=-1, dtype=jnp.int32)
+  flat = choice + jnp.arange(uniform.shape[0], dtype=jnp.int32)[:, None] * num_choices
   packed = jnp.stack(per_choice, axis=-1).reshape(-1, len(per_choice))
   return choice, *jnp.moveaxis(jnp.take(packed, flat, axis=0), -1, 0)
 
@@ -104,6 +105,9 @@ def draw_tabular(key: jax.Array, num_rows: int, tables: TabularTables, dtype
                  ) -> tuple[jax.Array, jax.Array]:
   """Draws lime's perturbations of F columns, independent of any instance.
 
+  Arrays are column-major, [F, R]: every column's statistics then broadcast along contiguous
+  rows, which vectorises far better on CPU than [R, F] with F of a few dozen.
+
   Args:
     key: a PRNG key.
     num_rows: R, the number of perturbations.
@@ -111,12 +115,13 @@ def draw_tabular(key: jax.Array, num_rows: int, tables: TabularTables, dtype
     dtype: float dtype of the samples.
 
   Returns:
-    choice [R, F] int32 index of the drawn choice in choice columns (0 elsewhere), and
-    values [R, F]: data-unit values of choice columns, standard normals of gaussian columns.
+    choice [F, R] int32 index of the drawn choice in choice columns (0 elsewhere), and
+    values [F, R]: data-unit values of choice columns, standard normals of gaussian columns.
   """
   num_columns = tables.is_choice.shape[0]
-  bits = jax.random.bits(key, (num_rows, num_columns), jnp.uint32)
-  uniform = _uniform_from_bits(bits, dtype)
+  bits = jax.random.bits(key, (num_columns, num_rows), jnp.uint32)
+  # Materialise the draws once: otherwise XLA fuses the PRNG into every consumer and reruns it.
+  uniform = jax.lax.optimization_barrier(_uniform_from_bits(bits, dtype))
   choice, slope, offset, loc, scale = _select_choice(uniform, tables)
   bound = 1 - 2.0**-24  # erfinv is finite strictly inside (-1, 1).
   erf_domain = jnp.clip(uniform * slope + offset, -bound, bound)
@@ -144,7 +149,7 @@ def perturb_instance(x: jax.Array, choice: jax.Array, values: jax.Array, tables:
 
   Args:
     x: [F] the instance.
-    choice, values: [R, F] from `draw_tabular`; row 0 is replaced by the instance itself.
+    choice, values: [F, R] from `draw_tabular`; sample 0 is replaced by the instance itself.
 
   Returns:
     inputs [R, F] in data units and z [R, F] interpretable samples (binary for choice columns,
@@ -152,16 +157,16 @@ def perturb_instance(x: jax.Array, choice: jax.Array, values: jax.Array, tables:
   """
   x = x.astype(values.dtype)
   scaled_x = (x - tables.mean) / tables.std
-  if config.sample_around_instance:
-    gaussian_z = values + scaled_x
-  else:
-    gaussian_z = values
-  gaussian_inputs = gaussian_z * tables.std + tables.mean
-  same = (choice == instance_choice(x, tables)).astype(values.dtype)
-  inputs = jnp.where(tables.is_choice, values, gaussian_inputs)
-  z = jnp.where(tables.is_choice, same, gaussian_z)
+  is_choice = tables.is_choice[:, None]
+  gaussian_z = values + scaled_x[:, None] if config.sample_around_instance else values
+  gaussian_inputs = gaussian_z * tables.std[:, None] + tables.mean[:, None]
+  same = (choice == instance_choice(x, tables)[:, None]).astype(values.dtype)
   z0 = jnp.where(tables.is_choice, 1.0, scaled_x).astype(values.dtype)
-  return inputs.at[0].set(x), z.at[0].set(z0)
+  # Sample 0 becomes the instance inside the same elementwise pass (no copy of the arrays).
+  is_instance = jax.lax.broadcasted_iota(jnp.int32, values.shape, 1) == 0
+  inputs = jnp.where(is_instance, x[:, None], jnp.where(is_choice, values, gaussian_inputs))
+  z = jnp.where(is_instance, z0[:, None], jnp.where(is_choice, same, gaussian_z))
+  return inputs.T, z.T
 
 
 def _as_outputs(outputs: jax.Array, mode: str) -> jax.Array:
@@ -261,7 +266,8 @@ def explain_tabular(params: Any, instances: jax.Array, keys: jax.Array, tables: 
 
   if config.shared_samples:
     pool_choice, pool_values = draw_tabular(keys, config.num_samples, tables, dtype)
-    pool_inputs = jnp.where(tables.is_choice, pool_values, pool_values * tables.std + tables.mean)
+    pool_inputs = jnp.where(tables.is_choice[:, None], pool_values,
+                            pool_values * tables.std[:, None] + tables.mean[:, None]).T
     pool_outputs = _evaluate(apply, params, pool_inputs, config, dtype)
     pool = (pool_choice, pool_values, pool_outputs)
 
