@@ -136,5 +136,5 @@ class Explanation:
   def _repr_html_(self) -> str:
     if len(self) == 0:
       return "<div class='jaxlime'>empty explanation</div>"
-    return self.as_html(0, self.available_labels(0)[-1] if self.mode == "regression" else
-                        self.available_labels(0)[0])
+    label = 1 if self.mode == "regression" else self.available_labels(0)[0]
+    return self.as_html(0, label)

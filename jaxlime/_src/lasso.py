@@ -51,12 +51,13 @@ _MIN_PIVOT_SQ = 1e-14
 # Relative pivot threshold, in units of the dtype's epsilon (see module doc).
 _PIVOT_RTOL_EPS = 100.0
 # The path stops when max |correlation| <= this * eps * D * max |X^T y|.
-_NOISE_RTOL_EPS = 10.0
+_NOISE_RTOL_EPS = 20.0
 
 
 class _State(NamedTuple):
     n_iter: jax.Array  # int32 [], number of path points after the first
     active: jax.Array  # bool [D], active set
+    excluded: jax.Array  # bool [D], in the span of the active set (skipped)
     pos: jax.Array  # int32 [D], position of each feature in sklearn's `indices`
     sign: jax.Array  # [D], sign of the correlation of active features, 0 else
     coef: jax.Array  # [D], coefficients at the current path point
@@ -122,23 +123,26 @@ def lasso_path_mask(z, y, weights, num_features: int) -> jax.Array:
     eye = jnp.eye(n_features, dtype=dtype)
     diag = jnp.diagonal(gram)
     features = jnp.arange(n_features, dtype=jnp.int32)
-    noise_floor = _NOISE_RTOL_EPS * eps * jnp.max(jnp.abs(xy))
+    # Rounding-noise level of a correlation x_j^T r: eps * ||x_j|| * ||y||.
+    noise_floor = (
+        _NOISE_RTOL_EPS * eps * jnp.sqrt(jnp.max(diag)) * jnp.linalg.norm(yw)
+    )
 
     def cond(st: _State):
         return ~st.done
 
     def body(st: _State) -> _State:
-        inactive = ~st.active
-        # Next candidate: the inactive feature with the largest |correlation|.
-        abs_cov = jnp.where(inactive, jnp.abs(st.cov), 0)
+        eligible = ~st.active & ~st.excluded
+        # Next candidate: the eligible feature with the largest |correlation|.
+        abs_cov = jnp.where(eligible, jnp.abs(st.cov), 0)
         c_max = jnp.max(abs_cov)
         # Exact ties go to the first in sklearn's (permuted) feature order.
-        tied = inactive & (abs_cov == c_max)
+        tied = eligible & (abs_cov == c_max)
         j = jnp.argmin(jnp.where(tied, st.pos, n_features))
         alpha = c_max / n_samples
         stop = (
             ~(alpha > _ALPHA_TOL)
-            | ~(c_max > noise_floor)
+            | ~(jnp.max(jnp.abs(xy - gram @ st.coef)) > noise_floor)
             | (st.n_iter >= _MAX_ITER)
             | jnp.all(st.active)
         )
@@ -179,11 +183,12 @@ def lasso_path_mask(z, y, weights, num_features: int) -> jax.Array:
         ls = ls * aa
         corr = jnp.round(gram @ ls, decimals)  # X^T (X[:, A'] ls)
 
-        # Step length: the next inactive feature reaching the same |corr|...
+        # Step length: the next eligible feature reaching the same |corr|...
+        eligible = eligible & ~active
         gamma = jnp.minimum(
             jnp.minimum(
-                _min_pos((c_max - st.cov) / (aa - corr + _TINY32), ~active),
-                _min_pos((c_max + st.cov) / (aa + corr + _TINY32), ~active),
+                _min_pos((c_max - st.cov) / (aa - corr + _TINY32), eligible),
+                _min_pos((c_max + st.cov) / (aa + corr + _TINY32), eligible),
             ),
             c_max / aa,
         )
@@ -214,6 +219,8 @@ def lasso_path_mask(z, y, weights, num_features: int) -> jax.Array:
         stepped = _State(
             n_iter=n_iter,
             active=active,
+            # A drop shrinks the span of the active set.
+            excluded=st.excluded & ~drop,
             pos=pos,
             sign=sign,
             coef=coef,
@@ -224,15 +231,8 @@ def lasso_path_mask(z, y, weights, num_features: int) -> jax.Array:
             best=jnp.where(keep, support, st.best),
         )
 
-        # A degenerate candidate is skipped.  sklearn then restores its
-        # correlation array but not its feature order, so the candidate takes
-        # over the correlation of `a`, whose correlation becomes 0 (or its own
-        # becomes 0 if it was already in place).
-        skipped_cov = jnp.where(features == a, 0, st.cov)
-        skipped_cov = jnp.where(
-            onehot, jnp.where(a == j, 0, st.cov[a]), skipped_cov
-        )
-        skipped = st._replace(pos=pos_swapped, cov=skipped_cov)
+        # A degenerate candidate is excluded until the active set shrinks.
+        skipped = st._replace(pos=pos_swapped, excluded=st.excluded | onehot)
         finished = st._replace(done=jnp.ones((), bool))
         halt = stop | (~degenerate & (alpha_up | bad_direction))
         return jax.tree.map(
@@ -247,6 +247,7 @@ def lasso_path_mask(z, y, weights, num_features: int) -> jax.Array:
     init = _State(
         n_iter=jnp.zeros((), jnp.int32),
         active=jnp.zeros(n_features, bool),
+        excluded=jnp.zeros(n_features, bool),
         pos=features,
         sign=jnp.zeros(n_features, dtype),
         coef=jnp.zeros(n_features, dtype),

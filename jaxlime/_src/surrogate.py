@@ -41,7 +41,7 @@ class _Moments(NamedTuple):
 
   z_mean: jax.Array  # [D]
   y_mean: jax.Array  # [L]
-  z_centred: jax.Array  # [S, D]
+  z_centred: jax.Array  # [D, S], column-major: reductions over samples run along rows.
   y_centred: jax.Array  # [S, L]
   gram: jax.Array  # [D, D] Zc' W Zc
   cross: jax.Array  # [D, L] Zc' W yc
@@ -50,22 +50,25 @@ class _Moments(NamedTuple):
   degenerate: jax.Array  # [] bool
 
 
-def _moments(z: jax.Array, y: jax.Array, weights: jax.Array) -> _Moments:
+def _moments(z_columns: jax.Array, y: jax.Array, weights: jax.Array) -> _Moments:
+  """Weighted moments of z_columns [D, S] (samples along rows), y [S, L] and weights [S]."""
   total = jnp.sum(weights)
   degenerate = total < _MIN_TOTAL_WEIGHT
   safe_total = jnp.where(degenerate, 1, total)
-  z_mean = weights @ z / safe_total
+  z_mean = z_columns @ weights / safe_total
   y_mean = weights @ y / safe_total
-  z_centred = z - z_mean
+  z_centred = z_columns - z_mean[:, None]
   y_centred = y - y_mean
-  weighted_z = z_centred * weights[:, None]
+  # Materialised once: fused into the Gram's operands, XLA recomputes them per use.
+  z_centred, weights = jax.lax.optimization_barrier((z_centred, weights))
+  weighted_z = z_centred * weights
   return _Moments(
       z_mean=z_mean,
       y_mean=y_mean,
       z_centred=z_centred,
       y_centred=y_centred,
-      gram=weighted_z.T @ z_centred,
-      cross=weighted_z.T @ y_centred,
+      gram=weighted_z @ z_centred.T,
+      cross=weighted_z @ y_centred,
       y_total=weights @ jnp.square(y_centred),
       weights=weights,
       degenerate=degenerate,
@@ -109,7 +112,7 @@ def _fit_on_mask(moments: _Moments, z0: jax.Array, label: int, mask: jax.Array, 
   maskf = mask.astype(moments.gram.dtype)
   coef = inverse @ (moments.cross[:, label] * maskf) * maskf
   intercept = moments.y_mean[label] - moments.z_mean @ coef
-  residuals = moments.y_centred[:, label] - moments.z_centred @ coef
+  residuals = moments.y_centred[:, label] - coef @ moments.z_centred
   residual_total = moments.weights @ jnp.square(residuals)
   y_total = moments.y_total[label]
   # A target constant up to rounding (its weighted variance is at the level of eps^2 relative to
@@ -180,13 +183,13 @@ def forward_selection_mask(moments: _Moments, label: jax.Array, num_features: in
 
 
 def select_features(
-    moments: _Moments, z: jax.Array, y: jax.Array, num_features: int, method: str
+    moments: _Moments, z_columns: jax.Array, y: jax.Array, num_features: int, method: str
 ) -> jax.Array:
   """Boolean masks [L, D] of the features each label's surrogate uses.
 
   Args:
-    moments: weighted moments of z [S, D] and y [S, L].
-    z: [S, D] samples, row 0 the instance.
+    moments: weighted moments of the samples and y.
+    z_columns: [D, S] samples, column 0 the instance.
     y: [S, L] targets.
     num_features: K (static).
     method: a name from FEATURE_SELECTION_METHODS other than "auto" resolved here.
@@ -198,13 +201,13 @@ def select_features(
   if method == "none":
     return jnp.ones((num_labels, num_dims), bool)
   if method == "highest_weights":
-    return highest_weights_mask(moments, z[0], num_features)
+    return highest_weights_mask(moments, z_columns[:, 0], num_features)
   if method == "forward_selection":
     select = functools.partial(forward_selection_mask, num_features=num_features)
     return jax.vmap(select, in_axes=(None, 0))(moments, jnp.arange(num_labels))
   if method == "lasso_path":
     select = functools.partial(lasso.lasso_path_mask, num_features=num_features)
-    return jax.vmap(select, in_axes=(None, 1, None))(z, y, moments.weights)
+    return jax.vmap(select, in_axes=(None, 1, None))(z_columns.T, y, moments.weights)
   raise ValueError(
       f"feature_selection must be one of {FEATURE_SELECTION_METHODS}; got {method!r}."
   )
@@ -258,13 +261,24 @@ def fit_surrogate(
         f"weights {weights.shape}."
     )
   dtype = jnp.result_type(z.dtype, y.dtype, jnp.float32)
-  z, y, weights = z.astype(dtype), y.astype(dtype), jnp.asarray(weights, dtype)
-  moments = _moments(z, y, weights)
-  selected = select_features(moments, z, y, int(num_features), feature_selection)
+  return fit_surrogate_columns(z.T.astype(dtype), y.astype(dtype), jnp.asarray(weights, dtype),
+                               num_features=int(num_features),
+                               feature_selection=feature_selection, alpha=alpha)
+
+
+def fit_surrogate_columns(z_columns: jax.Array, y: jax.Array, weights: jax.Array, *,
+                          num_features: int, feature_selection: str, alpha=1.0) -> Surrogate:
+  """`fit_surrogate` on column-major samples z_columns [D, S] (column 0 the instance).
+
+  The explainers keep samples column-major: with D of a few dozen, reductions over [S, D] rows
+  vectorise poorly on CPU, while [D, S] rows are long and contiguous.
+  """
+  moments = _moments(z_columns, y, weights)
+  selected = select_features(moments, z_columns, y, num_features, feature_selection)
   labels = jnp.arange(y.shape[1])
   coef, intercept, score, local_pred, coef_std = jax.vmap(
       _fit_on_mask, in_axes=(None, None, 0, 0, None)
-  )(moments, z[0], labels, selected, jnp.asarray(alpha, dtype))
+  )(moments, z_columns[:, 0], labels, selected, jnp.asarray(alpha, z_columns.dtype))
   return Surrogate(
       coef=coef,
       selected=selected,

@@ -152,8 +152,8 @@ def perturb_instance(x: jax.Array, choice: jax.Array, values: jax.Array, tables:
     choice, values: [F, R] from `draw_tabular`; sample 0 is replaced by the instance itself.
 
   Returns:
-    inputs [R, F] in data units and z [R, F] interpretable samples (binary for choice columns,
-    standardised for gaussian columns); row 0 is the instance.
+    Column-major inputs [F, R] in data units and interpretable samples z [F, R] (binary for
+    choice columns, standardised for gaussian columns); column 0 is the instance.
   """
   x = x.astype(values.dtype)
   scaled_x = (x - tables.mean) / tables.std
@@ -166,7 +166,7 @@ def perturb_instance(x: jax.Array, choice: jax.Array, values: jax.Array, tables:
   is_instance = jax.lax.broadcasted_iota(jnp.int32, values.shape, 1) == 0
   inputs = jnp.where(is_instance, x[:, None], jnp.where(is_choice, values, gaussian_inputs))
   z = jnp.where(is_instance, z0[:, None], jnp.where(is_choice, same, gaussian_z))
-  return inputs.T, z.T
+  return inputs, z
 
 
 def _as_outputs(outputs: jax.Array, mode: str) -> jax.Array:
@@ -186,15 +186,15 @@ def _explained_labels(prediction: jax.Array, config: TabularConfig) -> jax.Array
 
 
 def _fit_instance(z, outputs, kernel_width, config: TabularConfig):
-  """Weights, label choice and surrogate fit of one instance: z [S, D], outputs [S, C]."""
-  distances = kernels.euclidean_distances(z)
+  """Weights, label choice and surrogate fit of one instance: z [D, S], outputs [S, C]."""
+  distances = kernels.euclidean_distances_columns(z)
   if config.kernel is None:
     weights = kernels.exponential_kernel(distances, kernel_width)
   else:
     weights = jnp.asarray(config.kernel(distances, kernel_width), z.dtype)
   labels = _explained_labels(outputs[0], config)
-  fit = surrogate.fit_surrogate(
-      z, outputs[:, labels], weights, num_features=config.num_features,
+  fit = surrogate.fit_surrogate_columns(
+      z, outputs[:, labels], weights.astype(z.dtype), num_features=config.num_features,
       feature_selection=config.feature_selection)
   return fit, labels
 
@@ -210,12 +210,16 @@ def _explain_block_independent(params, x_block, keys, tables, kernel_width, conf
   """Explains a block of B instances, each with its own samples. x_block [B, F], keys [B]."""
   dtype = tables.mean.dtype
 
-  def sample_one(key, x):
+  def sample_one(carry, key_and_x):
+    key, x = key_and_x
     choice, values = draw_tabular(key, config.num_samples, tables, dtype)
-    return perturb_instance(x, choice, values, tables, config)
+    return carry, perturb_instance(x, choice, values, tables, config)
 
-  inputs, z = jax.vmap(sample_one)(keys, x_block)
-  outputs = _evaluate(apply, params, inputs, config, dtype)
+  # A scan, not a vmap, over the block: its outputs are materialised once. XLA's CPU backend
+  # drops optimization barriers, and would otherwise fuse the sampler (PRNG included) into
+  # every consumer of the samples, rerunning it per use and in strided order.
+  _, (input_columns, z) = jax.lax.scan(sample_one, None, (keys, x_block))
+  outputs = _evaluate(apply, params, jnp.swapaxes(input_columns, 1, 2), config, dtype)
   fit, labels = jax.vmap(_fit_instance, in_axes=(0, 0, None, None))(
       z, outputs, kernel_width, config)
   return fit, labels, outputs[:, 0]
