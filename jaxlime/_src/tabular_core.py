@@ -101,16 +101,19 @@ def _select_choice(uniform: jax.Array, tables: TabularTables) -> tuple[jax.Array
   return choice, *jnp.moveaxis(jnp.take(packed, flat, axis=0), -1, 0)
 
 
-def draw_tabular(key: jax.Array, num_rows: int, tables: TabularTables, dtype
-                 ) -> tuple[jax.Array, jax.Array]:
-  """Draws lime's perturbations of F columns, independent of any instance.
+def draw_bits(key: jax.Array, num_rows: int, num_columns: int) -> jax.Array:
+  """The random words of one instance's perturbations: [F, R] uint32, one per cell."""
+  return jax.random.bits(key, (num_columns, num_rows), jnp.uint32)
+
+
+def draw_tabular(bits: jax.Array, tables: TabularTables, dtype) -> tuple[jax.Array, jax.Array]:
+  """lime's perturbations of F columns from one random word per cell, independent of any instance.
 
   Arrays are column-major, [F, R]: every column's statistics then broadcast along contiguous
   rows, which vectorises far better on CPU than [R, F] with F of a few dozen.
 
   Args:
-    key: a PRNG key.
-    num_rows: R, the number of perturbations.
+    bits: [F, R] uint32 random words (`draw_bits`).
     tables: the training statistics.
     dtype: float dtype of the samples.
 
@@ -118,10 +121,7 @@ def draw_tabular(key: jax.Array, num_rows: int, tables: TabularTables, dtype
     choice [F, R] int32 index of the drawn choice in choice columns (0 elsewhere), and
     values [F, R]: data-unit values of choice columns, standard normals of gaussian columns.
   """
-  num_columns = tables.is_choice.shape[0]
-  bits = jax.random.bits(key, (num_columns, num_rows), jnp.uint32)
-  # Materialise the draws once: otherwise XLA fuses the PRNG into every consumer and reruns it.
-  uniform = jax.lax.optimization_barrier(_uniform_from_bits(bits, dtype))
+  uniform = _uniform_from_bits(bits, dtype)
   choice, slope, offset, loc, scale = _select_choice(uniform, tables)
   bound = 1 - 2.0**-24  # erfinv is finite strictly inside (-1, 1).
   erf_domain = jnp.clip(uniform * slope + offset, -bound, bound)
@@ -210,15 +210,21 @@ def _explain_block_independent(params, x_block, keys, tables, kernel_width, conf
   """Explains a block of B instances, each with its own samples. x_block [B, F], keys [B]."""
   dtype = tables.mean.dtype
 
-  def sample_one(carry, key_and_x):
-    key, x = key_and_x
-    choice, values = draw_tabular(key, config.num_samples, tables, dtype)
+  num_columns = x_block.shape[1]
+
+  def draw_one(carry, key):
+    return carry, draw_bits(key, config.num_samples, num_columns)
+
+  def sample_one(carry, bits_and_x):
+    bits, x = bits_and_x
+    choice, values = draw_tabular(bits, tables, dtype)
     return carry, perturb_instance(x, choice, values, tables, config)
 
-  # A scan, not a vmap, over the block: its outputs are materialised once. XLA's CPU backend
-  # drops optimization barriers, and would otherwise fuse the sampler (PRNG included) into
-  # every consumer of the samples, rerunning it per use and in strided order.
-  _, (input_columns, z) = jax.lax.scan(sample_one, None, (keys, x_block))
+  # Scans, not vmaps, over the block: a scan's outputs are materialised. XLA's CPU backend drops
+  # optimization barriers and would otherwise fuse the PRNG and the sampler into every consumer
+  # of the samples, rerunning them per use (and in strided order under the transpose).
+  _, bits = jax.lax.scan(draw_one, None, keys)
+  _, (input_columns, z) = jax.lax.scan(sample_one, None, (bits, x_block))
   outputs = _evaluate(apply, params, jnp.swapaxes(input_columns, 1, 2), config, dtype)
   fit, labels = jax.vmap(_fit_instance, in_axes=(0, 0, None, None))(
       z, outputs, kernel_width, config)
@@ -269,7 +275,8 @@ def explain_tabular(params: Any, instances: jax.Array, keys: jax.Array, tables: 
   dtype = tables.mean.dtype
 
   if config.shared_samples:
-    pool_choice, pool_values = draw_tabular(keys, config.num_samples, tables, dtype)
+    pool_bits = draw_bits(keys, config.num_samples, num_columns)
+    pool_choice, pool_values = draw_tabular(pool_bits, tables, dtype)
     pool_inputs = jnp.where(tables.is_choice[:, None], pool_values,
                             pool_values * tables.std[:, None] + tables.mean[:, None]).T
     pool_outputs = _evaluate(apply, params, pool_inputs, config, dtype)
