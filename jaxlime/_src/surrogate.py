@@ -153,32 +153,36 @@ def forward_selection_mask(moments: _Moments, label: jax.Array, num_features: in
 
   Each of min(K, D) rounds adds the feature that most raises the weighted R^2, which for least
   squares is the largest reduction of the residual sum of squares. All candidates are scored at
-  once from the Schur complement of the active block: with P the inverse of the active Gram block,
-  r = b - G P b and d_j = G_jj - (G P G)_jj, adding j lowers the residual by r_j^2 / d_j.
+  once from the Schur complement of the active block: with P the inverse of the active Gram block
+  (zero outside it), r = b - G P b and d_j = G_jj - (G P G)_jj, adding j lowers the residual sum
+  of squares by r_j^2 / d_j. P grows by the block-inverse update P + (u - e_j)(u - e_j)' / d_j
+  with u = P G e_j, so no round factorises a matrix.
 
   Returns:
     [D] bool mask.
   """
   gram, cross = moments.gram, moments.cross[:, label]
   num_dims = gram.shape[0]
-  # A relative floor under which a candidate is collinear with the active set: it explains nothing.
-  collinear_tol = 1e3 * jnp.finfo(gram.dtype).eps * jnp.maximum(jnp.diagonal(gram), 1e-30)
-  jitter = jnp.finfo(gram.dtype).eps * jnp.maximum(jnp.trace(gram) / num_dims, 1e-30)
+  diagonal = jnp.diagonal(gram)
+  # A candidate whose residual variance is below this relative level is collinear with the
+  # active set: it explains nothing and cannot extend P.
+  collinear_tol = 1e3 * jnp.finfo(gram.dtype).eps * jnp.maximum(diagonal, 1e-30)
 
-  def add_one(mask, _):
-    maskf = mask.astype(gram.dtype)
-    active_inverse = _cholesky_inverse(_masked_system(gram, mask, jitter))
-    active_inverse = active_inverse * maskf[:, None] * maskf[None, :]
-    residual_cross = cross - gram @ (active_inverse @ cross)
-    residual_var = jnp.diagonal(gram) - jnp.sum((gram @ active_inverse) * gram, axis=-1)
+  def add_one(state, _):
+    mask, inverse = state
+    projections = inverse @ gram  # Column j is u_j = P G e_j.
+    residual_cross = cross - gram @ (inverse @ cross)
+    residual_var = diagonal - jnp.sum(gram * projections, axis=0)
     usable = residual_var > collinear_tol
     gain = jnp.where(usable, jnp.square(residual_cross) / jnp.where(usable, residual_var, 1), 0)
-    gain = jnp.where(mask, -jnp.inf, gain)
-    return mask.at[jnp.argmax(gain)].set(True), None
+    best = jnp.argmax(jnp.where(mask, -jnp.inf, gain))
+    step = projections[:, best] - jax.nn.one_hot(best, num_dims, dtype=gram.dtype)
+    scale = jnp.where(usable[best], 1 / jnp.where(usable[best], residual_var[best], 1), 0)
+    inverse = inverse + scale * jnp.outer(step, step)
+    return (mask.at[best].set(True), inverse), None
 
-  mask, _ = jax.lax.scan(
-      add_one, jnp.zeros(num_dims, bool), None, length=min(num_features, num_dims)
-  )
+  initial = (jnp.zeros(num_dims, bool), jnp.zeros_like(gram))
+  (mask, _), _ = jax.lax.scan(add_one, initial, None, length=min(num_features, num_dims))
   return mask
 
 
