@@ -9,8 +9,9 @@ Everything runs in one process on the breast cancer MLP of `examples/_models.py`
 * lime: `LimeTabularExplainer.explain_instance`, one instance at a time, its `predict_fn` being
   the jitted model; seconds per explanation are the median over `--lime-instances` instances.
 * jaxlime: `TabularExplainer.explain` on N = `--n` rows (the test set tiled), with independent
-  and with shared samples. Compile time is the first call minus the steady time; the steady time
-  is the median of `--repeats` calls with different keys.
+  and with shared samples. Compile time is the first call minus the steady time (and JAX's own
+  compile time, from `jax.monitoring`); the steady time is the median of `--repeats` calls with
+  different keys.
 * floors: the jitted model alone on the N * S rows (shared samples: S + N rows), in the
   explainer's chunk size; and drawing the N * S * F random words the sampler needs, for each PRNG
   implementation, vmapped over per-instance keys in the explainer's blocks (normals for

@@ -38,9 +38,8 @@ for i in (int(np.argmin(p_benign)), int(np.argmax(p_benign)), int(np.argmin(abs(
   predicted = data["class_names"][int(p_benign[i] > 0.5)]
   print(f"\nInstance {i}: predicted {predicted}, P(benign) = {p_benign[i]:.3f}, "
         f"surrogate R^2 = {exp.score[i, 0]:.2f}")
-  top = zip(exp.as_list(i, label=label)[:5], exp.as_map(i)[label][:5])
-  for (name, weight), (feature, _) in top:
-    print(f"  {name:45s} {weight:+.3f} ± {exp.coef_std[i, 0, feature]:.3f}")
+  for name, weight, std in exp.as_list(i, label=label, with_std=True)[:5]:
+    print(f"  {name:45s} {weight:+.3f} ± {std:.3f}")
 
 if importlib.util.find_spec("matplotlib") is not None:
   output = pathlib.Path(__file__).parent / "output"

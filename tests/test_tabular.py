@@ -470,3 +470,12 @@ def test_readers_indexing_and_pytree(breast_cancer, logistic):
     exp.as_list(0, label=5)
   with pytest.raises(IndexError):
     exp.as_list(4)
+
+
+def test_as_list_with_std_reports_posterior_std(breast_cancer, logistic):
+  X, _, _, _ = breast_cancer
+  exp = jaxlime.TabularExplainer(X).explain(X[:2], logistic[0], key=0, num_samples=500)
+  triples = exp.as_list(1, label=1, with_std=True)
+  assert [(n, w) for n, w, _ in triples] == exp.as_list(1, label=1)
+  for (feature, _), (_, _, std) in zip(exp.as_map(1)[1], triples):
+    assert std == pytest.approx(float(exp.coef_std[1, 0, feature])) and std > 0

@@ -96,11 +96,19 @@ class Explanation:
     order = selected[np.argsort(-np.abs(coef[selected]), kind="stable")]
     return [(int(j), float(coef[j])) for j in order]
 
-  def as_list(self, index: int = 0, label: int = 1) -> list[tuple[str, float]]:
-    """[(readable feature name, weight), ...] sorted by decreasing |weight|, as lime's as_list."""
+  def as_list(self, index: int = 0, label: int = 1, *, with_std: bool = False) -> list[tuple]:
+    """[(readable feature name, weight), ...] sorted by decreasing |weight|, as lime's as_list.
+
+    With `with_std=True` each entry is (name, weight, posterior std of the weight).
+    """
     index = self._check_index(index)
     names = self.domain.feature_names(self, index)
-    return [(names[j], weight) for j, weight in self._weights(index, label)]
+    weights = self._weights(index, label)
+    if not with_std:
+      return [(names[j], weight) for j, weight in weights]
+    column, _ = self._label_column(index, label)
+    std = np.asarray(self.coef_std[index, column])
+    return [(names[j], weight, float(std[j])) for j, weight in weights]
 
   def as_pyplot_figure(self, index: int = 0, label: int = 1, figsize=(4, 4)):
     """Horizontal bar chart of `as_list(index, label)` (needs matplotlib: the `plot` extra)."""

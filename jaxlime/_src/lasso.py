@@ -184,11 +184,21 @@ def lasso_path_mask(z, y, weights, num_features: int) -> jax.Array:
         corr = jnp.round(gram @ ls, decimals)  # X^T (X[:, A'] ls)
 
         # Step length: the next eligible feature reaching the same |corr|...
+        # A feature whose correlation moves in lockstep with the active ones
+        # (aa -/+ corr = 0 up to rounding, e.g. a copy of an active feature)
+        # never catches up; rounding must not turn its 0/0 into a step.
         eligible = eligible & ~active
+        lockstep_tol = _PIVOT_RTOL_EPS * eps * jnp.sqrt(diag)
         gamma = jnp.minimum(
             jnp.minimum(
-                _min_pos((c_max - st.cov) / (aa - corr + _TINY32), eligible),
-                _min_pos((c_max + st.cov) / (aa + corr + _TINY32), eligible),
+                _min_pos(
+                    (c_max - st.cov) / (aa - corr + _TINY32),
+                    eligible & (jnp.abs(aa - corr) > lockstep_tol),
+                ),
+                _min_pos(
+                    (c_max + st.cov) / (aa + corr + _TINY32),
+                    eligible & (jnp.abs(aa + corr) > lockstep_tol),
+                ),
             ),
             c_max / aa,
         )

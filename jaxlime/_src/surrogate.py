@@ -292,3 +292,39 @@ def fit_surrogate_columns(z_columns: jax.Array, y: jax.Array, weights: jax.Array
       coef_std=coef_std,
       degenerate=jnp.broadcast_to(moments.degenerate, intercept.shape),
   )
+
+
+def fit_surrogate_columns_masked(z_columns: jax.Array, y: jax.Array, weights: jax.Array,
+                                 feature_mask: jax.Array, *, num_features: int,
+                                 feature_selection: str, alpha=1.0) -> Surrogate:
+  """`fit_surrogate_columns` on the features where feature_mask [D] is True; the rest is padding.
+
+  Padding features (e.g. an image with fewer superpixels than the largest of its batch) are taken
+  as constant zero: their rows of z_columns are ignored, they are never selected, and their coef
+  and coef_std are exactly 0. With the padding after the real features (feature_mask =
+  arange(D) < D_i) the result equals the unpadded fit on the first D_i features, up to rounding.
+
+  Args:
+    z_columns: [D, S] samples, column 0 the instance.
+    y: [S, L] targets.
+    weights: [S] kernel weights.
+    feature_mask: [D] bool, the real features.
+    num_features, feature_selection, alpha: as in `fit_surrogate`.
+  """
+  z_columns = z_columns * feature_mask[:, None].astype(z_columns.dtype)
+  moments = _moments(z_columns, y, weights)
+  selected = select_features(moments, z_columns, y, num_features, feature_selection)
+  selected = selected & feature_mask
+  labels = jnp.arange(y.shape[1])
+  coef, intercept, score, local_pred, coef_std = jax.vmap(
+      _fit_on_mask, in_axes=(None, None, 0, 0, None)
+  )(moments, z_columns[:, 0], labels, selected, jnp.asarray(alpha, z_columns.dtype))
+  return Surrogate(
+      coef=coef,
+      selected=selected,
+      intercept=intercept,
+      score=score,
+      local_pred=local_pred,
+      coef_std=coef_std,
+      degenerate=jnp.broadcast_to(moments.degenerate, intercept.shape),
+  )
