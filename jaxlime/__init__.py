@@ -1,11 +1,14 @@
 """jaxlime: LIME explanations for thousands of instances at once, as jitted, vmapped JAX."""
 
 from jaxlime._src.explanation import Explanation
+from jaxlime._src.image import ImageExplainer
+from jaxlime._src.image import ImageExplanation
 from jaxlime._src.kernels import cosine_distances
 from jaxlime._src.kernels import euclidean_distances
 from jaxlime._src.kernels import exponential_kernel
 from jaxlime._src.models import HostModel
 from jaxlime._src.models import host_model
+from jaxlime._src.segmentation import SegmentationAlgorithm
 from jaxlime._src.surrogate import Surrogate
 from jaxlime._src.surrogate import fit_surrogate
 from jaxlime._src.tabular import TabularExplainer

@@ -83,9 +83,28 @@ def _masked_system(gram: jax.Array, mask: jax.Array, alpha) -> jax.Array:
   return gram * outer + jnp.diag(diagonal)
 
 
+def cholesky(matrix: jax.Array) -> jax.Array:
+  """Lower Cholesky factor of a symmetric positive-definite [D, D] matrix, in plain jnp.
+
+  A column-by-column loop rather than LAPACK: the systems here are small (D of a few dozen to
+  hundreds), it costs a few microseconds more, and it is safe where LAPACK custom calls are not
+  (inside `shard_map` on multi-device CPU, LAPACK's potrf deadlocked intermittently).
+  """
+  size = matrix.shape[-1]
+  index = jnp.arange(size)
+
+  def column(j, factor):
+    residual = matrix[:, j] - factor @ factor[j]
+    pivot = jnp.sqrt(jnp.maximum(residual[j], jnp.finfo(matrix.dtype).tiny))
+    values = jnp.where(index > j, residual / pivot, jnp.where(index == j, pivot, 0))
+    return factor.at[:, j].set(values)
+
+  return jax.lax.fori_loop(0, size, column, jnp.zeros_like(matrix))
+
+
 def _cholesky_inverse(matrix: jax.Array) -> jax.Array:
   """Inverse of a symmetric positive-definite [D, D] matrix through its Cholesky factor."""
-  factor = jnp.linalg.cholesky(matrix)
+  factor = cholesky(matrix)
   identity = jnp.eye(matrix.shape[-1], dtype=matrix.dtype)
   return jax.scipy.linalg.cho_solve((factor, True), identity)
 
@@ -312,6 +331,34 @@ def fit_surrogate_columns_masked(z_columns: jax.Array, y: jax.Array, weights: ja
     num_features, feature_selection, alpha: as in `fit_surrogate`.
   """
   z_columns = z_columns * feature_mask[:, None].astype(z_columns.dtype)
+  moments = _moments(z_columns, y, weights)
+  selected = select_features(moments, z_columns, y, num_features, feature_selection)
+  selected = selected & feature_mask
+  labels = jnp.arange(y.shape[1])
+  coef, intercept, score, local_pred, coef_std = jax.vmap(
+      _fit_on_mask, in_axes=(None, None, 0, 0, None)
+  )(moments, z_columns[:, 0], labels, selected, jnp.asarray(alpha, z_columns.dtype))
+  return Surrogate(
+      coef=coef,
+      selected=selected,
+      intercept=intercept,
+      score=score,
+      local_pred=local_pred,
+      coef_std=coef_std,
+      degenerate=jnp.broadcast_to(moments.degenerate, intercept.shape),
+  )
+
+
+def fit_surrogate_columns_masked(z_columns: jax.Array, y: jax.Array, weights: jax.Array,
+                                 feature_mask: jax.Array, *, num_features: int,
+                                 feature_selection: str, alpha=1.0) -> Surrogate:
+  """`fit_surrogate_columns` for an instance padded to D features, of which `feature_mask` are real.
+
+  Instances with different numbers of features share one D by padding. A padding feature (False
+  in feature_mask [D]) must be zero in every sample and come after every real feature: it then
+  never enters the surrogate (selected False, coef and coef_std exactly 0), and the fit of the
+  real features is the one of the unpadded instance.
+  """
   moments = _moments(z_columns, y, weights)
   selected = select_features(moments, z_columns, y, num_features, feature_selection)
   selected = selected & feature_mask

@@ -1,0 +1,246 @@
+"""Pure functional core of image LIME: superpixel masks, perturbed images and the batched explain.
+
+lime's image sampling: every superpixel of an image is kept or hidden with probability 1/2
+(sample 0 keeps them all); a hidden superpixel's pixels take a fill value, `hide_color` or the
+superpixel's mean colour. The interpretable sample is the binary keep-mask over superpixels, its
+distance to the image the cosine distance between masks.
+
+Images of one batch may have different numbers of superpixels D_i; every array is padded to the
+batch's largest D. Padding features never index a pixel, are constant 0 in the masks (so they
+change no cosine distance), are never selected, and get coef and coef_std exactly 0.
+"""
+
+import dataclasses
+import functools
+from typing import Any, Callable
+
+import jax
+import jax.numpy as jnp
+
+from jaxlime._src import kernels
+from jaxlime._src import surrogate
+from jaxlime._src.explanation import Explanation
+
+_BITS_PER_WORD = 32
+
+
+@dataclasses.dataclass(frozen=True)
+class ImageConfig:
+  """Static options of one image explanation program (hashable: a jit cache key)."""
+
+  num_samples: int  # S
+  num_features: int  # K
+  feature_selection: str
+  labels: tuple[int, ...] | None  # explicit labels, or None with top_labels.
+  top_labels: int | None  # already clipped to the model's C outputs.
+  max_segments: int  # D, the largest number of superpixels of the batch.
+  mean_fill: bool  # hidden superpixels take their mean colour (hide_color=None).
+  block_size: int  # images per block; with more than one, the model sees a whole block at once.
+  chunk_size: int  # model rows per call.
+  kernel: Callable | None  # kernel(distances, kernel_width) -> weights; None for lime's.
+
+
+def draw_masks(key: jax.Array, num_segments: jax.Array, *, max_segments: int,
+               num_samples: int) -> jax.Array:
+  """lime's superpixel keep-masks for one image, column-major.
+
+  Each superpixel is kept with probability 1/2 (one random bit per superpixel and sample, as
+  lime's `randint(0, 2)`), sample 0 keeps all. Superpixel d draws its bits from
+  `fold_in(key, d)`, so the masks of an image do not depend on the padding D of its batch.
+
+  Args:
+    key: the image's PRNG key.
+    num_segments: [] int, D_i; rows d >= D_i are padding, constant 0.
+    max_segments: D.
+    num_samples: S.
+
+  Returns:
+    [D, S] bool masks, column 0 the image itself.
+  """
+  num_words = -(-num_samples // _BITS_PER_WORD)
+
+  def row_bits(index):
+    return jax.random.bits(jax.random.fold_in(key, index), (num_words,), jnp.uint32)
+
+  words = jax.vmap(row_bits)(jnp.arange(max_segments))  # [D, W]
+  shifts = jnp.arange(_BITS_PER_WORD, dtype=jnp.uint32)
+  bits = (words[:, :, None] >> shifts) & 1  # [D, W, 32]
+  bits = bits.reshape(max_segments, num_words * _BITS_PER_WORD)[:, :num_samples] == 1
+  is_image = jax.lax.broadcasted_iota(jnp.int32, bits.shape, 1) == 0
+  valid = jnp.arange(max_segments) < num_segments
+  return (bits | is_image) & valid[:, None]
+
+
+def fill_image(image: jax.Array, segments: jax.Array, hide_color: jax.Array, *,
+               max_segments: int, mean_fill: bool) -> jax.Array:
+  """The values hidden pixels take, as lime's `fudged_image`.
+
+  Args:
+    image: [H, W, C].
+    segments: [H, W] int labels 0..D_i - 1.
+    hide_color: broadcastable to [H, W, C], used unless mean_fill.
+    max_segments: D.
+    mean_fill: each pixel takes the mean colour of its superpixel, per channel (lime's
+      hide_color=None), cast to the image's dtype as lime's assignment into a copy of the image
+      does (an integer image gets truncated means).
+
+  Returns:
+    [H, W, C] in the image's dtype.
+  """
+  if not mean_fill:
+    return jnp.broadcast_to(jnp.asarray(hide_color, image.dtype), image.shape)
+  accumulate = jnp.promote_types(image.dtype, jnp.float32)
+  flat_segments = segments.reshape(-1)
+  pixels = image.reshape(flat_segments.shape[0], -1).astype(accumulate)
+  sums = jax.ops.segment_sum(pixels, flat_segments, num_segments=max_segments)
+  counts = jax.ops.segment_sum(jnp.ones_like(flat_segments, accumulate), flat_segments,
+                               num_segments=max_segments)
+  means = sums / jnp.maximum(counts, 1)[:, None]  # [D, C]
+  return means[segments].astype(image.dtype)
+
+
+def perturb(masks: jax.Array, image: jax.Array, segments: jax.Array, fill: jax.Array) -> jax.Array:
+  """Perturbed images from keep-masks: a gather of each sample's mask through the segment map.
+
+  Args:
+    masks: [R, D] bool, one row per sample.
+    image, fill: [H, W, C].
+    segments: [H, W] int labels.
+
+  Returns:
+    [R, H, W, C]: the image where the pixel's superpixel is kept, fill elsewhere.
+  """
+  keep = jnp.take(masks, segments.reshape(-1), axis=1)  # [R, H * W]
+  keep = keep.reshape(masks.shape[:1] + segments.shape + (1,))
+  return jnp.where(keep, image, fill)
+
+
+def _explained_labels(prediction: jax.Array, config: ImageConfig) -> jax.Array:
+  """[L] int32 labels: config.labels, or the top_labels highest outputs, highest first.
+
+  lime's `argsort(preds[0])[-top_labels:]` reversed: among equal outputs the higher class id
+  comes first.
+  """
+  if config.top_labels is not None:
+    return jnp.argsort(prediction, stable=True)[::-1][: config.top_labels].astype(jnp.int32)
+  return jnp.asarray(config.labels, jnp.int32)
+
+
+def _fit_image(z, outputs, num_segments, kernel_width, config: ImageConfig):
+  """Weights, labels and surrogate of one image: z [D, S] float, outputs [S, C]."""
+  distances = kernels.cosine_distances_columns(z)
+  if config.kernel is None:
+    weights = kernels.exponential_kernel(distances, kernel_width)
+  else:
+    weights = jnp.asarray(config.kernel(distances, kernel_width), z.dtype)
+  labels = _explained_labels(outputs[0], config)
+  valid = jnp.arange(z.shape[0]) < num_segments
+  fit = surrogate.fit_surrogate_columns_masked(
+      z, outputs[:, labels], weights.astype(z.dtype), valid, num_features=config.num_features,
+      feature_selection=config.feature_selection)
+  return fit, labels
+
+
+def _outputs_in_chunks(params, masks, image, segments, fill, config: ImageConfig, apply):
+  """Model outputs [S, C] on one image's S perturbations, built and evaluated chunk by chunk.
+
+  Only one chunk of config.chunk_size perturbed images exists at a time.
+
+  Args:
+    masks: [S, D] bool, row-major: each chunk gathers whole rows.
+  """
+  chunk = config.chunk_size
+  num_full, remainder = divmod(masks.shape[0], chunk)
+
+  def evaluate(rows):
+    return apply(params, perturb(rows, image, segments, fill))
+
+  main = masks[: num_full * chunk].reshape(num_full, chunk, masks.shape[1])
+  outputs = jax.lax.map(evaluate, main)
+  outputs = outputs.reshape((num_full * chunk,) + outputs.shape[2:])
+  if remainder:
+    outputs = jnp.concatenate([outputs, evaluate(masks[num_full * chunk:])])
+  return outputs
+
+
+def _explain_block(params, images, segments, num_segments, keys, hide_color, kernel_width,
+                   config: ImageConfig, apply):
+  """Explains a block of B images: images [B, H, W, C], segments [B, H, W], num_segments [B]."""
+  dtype = jnp.promote_types(jnp.float32, kernel_width.dtype)
+
+  def draw_one(carry, args):
+    key, count, image, labels = args
+    masks = draw_masks(key, count, max_segments=config.max_segments,
+                       num_samples=config.num_samples)
+    fill = fill_image(image, labels, hide_color, max_segments=config.max_segments,
+                      mean_fill=config.mean_fill)
+    return carry, (masks, masks.T, fill)
+
+  # A scan, not a vmap: its outputs are materialised. XLA's CPU backend would otherwise fuse the
+  # PRNG into every consumer of the masks and rerun it per use.
+  _, (masks, rows, fills) = jax.lax.scan(draw_one, None, (keys, num_segments, images, segments))
+  if config.block_size == 1:
+    outputs = _outputs_in_chunks(params, rows[0], images[0], segments[0], fills[0], config,
+                                 apply)[None]
+  else:
+    perturbed = jax.vmap(perturb)(rows, images, segments, fills)
+    flat = perturbed.reshape((-1,) + perturbed.shape[2:])
+    outputs = apply(params, flat)
+    outputs = outputs.reshape(rows.shape[:2] + outputs.shape[1:])
+  outputs = outputs.astype(dtype)
+  fit, labels = jax.vmap(_fit_image, in_axes=(0, 0, 0, None, None))(
+      masks.astype(dtype), outputs, num_segments, kernel_width, config)
+  return fit, labels, outputs[:, 0]
+
+
+@functools.partial(jax.jit, static_argnames=("config", "apply"))
+def explain_images(params: Any, images: jax.Array, segments: jax.Array, num_segments: jax.Array,
+                   keys: jax.Array, hide_color: jax.Array, kernel_width: jax.Array, *,
+                   config: ImageConfig, apply: Callable) -> Explanation:
+  """Explains N images in blocks; the jitted program behind `ImageExplainer`.
+
+  Image i draws its masks from keys[i] alone, so its explanation does not depend on the batch,
+  the block or the chunk it is computed in.
+
+  Args:
+    params: the model's parameters (a pytree of arrays, or None).
+    images: [N, H, W, C] with N a multiple of config.block_size.
+    segments: [N, H, W] int32 superpixel labels 0..D_i - 1.
+    num_segments: [N] int32, D_i.
+    keys: [N] PRNG keys, one per image.
+    hide_color: broadcastable to [H, W, C] (ignored with config.mean_fill).
+    kernel_width: scalar float, traced.
+    config: static options.
+    apply: apply(params, images [R, H, W, C]) -> [R, C] probabilities.
+
+  Returns:
+    An Explanation with coef [N, L, D] and the other fields (domain unset).
+  """
+  num_images = images.shape[0]
+  block = config.block_size
+
+  def blocked(leaf):
+    return leaf.reshape((num_images // block, block) + leaf.shape[1:])
+
+  def run_block(args):
+    return _explain_block(params, *args, hide_color, kernel_width, config, apply)
+
+  fit, labels, prediction = jax.lax.map(
+      run_block, jax.tree.map(blocked, (images, segments, num_segments, keys)))
+
+  def unblock(leaf):
+    return leaf.reshape((num_images,) + leaf.shape[2:])
+
+  fit, labels, prediction = jax.tree.map(unblock, (fit, labels, prediction))
+  return Explanation(
+      coef=fit.coef,
+      selected=fit.selected,
+      intercept=fit.intercept,
+      score=fit.score,
+      local_pred=fit.local_pred,
+      labels=labels,
+      prediction=prediction,
+      coef_std=fit.coef_std,
+      degenerate=fit.degenerate,
+      instances=images,
+  )
