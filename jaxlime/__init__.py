@@ -12,5 +12,7 @@ from jaxlime._src.segmentation import SegmentationAlgorithm
 from jaxlime._src.surrogate import Surrogate
 from jaxlime._src.surrogate import fit_surrogate
 from jaxlime._src.tabular import TabularExplainer
+from jaxlime._src.text import TextExplainer
+from jaxlime._src.text import TextExplanation
 
 __version__ = "0.1.0"

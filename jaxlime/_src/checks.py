@@ -15,6 +15,10 @@ import numpy as np
 # The PRNG implementation used when an int seed is given: on a 2-core CPU philox4x32 drew raw
 # 32-bit words about 4x faster than the default threefry2x32 (benchmarks/tabular.py prints both).
 DEFAULT_PRNG_IMPL = "philox4x32"
+# Under shard_map (several devices) philox4x32 does not compile with jax 0.10.2 on CPU: its
+# mul_hi fails to legalise with manual sharding ("Unable to convert MHLO to StableHLO"). An int
+# seed then makes a threefry2x32 key, which does.
+SHARDED_PRNG_IMPL = "threefry2x32"
 
 
 def is_concrete(*values) -> bool:
@@ -81,27 +85,41 @@ def as_instances(name: str, value, num_features: int, reference: str):
   return value
 
 
-def as_key(key) -> jax.Array:
-  """A typed PRNG key from an int seed (philox4x32) or a key (typed, or a raw uint32 key)."""
+def as_key(key, *, sharded: bool = False) -> jax.Array:
+  """A typed PRNG key from an int seed or a key (typed, or a raw uint32 key).
+
+  An int seed makes a philox4x32 key, or a threefry2x32 key when the work is sharded over
+  several devices (where philox4x32 does not compile); a philox key is refused there.
+  """
   if isinstance(key, (numbers.Integral, np.integer)) and not isinstance(key, bool):
-    return jax.random.key(int(key), impl=DEFAULT_PRNG_IMPL)
+    return jax.random.key(int(key), impl=SHARDED_PRNG_IMPL if sharded else DEFAULT_PRNG_IMPL)
   if isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
     if key.shape != ():
       raise ValueError(f"key must be a single PRNG key; got a key array of shape {key.shape}.")
+    _check_shardable(key, sharded)
     return key
   if isinstance(key, (jax.Array, np.ndarray)) and key.dtype == np.uint32 and key.shape == (2,):
     return jax.random.wrap_key_data(key)
   raise TypeError(f"key must be an int seed or a jax.random.key; got {key!r}.")
 
 
-def instance_keys(key, num_instances: int) -> jax.Array:
+def _check_shardable(key: jax.Array, sharded: bool):
+  if sharded and "philox" in str(jax.random.key_impl(key)):
+    raise ValueError(
+        "a philox4x32 key cannot be used across several devices: with jax 0.10 on CPU its "
+        "random bits fail to compile inside shard_map. Pass an int seed or "
+        "jax.random.key(seed, impl='threefry2x32').")
+
+
+def instance_keys(key, num_instances: int, *, sharded: bool = False) -> jax.Array:
   """[N] per-instance keys: `fold_in(key, i)` for a single key or seed, or N keys as given."""
   if isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key) and key.ndim:
     if key.shape != (num_instances,):
       raise ValueError(f"key must be one key or {num_instances} keys (one per instance); got "
                        f"a key array of shape {key.shape}.")
+    _check_shardable(key, sharded)
     return key
-  key = as_key(key)
+  key = as_key(key, sharded=sharded)
   return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, jnp.arange(num_instances))
 
 

@@ -36,7 +36,7 @@ class ImageConfig:
   max_segments: int  # D, the largest number of superpixels of the batch.
   mean_fill: bool  # hidden superpixels take their mean colour (hide_color=None).
   block_size: int  # images per block; with more than one, the model sees a whole block at once.
-  chunk_size: int  # model rows per call.
+  chunk_size: int  # the most model rows per call; below S, one image per block in chunks.
   kernel: Callable | None  # kernel(distances, kernel_width) -> weights; None for lime's.
 
 
@@ -141,32 +141,44 @@ def _fit_image(z, outputs, num_segments, kernel_width, config: ImageConfig):
   return fit, labels
 
 
-def _outputs_in_chunks(params, masks, image, segments, fill, config: ImageConfig, apply):
+def chunk_starts(num_samples: int, max_rows: int) -> tuple[int, tuple[int, ...]]:
+  """Equal chunks covering S samples with at most max_rows rows each.
+
+  Returns:
+    (chunk, starts): ceil(S / n) rows per chunk for n = ceil(S / max_rows) chunks; the last
+    chunk starts at S - chunk, overlapping its predecessor by at most n - 1 rows, so that the
+    model always sees the same batch shape (one compiled model) and no sample is padded.
+  """
+  num_chunks = -(-num_samples // max_rows)
+  chunk = -(-num_samples // num_chunks)
+  return chunk, tuple(min(i * chunk, num_samples - chunk) for i in range(num_chunks))
+
+
+def _outputs_in_chunks(params, rows, image, segments, fill, config: ImageConfig, apply):
   """Model outputs [S, C] on one image's S perturbations, built and evaluated chunk by chunk.
 
-  Only one chunk of config.chunk_size perturbed images exists at a time.
+  Only one chunk of at most config.chunk_size perturbed images exists at a time.
 
   Args:
-    masks: [S, D] bool, row-major: each chunk gathers whole rows.
+    rows: [S, D] bool masks, one row per sample: a chunk gathers whole rows.
   """
-  chunk = config.chunk_size
-  num_full, remainder = divmod(masks.shape[0], chunk)
+  num_samples = rows.shape[0]
+  chunk, starts = chunk_starts(num_samples, config.chunk_size)
 
-  def evaluate(rows):
-    return apply(params, perturb(rows, image, segments, fill))
+  def evaluate(start):
+    masks = jax.lax.dynamic_slice_in_dim(rows, start, chunk)
+    return apply(params, perturb(masks, image, segments, fill))
 
-  main = masks[: num_full * chunk].reshape(num_full, chunk, masks.shape[1])
-  outputs = jax.lax.map(evaluate, main)
-  outputs = outputs.reshape((num_full * chunk,) + outputs.shape[2:])
-  if remainder:
-    outputs = jnp.concatenate([outputs, evaluate(masks[num_full * chunk:])])
-  return outputs
+  outputs = jax.lax.map(evaluate, jnp.asarray(starts, jnp.int32))  # [n, chunk, C]
+  head = outputs[:-1].reshape((-1,) + outputs.shape[2:])
+  return jnp.concatenate([head, outputs[-1, head.shape[0] - starts[-1]:]])
 
 
 def _explain_block(params, images, segments, num_segments, keys, hide_color, kernel_width,
                    config: ImageConfig, apply):
   """Explains a block of B images: images [B, H, W, C], segments [B, H, W], num_segments [B]."""
   dtype = jnp.promote_types(jnp.float32, kernel_width.dtype)
+  block = images.shape[0]
 
   def draw_one(carry, args):
     key, count, image, labels = args
@@ -177,9 +189,14 @@ def _explain_block(params, images, segments, num_segments, keys, hide_color, ker
     return carry, (masks, masks.T, fill)
 
   # A scan, not a vmap: its outputs are materialised. XLA's CPU backend would otherwise fuse the
-  # PRNG into every consumer of the masks and rerun it per use.
-  _, (masks, rows, fills) = jax.lax.scan(draw_one, None, (keys, num_segments, images, segments))
-  if config.block_size == 1:
+  # PRNG into every consumer of the masks and rerun it per use (per pixel, in the gather that
+  # builds the images). A loop of one step is inlined, so a single image is drawn twice.
+  inputs = (keys, num_segments, images, segments)
+  if block == 1:
+    inputs = jax.tree.map(lambda leaf: jnp.concatenate([leaf, leaf]), inputs)
+  _, (masks, rows, fills) = jax.lax.scan(draw_one, None, inputs)
+  masks, rows, fills = masks[:block], rows[:block], fills[:block]
+  if config.chunk_size < config.num_samples:
     outputs = _outputs_in_chunks(params, rows[0], images[0], segments[0], fills[0], config,
                                  apply)[None]
   else:

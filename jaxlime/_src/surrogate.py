@@ -83,30 +83,27 @@ def _masked_system(gram: jax.Array, mask: jax.Array, alpha) -> jax.Array:
   return gram * outer + jnp.diag(diagonal)
 
 
-def cholesky(matrix: jax.Array) -> jax.Array:
-  """Lower Cholesky factor of a symmetric positive-definite [D, D] matrix, in plain jnp.
+def spd_inverse(matrix: jax.Array) -> jax.Array:
+  """Inverse of a symmetric positive-definite [D, D] matrix by the sweep operator, in plain jnp.
 
-  A column-by-column loop rather than LAPACK: the systems here are small (D of a few dozen to
-  hundreds), it costs a few microseconds more, and it is safe where LAPACK custom calls are not
-  (inside `shard_map` on multi-device CPU, LAPACK's potrf deadlocked intermittently).
+  Gauss-Jordan elimination on the diagonal pivots (stable for positive-definite matrices, like
+  Cholesky), written as a loop of rank-1 updates rather than LAPACK calls: the systems here are
+  small, and LAPACK custom calls (potrf, trsm) deadlocked intermittently inside `shard_map` on
+  multi-device CPU.
   """
   size = matrix.shape[-1]
   index = jnp.arange(size)
 
-  def column(j, factor):
-    residual = matrix[:, j] - factor @ factor[j]
-    pivot = jnp.sqrt(jnp.maximum(residual[j], jnp.finfo(matrix.dtype).tiny))
-    values = jnp.where(index > j, residual / pivot, jnp.where(index == j, pivot, 0))
-    return factor.at[:, j].set(values)
+  def sweep(k, swept):
+    column = swept[:, k]
+    pivot = column[k]
+    scaled = column / pivot
+    swept = swept - jnp.outer(column, scaled)
+    swept = jnp.where(index[:, None] == k, scaled[None, :], swept)
+    swept = jnp.where(index[None, :] == k, scaled[:, None], swept)
+    return swept.at[k, k].set(-1 / pivot)
 
-  return jax.lax.fori_loop(0, size, column, jnp.zeros_like(matrix))
-
-
-def _cholesky_inverse(matrix: jax.Array) -> jax.Array:
-  """Inverse of a symmetric positive-definite [D, D] matrix through its Cholesky factor."""
-  factor = cholesky(matrix)
-  identity = jnp.eye(matrix.shape[-1], dtype=matrix.dtype)
-  return jax.scipy.linalg.cho_solve((factor, True), identity)
+  return -jax.lax.fori_loop(0, size, sweep, matrix)
 
 
 def _ridge_coefficients(moments: _Moments, mask: jax.Array, alpha) -> tuple[jax.Array, jax.Array]:
@@ -120,14 +117,14 @@ def _ridge_coefficients(moments: _Moments, mask: jax.Array, alpha) -> tuple[jax.
   Returns:
     coef [L, D] (zero off the mask) and the inverse [D, D] of the masked system.
   """
-  inverse = _cholesky_inverse(_masked_system(moments.gram, mask, alpha))
+  inverse = spd_inverse(_masked_system(moments.gram, mask, alpha))
   coef = (inverse @ (moments.cross * mask[:, None].astype(moments.cross.dtype))).T
   return coef * mask, inverse
 
 
 def _fit_on_mask(moments: _Moments, z0: jax.Array, label: int, mask: jax.Array, alpha):
   """Final ridge fit and its statistics for label `label` on the features in `mask` [D]."""
-  inverse = _cholesky_inverse(_masked_system(moments.gram, mask, alpha))
+  inverse = spd_inverse(_masked_system(moments.gram, mask, alpha))
   maskf = mask.astype(moments.gram.dtype)
   coef = inverse @ (moments.cross[:, label] * maskf) * maskf
   intercept = moments.y_mean[label] - moments.z_mean @ coef

@@ -2,9 +2,10 @@
 
 import collections
 import dataclasses
+import functools
 import math
 import warnings
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any, Callable, Iterator, Mapping, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -13,6 +14,7 @@ import numpy as np
 from jaxlime._src import checks
 from jaxlime._src import discretize as discretize_lib
 from jaxlime._src import models
+from jaxlime._src import streaming
 from jaxlime._src import surrogate
 from jaxlime._src import tabular_core
 from jaxlime._src.explanation import Explanation
@@ -306,37 +308,101 @@ class TabularExplainer:
       labels: Sequence[int] = (1,),
       top_labels: int | None = None,
       batch_size: int | None = None,
+      *,
+      progress: bool | None = None,
+      mesh=None,
+      axis: str | None = None,
+      instances_per_call: int | None = None,
+      model_input_dtype=None,
   ) -> Explanation:
-    """Explains the model's predictions on N rows, all in one jitted computation.
+    """Explains the model's predictions on N rows with lime's tabular method.
 
     Instance i draws its randomness from `fold_in(key, i)` (or its own key): its explanation
-    does not depend on `batch_size`, and explaining X[i] alone with key `fold_in(key, i)[None]`
-    gives the same explanation. With `shared_samples=True` all instances of the call share one pool of
-    perturbations (drawn from `key`): the model runs on S + N rows instead of N * S, each
-    explanation still follows lime's sampling distribution, but their noise is shared.
+    does not depend on `batch_size`, `instances_per_call` or the mesh, and explaining X[i] alone
+    with key `fold_in(key, i)[None]` gives the same explanation. With `shared_samples=True` all
+    instances share one pool of perturbations (drawn from `key`): the model runs on S + N rows
+    instead of N * S, each explanation still follows lime's sampling distribution, but their
+    noise is shared.
+
+    The work is one jitted program per call of `instances_per_call` instances (the last call
+    padded, so it compiles once), processing blocks of instances so memory depends on the block,
+    not on N. `explain` stays traceable: under `jax.jit` or `jax.grad` it is one call.
 
     Args:
-      X: [N, F] rows to explain (a single [F] row is treated as N = 1).
+      X: [N, F] rows to explain (a single [F] row is treated as N = 1). A jax.Array sharded over
+        a mesh axis (NamedSharding) is explained on those devices.
       model: [B, F] -> [B, C] probabilities (classification) or [B] (regression): a jittable
         function, a Flax NNX module, `functools.partial(linen_module.apply, variables)`, or
         `jaxlime.host_model(fn)` for numpy functions such as scikit-learn's predict_proba.
       key: a `jax.random.key` or an int seed (instance i then draws from `fold_in(key, i)`), or
         N keys, one per instance (not with shared_samples); defaults to `random_state` or 0.
+        An int seed makes a philox4x32 key (the fastest on CPU), or a threefry2x32 key when the
+        instances are split over several devices, where philox does not compile: pass a
+        threefry2x32 key to get the same explanations on one device and on several.
       num_samples: S, perturbations per instance (row 0 is the instance).
       num_features: K, the largest number of features in each explanation.
       labels: class ids to explain (classification).
       top_labels: explain the K classes of highest predicted probability instead of `labels`.
       batch_size: the largest number of model-input rows evaluated at once; bounds memory.
+      progress: show a progress bar (tqdm when installed); None shows it in a terminal when
+        there is more than one call.
+      mesh: a `jax.sharding.Mesh` to split the instances over (model parameters replicated).
+      axis: the mesh axis to split over; defaults to the mesh's first axis, or the axis X is
+        sharded over.
+      instances_per_call: instances per jitted call (default 4096, rounded to whole blocks).
+      model_input_dtype: dtype the model's inputs are cast to (e.g. jnp.bfloat16); samples,
+        weights and the solve stay in the explainer's float dtype.
 
     Returns:
-      An `Explanation` with coef [N, L, F] and L = len(labels), top_labels, or 1 (regression).
+      An `Explanation` with coef [N, L, F] and L = len(labels), top_labels, or 1 (regression);
+      sharded like the instances when a mesh is used.
     """
+    run, num_outputs = self._prepare(X, model, key, num_samples, num_features, labels,
+                                     top_labels, batch_size, mesh, axis, instances_per_call,
+                                     model_input_dtype, progress)
+    result = streaming.concatenate([part for _, part in run])
+    result = dataclasses.replace(result, domain=self._domain_for(num_outputs))
+    checks.check_result(result, self.mode)
+    return result
+
+  def explain_iter(self, X, model, key=None, num_samples: int = 5000, num_features: int = 10,
+                   labels: Sequence[int] = (1,), top_labels: int | None = None,
+                   batch_size: int | None = None, *, progress: bool | None = None, mesh=None,
+                   axis: str | None = None, instances_per_call: int | None = None,
+                   model_input_dtype=None) -> Iterator[tuple[int, Explanation]]:
+    """`explain`, yielded call by call: (index of the first instance, its Explanation).
+
+    For streaming very large N to disk: each part is computed while the previous one is
+    handed back, and the results equal `explain`'s. Arguments as in `explain`; X must hold
+    concrete values.
+    """
+    if not checks.is_concrete(X):
+      raise TypeError("explain_iter needs concrete X; under jax.jit use explain.")
+    run, num_outputs = self._prepare(X, model, key, num_samples, num_features, labels,
+                                     top_labels, batch_size, mesh, axis, instances_per_call,
+                                     model_input_dtype, progress)
+    domain = self._domain_for(num_outputs)
+    for start, part in run:
+      part = dataclasses.replace(part, domain=domain)
+      checks.check_result(part, self.mode)
+      yield start, part
+
+  def _prepare(self, X, model, key, num_samples, num_features, labels, top_labels, batch_size,
+               mesh, axis, instances_per_call, model_input_dtype, progress):
+    """Validates the arguments; returns the iterator of (start, Explanation) parts and C."""
     X = checks.as_instances("X", X, self.num_features_in, "the training data")
     num_samples = checks.positive_int("num_samples", num_samples, minimum=2)
     num_features = checks.positive_int("num_features", num_features, minimum=1)
-    adapter = models.as_model(model, example=np.asarray(X[0]) if checks.is_concrete(X) else None)
+    concrete = checks.is_concrete(X)
+    if concrete:
+      # A host copy: calls take slices of it, so only one call's instances live on the devices
+      # (and slicing a sharded array with explicit axes is avoided).
+      host_X = np.asarray(X)
+    adapter = models.as_model(model, example=host_X[0] if concrete else None)
     dtype = self.tables.mean.dtype
-    num_outputs = checks.model_outputs(adapter, (self.num_features_in,), dtype, self.mode)
+    input_dtype = None if model_input_dtype is None else jnp.dtype(model_input_dtype).name
+    num_outputs = checks.model_outputs(adapter, (self.num_features_in,),
+                                       input_dtype or dtype, self.mode)
     if self.mode == "classification":
       if top_labels is not None:
         top_labels = checks.positive_int("top_labels", top_labels, minimum=1)
@@ -348,8 +414,9 @@ class TabularExplainer:
     else:
       labels, top_labels = (0,), None
     num_instances = X.shape[0]
-    block_size, chunk_size = plan_blocks(num_instances, num_samples, self.num_features_in,
-                                         batch_size)
+    placement = streaming.placement_for(X, mesh, axis)
+    block_size, chunk_size = plan_blocks(-(-num_instances // placement.num_shards), num_samples,
+                                         self.num_features_in, batch_size)
     config = tabular_core.TabularConfig(
         num_samples=num_samples,
         num_features=num_features,
@@ -363,29 +430,36 @@ class TabularExplainer:
         chunk_size=chunk_size,
         shared_samples=self.shared_samples,
         kernel=self.kernel,
+        input_dtype=input_dtype,
     )
     key = key if key is not None else (self.random_state or 0)
+    if concrete:
+      self._warn_unseen_categories(host_X)
+      per_call, num_calls = streaming.call_size(num_instances, block_size, placement,
+                                                instances_per_call)
+    else:  # Traced: one call, no host loop.
+      per_call, num_calls = streaming.call_size(num_instances, block_size, placement,
+                                                num_instances)
+    instances = host_X.astype(dtype) if concrete else jnp.asarray(X, dtype)
+    call = functools.partial(tabular_core.explain_tabular_placed, config=config,
+                             apply=adapter.apply, placement=placement)
     if self.shared_samples:
-      keys = checks.as_key(key)
+      shared_key = checks.as_key(key, sharded=placement.num_shards > 1)
+      per_instance = (instances,)
+
+      def run_call(instances):
+        return call(adapter.params, instances, shared_key, self.tables, self.kernel_width)
     else:
-      keys = checks.instance_keys(key, num_instances)
-    padded = -num_instances % block_size
-    instances = jnp.asarray(X, dtype)
-    if padded:
-      instances = jnp.concatenate([instances, jnp.broadcast_to(instances[:1], (padded,) +
-                                                              instances.shape[1:])])
-      if not self.shared_samples:
-        keys = jnp.concatenate([keys, jnp.broadcast_to(keys[:1], (padded,))])
-    if checks.is_concrete(instances):
-      self._warn_unseen_categories(np.asarray(X))
-    result = tabular_core.explain_tabular(
-        adapter.params, instances, keys, self.tables,
-        self.kernel_width, config=config, apply=adapter.apply)
-    if padded:
-      result = result[:num_instances]
-    result = dataclasses.replace(result, domain=self._domain_for(num_outputs))
-    checks.check_result(result, self.mode)
-    return result
+      per_instance = (instances, checks.instance_keys(key, num_instances,
+                                                      sharded=placement.num_shards > 1))
+
+      def run_call(instances, keys):
+        return call(adapter.params, instances, keys, self.tables, self.kernel_width)
+
+    run = streaming.run_calls(run_call, per_instance, num_instances=num_instances,
+                              per_call=per_call, num_calls=num_calls, placement=placement,
+                              progress=progress if concrete else False)
+    return run, num_outputs
 
   def _domain_for(self, num_outputs: int) -> TabularDomain:
     if self.mode == "classification" and self.class_names is None:

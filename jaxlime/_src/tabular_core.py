@@ -24,6 +24,7 @@ import jax.numpy as jnp
 
 from jaxlime._src import kernels
 from jaxlime._src import models
+from jaxlime._src import streaming
 from jaxlime._src import surrogate
 from jaxlime._src.explanation import Explanation
 
@@ -67,6 +68,7 @@ class TabularConfig:
   chunk_size: int  # model rows per call.
   shared_samples: bool
   kernel: Callable | None  # kernel(distances, kernel_width) -> weights; None for lime's.
+  input_dtype: str | None = None  # dtype the model's inputs are cast to (e.g. "bfloat16").
 
 
 # Choice columns with at most this many choices select their table entries with a chain of
@@ -201,6 +203,8 @@ def _fit_instance(z, outputs, kernel_width, config: TabularConfig):
 
 def _evaluate(apply, params, inputs, config: TabularConfig, dtype) -> jax.Array:
   flat = inputs.reshape(-1, inputs.shape[-1])
+  if config.input_dtype is not None:
+    flat = flat.astype(config.input_dtype)
   outputs = models.evaluate_model(apply, params, flat, chunk_size=config.chunk_size)
   outputs = _as_outputs(outputs, config.mode).astype(dtype)
   return outputs.reshape(inputs.shape[:-1] + outputs.shape[-1:])
@@ -312,3 +316,22 @@ def explain_tabular(params: Any, instances: jax.Array, keys: jax.Array, tables: 
       degenerate=fit.degenerate,
       instances=instances,
   )
+
+
+@functools.partial(jax.jit, static_argnames=("config", "apply", "placement"))
+def explain_tabular_placed(params: Any, instances: jax.Array, keys: jax.Array,
+                           tables: TabularTables, kernel_width, *, config: TabularConfig,
+                           apply: Callable, placement: streaming.Placement) -> Explanation:
+  """`explain_tabular` with the instances (and their keys) split over `placement`'s devices.
+
+  Each device explains its own instances with the whole program; the model parameters, the
+  tables and a shared key are replicated. The result is split the same way as the instances.
+  """
+
+  def local(params, tables, kernel_width, instances, keys):
+    return explain_tabular(params, instances, keys, tables, kernel_width, config=config,
+                           apply=apply)
+
+  split = (False, False, False, True, not config.shared_samples)
+  return streaming.split_over(local, placement, split)(
+      params, tables, kernel_width, instances, keys)

@@ -1,0 +1,202 @@
+"""Running an explanation program over many instances: fixed-size calls, devices, progress.
+
+An explainer's jitted program explains a batch of instances in blocks (memory bounded by the
+block). For very large N the host feeds it calls of a fixed number of instances, the last one
+padded, so the program compiles once; with a mesh each call's instances are split over the
+devices along one mesh axis with `shard_map`; a progress bar shows instances per second.
+"""
+
+import dataclasses
+import math
+import sys
+import time
+from typing import Any, Callable, Iterator
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.sharding import Mesh, NamedSharding, PartitionSpec
+
+# Instances per call when N is large: enough to amortise dispatch, small enough that a call's
+# outputs and inputs stay a few MB, and a useful progress granularity.
+DEFAULT_INSTANCES_PER_CALL = 4096
+
+
+@dataclasses.dataclass(frozen=True)
+class Placement:
+  """Where a call's instances live: one device (mesh None) or split along `axis` of `mesh`."""
+
+  mesh: Mesh | None = None
+  axis: str | None = None
+
+  @property
+  def num_shards(self) -> int:
+    return 1 if self.mesh is None else int(self.mesh.shape[self.axis])
+
+  def sharding(self):
+    return NamedSharding(self.mesh, PartitionSpec(self.axis))
+
+
+def placement_for(instances, mesh: Mesh | None, axis: str | None) -> Placement:
+  """The placement asked for by `mesh`/`axis`, or read from instances sharded on their first axis.
+
+  Args:
+    instances: the [N, ...] instances (a jax.Array may carry a NamedSharding).
+    mesh: a device mesh, or None.
+    axis: the mesh axis to split instances over; defaults to the first axis of the mesh, or the
+      axis instances are already sharded over.
+  """
+  if mesh is None:
+    sharding = getattr(instances, "sharding", None)
+    if isinstance(sharding, NamedSharding) and len(sharding.spec) and sharding.spec[0]:
+      mesh, spec_axis = sharding.mesh, sharding.spec[0]
+      if isinstance(spec_axis, tuple):
+        if len(spec_axis) != 1:
+          raise ValueError(f"instances are sharded over several mesh axes {spec_axis}; pass "
+                           "mesh= and axis= to choose one.")
+        spec_axis = spec_axis[0]
+      axis = axis or spec_axis
+    else:
+      return Placement()
+  if not isinstance(mesh, Mesh):
+    raise TypeError(f"mesh must be a jax.sharding.Mesh; got {type(mesh).__name__}.")
+  axis = axis or mesh.axis_names[0]
+  if axis not in mesh.axis_names:
+    raise ValueError(f"axis {axis!r} is not an axis of the mesh {dict(mesh.shape)}.")
+  return Placement(mesh=mesh, axis=axis)
+
+
+def call_size(num_instances: int, block_size: int, placement: Placement,
+              instances_per_call: int | None) -> tuple[int, int]:
+  """(instances per call, number of calls): a multiple of block_size * shards, padded up."""
+  unit = block_size * placement.num_shards
+  if instances_per_call is None:
+    instances_per_call = DEFAULT_INSTANCES_PER_CALL
+  per_call = max(unit, unit * math.ceil(min(instances_per_call, num_instances) / unit))
+  return per_call, math.ceil(num_instances / per_call)
+
+
+def _pad(leaf, size: int):
+  """Pads the leading axis to `size` by repeating the first row (numpy stays numpy)."""
+  missing = size - leaf.shape[0]
+  if missing == 0:
+    return leaf
+  library = np if isinstance(leaf, np.ndarray) else jnp
+  filler = library.broadcast_to(leaf[:1], (missing,) + leaf.shape[1:])
+  return library.concatenate([leaf, filler])
+
+
+def _progress_bar(total: int, enabled: bool | None, num_calls: int):
+  """A tqdm bar when asked (progress=True), or by default in a terminal for several calls."""
+  if enabled is None:
+    enabled = num_calls > 1 and sys.stderr.isatty()
+  if not enabled:
+    return None
+  try:
+    from tqdm.auto import tqdm
+  except ImportError:
+    return _PlainProgress(total)
+  return tqdm(total=total, unit="inst", desc="explaining", dynamic_ncols=True)
+
+
+class _PlainProgress:
+  """A minimal stand-in for tqdm: one line per update on stderr."""
+
+  def __init__(self, total: int):
+    self.total, self.done, self.start = total, 0, time.perf_counter()
+
+  def update(self, count: int):
+    self.done += count
+    rate = self.done / max(time.perf_counter() - self.start, 1e-9)
+    print(f"explaining: {self.done}/{self.total} instances, {rate:.0f} inst/s", file=sys.stderr)
+
+  def close(self):
+    pass
+
+
+def run_calls(call: Callable[..., Any], per_instance: tuple, *, num_instances: int,
+              per_call: int, num_calls: int, placement: Placement,
+              progress: bool | None) -> Iterator[tuple[int, Any]]:
+  """Runs `call` on consecutive fixed-size slices of the per-instance arrays.
+
+  Each slice holds `per_call` instances (the last one padded by repeating its first row) and is
+  placed on the mesh when there is one. The next call is dispatched before the previous one is
+  waited for, so host work overlaps device work.
+
+  Args:
+    call: call(*slices) -> a pytree whose leaves have a leading [per_call] axis.
+    per_instance: arrays with a leading [N] axis (instances, keys, ...).
+    num_instances: N.
+    per_call, num_calls: from `call_size`.
+    placement: where to put each slice.
+    progress: show a progress bar (None: only in a terminal and for several calls).
+
+  Yields:
+    (start, result) with the result sliced to the real instances start..start + len.
+  """
+  bar = _progress_bar(num_instances, progress, num_calls)
+  pending = None
+  try:
+    for index in range(num_calls):
+      start = index * per_call
+      stop = min(start + per_call, num_instances)
+      slices = [_pad(leaf[start:stop], per_call) for leaf in per_instance]
+      if placement.mesh is not None:
+        slices = [jax.device_put(leaf, placement.sharding()) for leaf in slices]
+      else:
+        slices = [jnp.asarray(leaf) for leaf in slices]
+      result = call(*slices)
+      if stop - start < per_call:
+        result = _unpad(result, stop - start, placement)
+      if pending is not None:
+        yield _finish(pending, bar)
+      pending = (start, stop - start, result)
+    if pending is not None:
+      yield _finish(pending, bar)
+  finally:
+    if bar is not None:
+      bar.close()
+
+
+def _unpad(result, count: int, placement: Placement):
+  """The first `count` instances of a padded result.
+
+  A sharded result goes through the host: slicing an array sharded with explicit axes to a size
+  the mesh does not divide is refused. The slice is split like the call when the devices divide
+  it, else replicated.
+  """
+  if placement.mesh is None:
+    return jax.tree.map(lambda leaf: leaf[:count], result)
+  if count % placement.num_shards == 0:
+    target = placement.sharding()
+  else:
+    target = NamedSharding(placement.mesh, PartitionSpec())
+  return jax.tree.map(lambda leaf: jax.device_put(np.asarray(leaf)[:count], target), result)
+
+
+def _finish(pending, bar):
+  start, count, result = pending
+  if bar is not None:
+    jax.block_until_ready(result)
+    bar.update(count)
+  return start, result
+
+
+def concatenate(results: list) -> Any:
+  """Joins the per-call results along their leading axis."""
+  if len(results) == 1:
+    return results[0]
+  return jax.tree.map(lambda *leaves: jnp.concatenate(leaves), *results)
+
+
+def split_over(function: Callable, placement: Placement, split: tuple[bool, ...]) -> Callable:
+  """`function` run per device with the flagged arguments split along the placement's axis.
+
+  Arguments not flagged (parameters, tables, a shared key) are replicated; every output leaf is
+  split along its leading axis. Without a mesh, `function` itself.
+  """
+  if placement.mesh is None:
+    return function
+  in_specs = tuple(PartitionSpec(placement.axis) if flag else PartitionSpec() for flag in split)
+  return jax.shard_map(function, mesh=placement.mesh, in_specs=in_specs,
+                       out_specs=PartitionSpec(placement.axis), check_vma=False)
