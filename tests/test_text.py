@@ -187,8 +187,12 @@ def test_cosine_distances_columns_match_scikit_learn():
 
 
 def test_keyword_is_the_top_feature_on_both_paths():
-  texts = ["this movie is excellent", "an awful film", "the plot felt slow but excellent",
-           "it is awful and boring and slow", "excellent", "funny and awful"]
+  # Four texts of 9 to 16 features and at most 12 tokens, as TEXTS: the compiled programs of
+  # the other tests are reused.
+  texts = ["this movie is excellent and the cast was fine too",
+           "an awful film with a plot that felt slow to me",
+           "the story felt slow at first but then it was excellent",
+           "it is awful and boring and slow and far too long"]
   explainer = jaxlime.TextExplainer()
   by_strings = explainer.explain(texts, bag_classifier, key=0, num_samples=NUM_SAMPLES)
   by_tokens = explainer.explain(texts, position_model, key=0, num_samples=NUM_SAMPLES,

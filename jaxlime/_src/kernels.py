@@ -64,15 +64,6 @@ def euclidean_distances_columns(z_columns: jax.Array) -> jax.Array:
 def cosine_distances_columns(z_columns: jax.Array) -> jax.Array:
   """`cosine_distances` of column-major samples z_columns [D, S] (column 0 the instance)."""
   norms = jnp.sqrt(jnp.sum(z_columns * z_columns, axis=0))
-  dots = z_columns[:, 0] @ z_columns
-  denominator = norms * norms[0]
-  similarity = jnp.where(denominator > 0, dots / jnp.where(denominator > 0, denominator, 1), 0)
-  return jnp.clip(1 - similarity, 0, 2)
-
-
-def cosine_distances_columns(z_columns: jax.Array) -> jax.Array:
-  """`cosine_distances` of column-major samples z_columns [D, S] (column 0 the instance)."""
-  norms = jnp.sqrt(jnp.sum(z_columns * z_columns, axis=0))
   dots = jnp.sum(z_columns * z_columns[:, :1], axis=0)
   denominator = norms * norms[0]
   similarity = jnp.where(denominator > 0, dots / jnp.where(denominator > 0, denominator, 1), 0)

@@ -287,14 +287,22 @@ def fit_surrogate(
 
 
 def fit_surrogate_columns(z_columns: jax.Array, y: jax.Array, weights: jax.Array, *,
-                          num_features: int, feature_selection: str, alpha=1.0) -> Surrogate:
+                          num_features: int, feature_selection: str, alpha=1.0,
+                          feature_mask: jax.Array | None = None) -> Surrogate:
   """`fit_surrogate` on column-major samples z_columns [D, S] (column 0 the instance).
 
   The explainers keep samples column-major: with D of a few dozen, reductions over [S, D] rows
   vectorise poorly on CPU, while [D, S] rows are long and contiguous.
+
+  Instances with different numbers of features share one D by padding: `feature_mask` [D] marks
+  the real features. A padding feature must be zero in every sample and come after every real
+  feature: it then never enters the surrogate (selected False, coef and coef_std exactly 0), and
+  the fit of the real features is the one of the unpadded instance.
   """
   moments = _moments(z_columns, y, weights)
   selected = select_features(moments, z_columns, y, num_features, feature_selection)
+  if feature_mask is not None:
+    selected = selected & feature_mask
   labels = jnp.arange(y.shape[1])
   coef, intercept, score, local_pred, coef_std = jax.vmap(
       _fit_on_mask, in_axes=(None, None, 0, 0, None)
@@ -313,62 +321,7 @@ def fit_surrogate_columns(z_columns: jax.Array, y: jax.Array, weights: jax.Array
 def fit_surrogate_columns_masked(z_columns: jax.Array, y: jax.Array, weights: jax.Array,
                                  feature_mask: jax.Array, *, num_features: int,
                                  feature_selection: str, alpha=1.0) -> Surrogate:
-  """`fit_surrogate_columns` on the features where feature_mask [D] is True; the rest is padding.
-
-  Padding features (e.g. an image with fewer superpixels than the largest of its batch) are taken
-  as constant zero: their rows of z_columns are ignored, they are never selected, and their coef
-  and coef_std are exactly 0. With the padding after the real features (feature_mask =
-  arange(D) < D_i) the result equals the unpadded fit on the first D_i features, up to rounding.
-
-  Args:
-    z_columns: [D, S] samples, column 0 the instance.
-    y: [S, L] targets.
-    weights: [S] kernel weights.
-    feature_mask: [D] bool, the real features.
-    num_features, feature_selection, alpha: as in `fit_surrogate`.
-  """
-  z_columns = z_columns * feature_mask[:, None].astype(z_columns.dtype)
-  moments = _moments(z_columns, y, weights)
-  selected = select_features(moments, z_columns, y, num_features, feature_selection)
-  selected = selected & feature_mask
-  labels = jnp.arange(y.shape[1])
-  coef, intercept, score, local_pred, coef_std = jax.vmap(
-      _fit_on_mask, in_axes=(None, None, 0, 0, None)
-  )(moments, z_columns[:, 0], labels, selected, jnp.asarray(alpha, z_columns.dtype))
-  return Surrogate(
-      coef=coef,
-      selected=selected,
-      intercept=intercept,
-      score=score,
-      local_pred=local_pred,
-      coef_std=coef_std,
-      degenerate=jnp.broadcast_to(moments.degenerate, intercept.shape),
-  )
-
-
-def fit_surrogate_columns_masked(z_columns: jax.Array, y: jax.Array, weights: jax.Array,
-                                 feature_mask: jax.Array, *, num_features: int,
-                                 feature_selection: str, alpha=1.0) -> Surrogate:
-  """`fit_surrogate_columns` for an instance padded to D features, of which `feature_mask` are real.
-
-  Instances with different numbers of features share one D by padding. A padding feature (False
-  in feature_mask [D]) must be zero in every sample and come after every real feature: it then
-  never enters the surrogate (selected False, coef and coef_std exactly 0), and the fit of the
-  real features is the one of the unpadded instance.
-  """
-  moments = _moments(z_columns, y, weights)
-  selected = select_features(moments, z_columns, y, num_features, feature_selection)
-  selected = selected & feature_mask
-  labels = jnp.arange(y.shape[1])
-  coef, intercept, score, local_pred, coef_std = jax.vmap(
-      _fit_on_mask, in_axes=(None, None, 0, 0, None)
-  )(moments, z_columns[:, 0], labels, selected, jnp.asarray(alpha, z_columns.dtype))
-  return Surrogate(
-      coef=coef,
-      selected=selected,
-      intercept=intercept,
-      score=score,
-      local_pred=local_pred,
-      coef_std=coef_std,
-      degenerate=jnp.broadcast_to(moments.degenerate, intercept.shape),
-  )
+  """`fit_surrogate_columns` of an instance padded to D features, `feature_mask` [D] the real."""
+  return fit_surrogate_columns(z_columns, y, weights, num_features=num_features,
+                               feature_selection=feature_selection, alpha=alpha,
+                               feature_mask=feature_mask)

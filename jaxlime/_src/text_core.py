@@ -13,7 +13,8 @@ Feature j's uniforms come from `fold_in(key, j)`, so a text's masks do not depen
 of features D_pad it is padded to in a batch.
 
 Texts of a batch share D_pad features (and T_pad tokens in the token path); features j >= D of
-a text are padding: never removed, zero in every sample, and never selected by the surrogate.
+a text are padding: zero in every sample (the text itself included), so they change neither the
+cosine distances nor the fit of the real features, and the surrogate never selects them.
 """
 
 import dataclasses
