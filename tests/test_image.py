@@ -160,11 +160,26 @@ def test_hidden_pixels_as_lime(images, dtype, monkeypatch):
                                    max_segments=6, mean_fill=True)
     else:
       fill = jnp.broadcast_to(jnp.asarray(hide_color, image.dtype), image.shape)
-    ours = image_core.perturb(jnp.asarray(recorded["data"] == 1), jnp.asarray(image),
-                              jnp.asarray(segments), fill)
+    words = image_core.pack_masks(jnp.asarray(recorded["data"] == 1))
+    ours = image_core.perturb(words, jnp.asarray(image), jnp.asarray(segments), fill)
     assert ours.dtype == lime_images.dtype
     np.testing.assert_allclose(np.asarray(ours, np.float64), lime_images.astype(np.float64),
                                rtol=1e-6)
+
+
+@pytest.mark.parametrize("num_segments", [5, 64, 300])
+def test_perturb_reads_each_pixels_superpixel(num_segments):
+  """Every pixel takes the image where its superpixel's bit is set, fill elsewhere, with masks
+  packed into 1, 2 or 10 words (the last built by a gather instead of selects)."""
+  rng = np.random.default_rng(4)
+  masks = rng.integers(0, 2, size=(7, num_segments)).astype(bool)
+  segments = rng.integers(0, num_segments, size=(9, 11))
+  image = rng.normal(size=(9, 11, 2)).astype(np.float32)
+  fill = rng.normal(size=(9, 11, 2)).astype(np.float32)
+  ours = image_core.perturb(image_core.pack_masks(jnp.asarray(masks)), jnp.asarray(image),
+                            jnp.asarray(segments), jnp.asarray(fill))
+  expected = np.where(masks[:, segments][..., None], image, fill)
+  np.testing.assert_array_equal(ours, expected)
 
 
 # ---- properties ----

@@ -1,4 +1,17 @@
-"""`ImageExplainer`: lime's `LimeImageExplainer` for N images in one jitted computation."""
+"""`ImageExplainer`: lime's `LimeImageExplainer` for N images in one jitted computation.
+
+Where it differs from lime 0.2.0.1, on purpose:
+* Segment ids are relabelled to 0..D_i - 1 in increasing order. lime takes feature j to be the
+  pixels whose label is j, so a segmentation whose ids do not run 0..D - 1 (e.g. scikit-image's
+  slic, which starts at 1) silently breaks its masks.
+* The mean-colour fill works for any number of channels (lime's is written for exactly 3).
+* top_labels larger than the number of classes gives all classes, as lime's slicing does; ties
+  between equal outputs are ordered by class id as lime's argsort does on small arrays.
+* An unexplained label in `get_image_and_mask` raises a ValueError naming the explained labels
+  (lime: KeyError('Label not in explanation')).
+* Randomness comes from `jax.random` (lime: numpy's RandomState), so samples, and hence the
+  explanations, agree with lime's in distribution, not draw by draw.
+"""
 
 import dataclasses
 from typing import Callable, Sequence
@@ -14,9 +27,11 @@ from jaxlime._src import segmentation as segmentation_lib
 from jaxlime._src import surrogate
 from jaxlime._src.explanation import Explanation
 
-# Model-input elements per model call when batch_size is not given: 2M, 8 MB of float32 (170
-# images of 64 x 64 x 3, 13 of 224 x 224 x 3).
-_DEFAULT_CHUNK_ELEMENTS = 2**21
+# Model-input elements per model call when batch_size is not given: 512K, 2 MB of float32 (42
+# images of 64 x 64 x 3, 3 of 224 x 224 x 3). A chunk this small stays in the CPU's caches from
+# its building to the model reading it: on 64 x 64 x 3 images this measured fastest (CPU time)
+# for a small CNN and for a linear read-out; chunks of 500 images took 1.4x and 1.9x as long.
+_DEFAULT_CHUNK_ELEMENTS = 2**19
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -183,11 +198,14 @@ class ImageExplainer:
       labels: class ids to explain, used when top_labels is None or 0.
       top_labels: explain the K classes of highest predicted probability (at most C).
       batch_size: the largest number of perturbed images the model sees at once; bounds memory
-        (default: about 2M input elements, 8 MB of float32).
+        (default: about 512K input elements, 2 MB of float32).
 
     Returns:
       An `ImageExplanation` with coef [N, L, D] over the batch's largest superpixel count D and
-      segments [N, H, W].
+      segments [N, H, W]. Images with fewer superpixels D_i < D are padded with features
+      j >= D_i that stand for no pixel, never vary and never enter the surrogate: their coef
+      and coef_std are exactly 0 and selected is False; the rest equals the explanation of the
+      image alone (with its own key).
     """
     images = _as_images(images)
     num_images, height, width, channels = images.shape
@@ -243,9 +261,10 @@ class ImageExplainer:
     class_names = self.class_names or tuple(str(c) for c in range(num_outputs))
     result = ImageExplanation(
         **{field.name: getattr(result, field.name) for field in dataclasses.fields(result)
-           if field.name != "domain"},
+           if field.name not in ("domain", "instances")},
+        instances=images,
         domain=ImageDomain(mode="classification", class_names=class_names),
-        segments=segments[:num_images])
+        segments=segments)
     checks.check_result(result, "classification")
     return result
 

@@ -1,0 +1,420 @@
+"""Image LIME: jaxlime against lime 0.2.0.1 and captum, with the model-only floor and peak memory.
+
+  python benchmarks/image.py            # full run (several minutes on a 2-core CPU)
+  python benchmarks/image.py --quick    # smoke run
+
+Everything runs in one process, on crops of scikit-learn's two sample photographs (64 x 64 x 3,
+values in [0, 1]), a grid of 8 x 8 = 64 superpixels, hide_color=0, S = 1000 perturbations and
+lime's defaults otherwise (top_labels=5, num_features=100000), for two 10-class models:
+
+* cnn: two 3 x 3 stride-2 convolutions (16 and 32 channels, relu), global mean, linear, softmax:
+  the model dominates the cost of an explanation.
+* linear: a linear read-out of the 12,288 pixels and a softmax: cheap, so an explainer's own
+  overhead dominates.
+
+Methods:
+* lime: `LimeImageExplainer.explain_instance` one image at a time with its own batch_size=10, its
+  classifier_fn being the jitted JAX model; median seconds per image over `--lime-images`.
+* captum: `captum.attr.Lime` with the grid as feature_mask, baselines 0, a ridge surrogate
+  (alpha 1) and lime's kernel (width 0.25 on the cosine distance between masks), on the same
+  architecture in torch with the weights copied; one image and one target (the top label) per
+  call, perturbations_per_eval=100; median seconds per image over `--lime-images`.
+* jaxlime: `ImageExplainer.explain` on N = `--n` images at once; the best of `--repeats` calls
+  with different keys (the machine is shared: the best run is the least disturbed one).
+* floor: the jitted model alone on N * S images in jaxlime's batch size (calls on one prepared
+  batch), best of `--repeats`, measured between jaxlime's runs.
+
+Each is timed in wall-clock seconds and in CPU seconds of this process (all threads): when other
+work loads the machine, CPU time is the steadier measure of the work each method does.
+* memory: the peak RSS (VmHWM) of a subprocess explaining N images of 224 x 224 x 3 with the
+  linear model, N = 8 and 64: memory is bounded by the batch size, not by N.
+
+Results are printed and written as JSON to benchmarks/results/image.json (image_quick.json with
+--quick). The environment's OPENBLAS_NUM_THREADS is recorded: the LAPACK calls of the surrogate
+fit run on OpenBLAS threads, which compete with XLA's on a small machine.
+"""
+
+import argparse
+from importlib import metadata
+import json
+import os
+import pathlib
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import time
+
+os.environ.setdefault("TQDM_DISABLE", "1")  # lime draws a progress bar per explanation.
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import numpy as np  # noqa: E402
+from flax import nnx  # noqa: E402
+from sklearn.datasets import load_sample_images  # noqa: E402
+
+import jaxlime  # noqa: E402
+from jaxlime._src.image import plan_blocks  # noqa: E402  The explainer's batch, for the floor.
+from jaxlime._src.segmentation import grid_segments  # noqa: E402
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+NUM_SAMPLES = 1000
+SIZE = 64
+GRID = 8
+NUM_CLASSES = 10
+TOP_LABELS = 5
+CAPTUM_BATCH = 100
+MEMORY_SIZE = 224
+MEMORY_IMAGES = (8, 64)
+
+
+class CNN(nnx.Module):
+  """Two stride-2 convolutions, global mean, linear read-out: [B, H, W, 3] -> [B, 10] softmax."""
+
+  def __init__(self, rngs: nnx.Rngs):
+    self.conv1 = nnx.Conv(3, 16, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)), rngs=rngs)
+    self.conv2 = nnx.Conv(16, 32, (3, 3), strides=(2, 2), padding=((1, 1), (1, 1)), rngs=rngs)
+    self.head = nnx.Linear(32, NUM_CLASSES, rngs=rngs)
+
+  def __call__(self, x):
+    h = jax.nn.relu(self.conv1(x))
+    h = jax.nn.relu(self.conv2(h))
+    return jax.nn.softmax(self.head(h.mean(axis=(1, 2))), axis=-1)
+
+
+class Linear(nnx.Module):
+  """A linear read-out of all pixels: [B, H, W, C] -> [B, 10] softmax."""
+
+  def __init__(self, num_pixels: int, rngs: nnx.Rngs):
+    self.head = nnx.Linear(num_pixels, NUM_CLASSES, rngs=rngs)
+
+  def __call__(self, x):
+    return jax.nn.softmax(self.head(x.reshape(x.shape[0], -1)), axis=-1)
+
+
+def torch_twin(name: str, model: nnx.Module):
+  """The same model in torch (NCHW input), with the weights copied."""
+  import torch
+
+  def tensor(value):
+    return torch.tensor(np.asarray(value))
+
+  class TorchCNN(torch.nn.Module):
+
+    def __init__(self):
+      super().__init__()
+      self.conv1 = torch.nn.Conv2d(3, 16, 3, stride=2, padding=1)
+      self.conv2 = torch.nn.Conv2d(16, 32, 3, stride=2, padding=1)
+      self.head = torch.nn.Linear(32, NUM_CLASSES)
+      for ours, theirs in ((self.conv1, model.conv1), (self.conv2, model.conv2)):
+        ours.weight.data = tensor(theirs.kernel[...]).permute(3, 2, 0, 1).contiguous()
+        ours.bias.data = tensor(theirs.bias[...])
+      self.head.weight.data = tensor(model.head.kernel[...]).T.contiguous()
+      self.head.bias.data = tensor(model.head.bias[...])
+
+    def forward(self, x):
+      h = torch.relu(self.conv1(x))
+      h = torch.relu(self.conv2(h))
+      return torch.softmax(self.head(h.mean(dim=(2, 3))), dim=-1)
+
+  class TorchLinear(torch.nn.Module):
+
+    def __init__(self):
+      super().__init__()
+      self.weight = tensor(model.head.kernel[...])
+      self.bias = tensor(model.head.bias[...])
+
+    def forward(self, x):
+      flat = x.permute(0, 2, 3, 1).reshape(x.shape[0], -1)  # The JAX model's NHWC order.
+      return torch.softmax(flat @ self.weight + self.bias, dim=-1)
+
+  return (TorchCNN() if name == "cnn" else TorchLinear()).eval()
+
+
+def make_model(name: str, size: int) -> nnx.Module:
+  rngs = nnx.Rngs(0)
+  return CNN(rngs) if name == "cnn" else Linear(size * size * 3, rngs)
+
+
+def sample_crops(num_images: int, size: int) -> np.ndarray:
+  """[N, size, size, 3] float32 crops in [0, 1] of scikit-learn's two sample photographs."""
+  photos = load_sample_images().images
+  rng = np.random.default_rng(0)
+  crops = []
+  for index in range(num_images):
+    photo = photos[index % len(photos)]
+    top = rng.integers(0, photo.shape[0] - size + 1)
+    left = rng.integers(0, photo.shape[1] - size + 1)
+    crops.append(photo[top:top + size, left:left + size])
+  return (np.stack(crops) / 255.0).astype(np.float32)
+
+
+def jitted_forward(model: nnx.Module):
+  graphdef, state = nnx.split(model)
+  forward = jax.jit(lambda state, x: nnx.merge(graphdef, state)(x))
+  return lambda x: forward(state, x)
+
+
+def timed(fn) -> tuple[float, float]:
+  """(wall, CPU) seconds of fn() until its result is ready; CPU time counts all threads."""
+  wall, cpu = time.perf_counter(), time.process_time()
+  jax.block_until_ready(fn())
+  return time.perf_counter() - wall, time.process_time() - cpu
+
+
+def summary(times: list[tuple[float, float]]) -> dict:
+  """Median wall and CPU seconds of a list of (wall, CPU) timings."""
+  return dict(seconds=statistics.median(t[0] for t in times),
+              cpu_seconds=statistics.median(t[1] for t in times),
+              all_seconds=[t[0] for t in times], all_cpu_seconds=[t[1] for t in times])
+
+
+# ---- the explainers ----
+
+
+def bench_lime(forward, images, segments, num_images: int) -> dict:
+  from lime import lime_image
+
+  classifier_fn = lambda x: np.asarray(forward(jnp.asarray(x, jnp.float32)))  # noqa: E731
+  for batch in (10, NUM_SAMPLES % 10 or 10):
+    classifier_fn(images[:1].repeat(batch, axis=0))  # Compiles lime's batch shapes.
+  explainer = lime_image.LimeImageExplainer(random_state=0)
+  times = [timed(lambda: explainer.explain_instance(
+      image, classifier_fn, hide_color=0, num_samples=NUM_SAMPLES, top_labels=TOP_LABELS,
+      segmentation_fn=lambda _: segments).local_exp) for image in images[:num_images]]
+  return dict(**summary(times), labels=TOP_LABELS)
+
+
+def bench_captum(torch_model, forward, images, segments, num_images: int) -> dict:
+  import torch
+  from captum._utils.models.linear_model import SkLearnRidge
+  from captum.attr import Lime
+
+  def similarity(original, perturbed, interpretable, **kwargs):
+    """lime's kernel on the cosine distance between the mask and all-ones (the image)."""
+    del original, perturbed, kwargs
+    mask = interpretable.float().flatten()
+    distance = 1 - mask.sum() / (mask.norm() * mask.numel() ** 0.5 + 1e-12)
+    return float(torch.exp(-distance**2 / 0.25**2) ** 0.5)
+
+  explainer = Lime(torch_model, interpretable_model=SkLearnRidge(alpha=1.0),
+                   similarity_func=similarity)
+  feature_mask = torch.tensor(segments, dtype=torch.long)[None, None]
+  inputs = torch.tensor(np.asarray(images)).permute(0, 3, 1, 2).contiguous()
+  targets = np.asarray(forward(jnp.asarray(images[:num_images]))).argmax(axis=-1)
+  with torch.no_grad():
+    times = [timed(lambda: explainer.attribute(
+        inputs[index:index + 1], target=int(targets[index]), baselines=0.0,
+        feature_mask=feature_mask, n_samples=NUM_SAMPLES,
+        perturbations_per_eval=CAPTUM_BATCH).numpy()) for index in range(num_images)]
+  floor = torch_floor(torch_model, inputs[:1], CAPTUM_BATCH)
+  return dict(**summary(times), labels=1, perturbations_per_eval=CAPTUM_BATCH,
+              torch_model_seconds=floor)
+
+
+def torch_floor(torch_model, image, batch: int) -> float:
+  """Seconds of the torch model alone on S images, in calls of `batch` (best of 3)."""
+  import torch
+
+  inputs = image.repeat(batch, 1, 1, 1)
+  with torch.no_grad():
+    torch_model(inputs)
+    best = float("inf")
+    for _ in range(3):
+      start = time.perf_counter()
+      for _ in range(NUM_SAMPLES // batch):
+        torch_model(inputs)
+      best = min(best, time.perf_counter() - start)
+  return best
+
+
+def bench_jaxlime_and_floor(model, forward, images, segments, repeats: int) -> dict:
+  """jaxlime on all images and the model alone on as many rows, interleaved; best of repeats."""
+  num_images = images.shape[0]
+  explainer = jaxlime.ImageExplainer()
+  _, chunk = plan_blocks(num_images, NUM_SAMPLES, int(np.prod(images.shape[1:])), None)
+  batch = jnp.asarray(np.resize(images, (chunk,) + images.shape[1:]))
+  num_calls, remainder = divmod(num_images * NUM_SAMPLES, chunk)
+
+  def explain(key):
+    return explainer.explain(images, model, key=key, segments=segments, hide_color=0,
+                             num_samples=NUM_SAMPLES, top_labels=TOP_LABELS).coef
+
+  def model_alone():
+    outputs = [forward(batch) for _ in range(num_calls)]
+    if remainder:
+      outputs.append(forward(batch[:remainder]))
+    return outputs
+
+  first, _ = timed(lambda: explain(0))
+  timed(model_alone)
+  runs, floors = [], []
+  for key in range(1, repeats + 1):
+    floors.append(timed(model_alone))
+    runs.append(timed(lambda: explain(key)))
+  floors.append(timed(model_alone))
+  best = min(runs)  # The least disturbed run, by wall time.
+  best_floor = min(floors)
+  return dict(first_call_seconds=first, compile_seconds=first - best[0], seconds=best[0],
+              cpu_seconds=min(t[1] for t in runs), all_seconds=[t[0] for t in runs],
+              all_cpu_seconds=[t[1] for t in runs], floor_seconds=best_floor[0],
+              floor_cpu_seconds=min(t[1] for t in floors), all_floor_seconds=[t[0] for t in floors],
+              all_floor_cpu_seconds=[t[1] for t in floors], chunk_size=chunk)
+
+
+# ---- memory ----
+
+
+def peak_rss_mb() -> tuple[float, float]:
+  """(VmHWM, ru_maxrss) in MB: a subprocess's ru_maxrss also counts its parent at the fork."""
+  import resource
+
+  maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+  status = pathlib.Path("/proc/self/status")
+  if status.exists():
+    for line in status.read_text().splitlines():
+      if line.startswith("VmHWM:"):
+        return int(line.split()[1]) / 1024, maxrss
+  return float("nan"), maxrss
+
+
+def memory_child(num_images: int):
+  """Explains num_images 224 x 224 x 3 images with the linear model; prints JSON."""
+  images = sample_crops(num_images, MEMORY_SIZE)
+  segments = grid_segments(MEMORY_SIZE, MEMORY_SIZE, GRID)
+  model = make_model("linear", MEMORY_SIZE)
+  before, _ = peak_rss_mb()
+  start = time.perf_counter()
+  jax.block_until_ready(jaxlime.ImageExplainer().explain(
+      images, model, segments=segments, hide_color=0, num_samples=NUM_SAMPLES,
+      top_labels=TOP_LABELS).coef)
+  seconds = time.perf_counter() - start
+  peak, maxrss = peak_rss_mb()
+  _, chunk = plan_blocks(num_images, NUM_SAMPLES, MEMORY_SIZE * MEMORY_SIZE * 3, None)
+  print(json.dumps(dict(n=num_images, seconds=seconds, chunk_size=chunk,
+                        peak_rss_before_explain_mb=before, peak_rss_mb=peak,
+                        ru_maxrss_mb=maxrss, images_mb=images.nbytes / 2**20,
+                        all_perturbations_mb=images.nbytes * NUM_SAMPLES / 2**20)))
+
+
+def bench_memory() -> list[dict]:
+  results = []
+  for num_images in MEMORY_IMAGES:
+    completed = subprocess.run([sys.executable, __file__, "--memory-child", str(num_images)],
+                               capture_output=True, text=True, check=True)
+    results.append(json.loads(completed.stdout.strip().splitlines()[-1]))
+  return results
+
+
+# ---- report ----
+
+
+def machine_info() -> dict:
+  cpu = platform.processor()
+  cpuinfo = pathlib.Path("/proc/cpuinfo")
+  if cpuinfo.exists():
+    for line in cpuinfo.read_text().splitlines():
+      if line.startswith("model name"):
+        cpu = line.split(":", 1)[1].strip()
+        break
+  versions = {name: metadata.version(name) for name in ("jax", "flax", "lime", "torch", "captum")}
+  return dict(cpu_count=os.cpu_count(), cpu=cpu, platform=platform.platform(),
+              python=platform.python_version(), backend=jax.default_backend(),
+              load_average=os.getloadavg(),
+              openblas_num_threads=os.environ.get("OPENBLAS_NUM_THREADS"), **versions)
+
+
+def print_report(results: dict):
+  settings = results["settings"]
+  print(f"\nImage LIME, {SIZE} x {SIZE} x 3, {GRID * GRID} grid superpixels, S = {NUM_SAMPLES}, "
+        f"jaxlime on N = {settings['n']} images; {results['machine']['cpu_count']} CPUs, load "
+        f"{results['machine']['load_average'][0]:.1f}, OPENBLAS_NUM_THREADS="
+        f"{results['machine']['openblas_num_threads']}.")
+  header = (f"{'model':7s} {'method':8s} {'labels':>6s} | {'wall s/img':>10s} {'images/s':>9s} "
+            f"{'x lime':>7s} {'/ floor':>8s} | {'CPU s/img':>10s} {'x lime':>7s} {'/ floor':>8s}")
+  print(header)
+  print("-" * len(header))
+  n = settings["n"]
+  for name, run in results["models"].items():
+    ours = run["jaxlime"]
+    lime_wall, lime_cpu = run["lime"]["seconds"], run["lime"]["cpu_seconds"]
+    floor_wall, floor_cpu = ours["floor_seconds"] / n, ours["floor_cpu_seconds"] / n
+    rows = [("lime", run["lime"]["labels"], lime_wall, lime_cpu),
+            ("captum", run["captum"]["labels"], run["captum"]["seconds"],
+             run["captum"]["cpu_seconds"]),
+            ("jaxlime", TOP_LABELS, ours["seconds"] / n, ours["cpu_seconds"] / n),
+            ("floor", "-", floor_wall, floor_cpu)]
+    for method, labels, wall, cpu in rows:
+      print(f"{name:7s} {method:8s} {labels!s:>6s} | {wall:10.4f} {1 / wall:9.1f} "
+            f"{lime_wall / wall:7.1f} {wall / floor_wall:8.2f} | {cpu:10.4f} "
+            f"{lime_cpu / cpu:7.1f} {cpu / floor_cpu:8.2f}")
+    print(f"{'':7s} jaxlime compile {ours['compile_seconds']:.1f} s, batches of "
+          f"{ours['chunk_size']} images; the torch model alone "
+          f"{run['captum']['torch_model_seconds']:.4f} s per {NUM_SAMPLES} images")
+  if results["memory"]:
+    print(f"\nPeak RSS (VmHWM) explaining N images of {MEMORY_SIZE} x {MEMORY_SIZE} x 3 with the "
+          "linear model:")
+    for run in results["memory"]:
+      print(f"  N = {run['n']:3d}: {run['peak_rss_mb']:6.0f} MB peak "
+            f"({run['peak_rss_before_explain_mb']:.0f} MB before explain; the images "
+            f"{run['images_mb']:.0f} MB, all perturbations {run['all_perturbations_mb']:,.0f} MB), "
+            f"{run['seconds']:.1f} s")
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--n", type=int, default=64, help="images explained by jaxlime")
+  parser.add_argument("--lime-images", type=int, default=3,
+                      help="images timed for lime and captum")
+  parser.add_argument("--repeats", type=int, default=5, help="timed jaxlime and floor runs")
+  parser.add_argument("--skip-memory", action="store_true", help="skip the peak-RSS subprocesses")
+  parser.add_argument("--quick", action="store_true",
+                      help="smoke run: N=8, 1 lime/captum image, 2 repeats, no memory runs")
+  parser.add_argument("--output", type=pathlib.Path, default=None,
+                      help="JSON path (default benchmarks/results/image[_quick].json)")
+  parser.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
+  args = parser.parse_args()
+  if args.memory_child is not None:
+    memory_child(args.memory_child)
+    return
+  if args.quick:
+    args.n, args.lime_images, args.repeats, args.skip_memory = 8, 1, 2, True
+  output = args.output or ROOT / "benchmarks" / "results" / (
+      "image_quick.json" if args.quick else "image.json")
+
+  images = sample_crops(args.n, SIZE)
+  segments = grid_segments(SIZE, SIZE, GRID)
+  results = dict(command=shlex.join(["python", *sys.argv]), machine=machine_info(),
+                 settings=dict(n=args.n, num_samples=NUM_SAMPLES, size=SIZE,
+                               superpixels=GRID * GRID, top_labels=TOP_LABELS,
+                               lime_images=args.lime_images, repeats=args.repeats),
+                 models={})
+  for name in ("cnn", "linear"):
+    model = make_model(name, SIZE)
+    forward = jitted_forward(model)
+    twin = torch_twin(name, model)
+    import torch
+
+    check = torch.tensor(images[:4]).permute(0, 3, 1, 2)
+    with torch.no_grad():
+      np.testing.assert_allclose(twin(check).numpy(), forward(images[:4]), atol=1e-5)
+    print(f"{name}: lime ...", flush=True)
+    lime_run = bench_lime(forward, images, segments, args.lime_images)
+    print(f"{name}: captum ...", flush=True)
+    captum_run = bench_captum(twin, forward, images, segments, args.lime_images)
+    print(f"{name}: jaxlime and the floor ...", flush=True)
+    jaxlime_run = bench_jaxlime_and_floor(model, forward, images, segments, args.repeats)
+    results["models"][name] = dict(lime=lime_run, captum=captum_run, jaxlime=jaxlime_run)
+  results["memory"] = None
+  if not args.skip_memory:
+    print("memory subprocesses ...", flush=True)
+    results["memory"] = bench_memory()
+  print_report(results)
+  output.parent.mkdir(parents=True, exist_ok=True)
+  output.write_text(json.dumps(results, indent=1))
+  print(f"\nwrote {output}")
+
+
+if __name__ == "__main__":
+  main()
