@@ -1,0 +1,436 @@
+"""Scaling of `TabularExplainer.explain` in N, S and D on 1, 2 and 4 CPU devices, with memory.
+
+  python benchmarks/scaling.py                           # everything (about 2 hours on 2 cores)
+  python benchmarks/scaling.py --max-n 1e4 --max-d 300   # 15-20 minutes on a 2-core CPU
+  python benchmarks/scaling.py --quick                   # smoke run (about 4 minutes)
+
+N = 1e5 (a 400 s call per device configuration) and D = 1000 (a 500 s call: the surrogate's
+solve grows as D^3) dominate the full run.
+
+Default configuration throughout: quartile discretization, feature_selection="auto",
+num_features=10, independent samples, label 1. Three sweeps:
+
+* N: 1e2 .. 1e5 instances (the breast cancer test rows tiled), S = 5000, D = 30, on the
+  30-64-64-2 MLP of `examples/_models.py`;
+* S: 500 .. 20000 perturbations per instance, N = 200, same data and model;
+* D: 10 .. 1000 features, N = 100, S = 5000, on gaussian training data with D columns and a
+  randomly initialised D-64-2 MLP.
+
+Every point runs in a fresh subprocess per device configuration, with
+`XLA_FLAGS=--xla_force_host_platform_device_count=K` set before jax is imported:
+
+* "1": one device, an int seed, hence a philox4x32 key (the library's default there);
+* "1-threefry": one device with `jax.random.key(seed, impl="threefry2x32")`, the PRNG that
+  several devices use, for an apples-to-apples device comparison;
+* "2", "4": `mesh=jax.make_mesh((K,), ("data",))` and an int seed (a threefry2x32 key).
+
+Time is the median of steady calls after a warm-up call that compiles the program: 3 calls when
+one is expected (from the warm-up) to take under 3 s, 2 under 10 s, else 1. For N larger than
+one jitted call (4096 instances) the warm-up explains one call's worth of instances, which
+compiles the same program. The floor is the same jitted model alone on the same number of rows,
+in the explainer's chunks (each of the K devices taking a chunk per call). Memory is VmHWM from
+/proc/self/status, reset through /proc/self/clear_refs: its peak over all explain calls minus
+VmRSS just before the first one (compiling included), and its peak during the steady calls minus
+VmRSS just before them (a call's working memory). A subprocess's ru_maxrss would also count the
+parent's memory at the fork.
+
+Results are printed and written to benchmarks/results/scaling.json and scaling.png.
+"""
+
+import argparse
+import functools
+from importlib import metadata
+import json
+import os
+import pathlib
+import platform
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+import jax
+import numpy as np
+from flax import nnx
+from jax.sharding import NamedSharding, PartitionSpec
+
+import jaxlime
+from jaxlime._src import checks  # The key the explainer makes of a seed.
+from jaxlime._src import streaming  # The explainer's calls, to warm up and to match the floor.
+from jaxlime._src.tabular import plan_blocks  # The explainer's blocks, to match the floor.
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "examples"))
+from _models import MLP, train_breast_cancer_mlp  # noqa: E402
+
+RESULTS = ROOT / "benchmarks" / "results"
+NUM_FEATURES = 10
+LABELS = (1,)
+BASE_SAMPLES = 5000
+SWEEPS = {
+    "N": dict(values=(100, 1_000, 10_000, 100_000), quick=(100, 1_000),
+              fixed=dict(s=BASE_SAMPLES, d=30)),
+    "S": dict(values=(500, 1_000, 2_000, 5_000, 10_000, 20_000), quick=(500, 2_000),
+              fixed=dict(n=200, d=30)),
+    "D": dict(values=(10, 30, 100, 300, 1_000), quick=(10, 100),
+              fixed=dict(n=100, s=BASE_SAMPLES)),
+}
+# name -> (forced host devices, PRNG implementation of the key, or None for an int seed).
+DEVICE_CONFIGS = {
+    "1": (1, None),
+    "1-threefry": (1, "threefry2x32"),
+    "2": (2, None),
+    "4": (4, None),
+}
+# Steady calls timed, by the seconds one call is expected to take (from the warm-up): fewer for
+# the largest points.
+REPEATS_BY_SECONDS = ((3.0, 3), (10.0, 2))
+SYNTHETIC_TRAINING_ROWS = 1000
+MB = 1024.0
+
+
+# ---- child: one point in a fresh process ----
+
+
+def memory_mb() -> dict:
+  """VmRSS and VmHWM (peak RSS since start or the last reset) of this process, in MB."""
+  fields = {}
+  for line in pathlib.Path("/proc/self/status").read_text().splitlines():
+    name, _, value = line.partition(":")
+    if name in ("VmRSS", "VmHWM"):
+      fields[name] = int(value.split()[0]) / MB
+  return fields
+
+
+def reset_peak_rss():
+  """Resets VmHWM to the current RSS (Linux >= 4.0)."""
+  pathlib.Path("/proc/self/clear_refs").write_text("5")
+
+
+class CompileTimer:
+  """Seconds XLA has spent compiling since construction (jax.monitoring)."""
+
+  def __init__(self):
+    self.seconds = 0.0
+    jax.monitoring.register_event_duration_secs_listener(self._record)
+
+  def _record(self, event: str, duration: float, **kwargs):
+    del kwargs
+    if event == "/jax/core/compile/backend_compile_duration":
+      self.seconds += duration
+
+
+def timed(fn) -> tuple[float, object]:
+  """(seconds taken by fn() until its result is ready, the result)."""
+  start = time.perf_counter()
+  result = jax.block_until_ready(fn())
+  return time.perf_counter() - start, result
+
+
+def repeats_for(expected_seconds: float, repeats: int) -> int:
+  """Steady calls to time (at most `repeats`) when one is expected to take expected_seconds."""
+  for limit, count in REPEATS_BY_SECONDS:
+    if expected_seconds <= limit:
+      return min(repeats, count)
+  return 1
+
+
+def save_breast_cancer_mlp(path: pathlib.Path) -> float:
+  """Trains the breast cancer MLP once and saves its state to `path` (.npz); its accuracy."""
+  model, data = train_breast_cancer_mlp()
+  np.savez(path, *jax.tree.leaves(nnx.state(model)))
+  return data["test_accuracy"]
+
+
+def problem(spec: dict):
+  """(model, training rows [M, D], instances [N, D]) of a point.
+
+  The N and S sweeps load the trained breast cancer MLP from `spec["weights"]`; the D sweep
+  makes gaussian data and an untrained D-64-2 MLP.
+  """
+  n, d = spec["n"], spec["d"]
+  if spec["sweep"] in ("N", "S"):
+    model, data = train_breast_cancer_mlp(steps=0)  # The same split and shapes, untrained.
+    treedef = jax.tree.structure(nnx.state(model))
+    with np.load(spec["weights"]) as saved:
+      leaves = [saved[f"arr_{i}"] for i in range(len(saved.files))]
+    nnx.update(model, jax.tree.unflatten(treedef, leaves))
+    return model, data["X_train"], np.resize(data["X_test"], (n, data["X_test"].shape[1]))
+  rng = np.random.default_rng(0)
+  X_train = rng.normal(size=(SYNTHETIC_TRAINING_ROWS, d)).astype(np.float32)
+  X = rng.normal(size=(n, d)).astype(np.float32)
+  model = MLP(X_train.mean(axis=0), X_train.std(axis=0), (64,), num_classes=2, rngs=nnx.Rngs(0))
+  return model, X_train, X
+
+
+def model_floor(model, num_rows: int, chunk_rows: int, num_columns: int, mesh,
+                repeats: int) -> float:
+  """Median seconds of the jitted model alone on num_rows rows, chunk_rows rows per call.
+
+  Each call takes one chunk split over the devices of `mesh` (parameters replicated); outputs
+  are waited for every few calls so they do not pile up in memory.
+  """
+  graphdef, state = nnx.split(model)
+  state = jax.device_put(state, NamedSharding(mesh, PartitionSpec()))
+  forward = jax.jit(lambda state, x: nnx.merge(graphdef, state)(x))
+  rng = np.random.default_rng(0)
+  chunk = jax.device_put(rng.normal(size=(chunk_rows, num_columns)).astype(np.float32),
+                         NamedSharding(mesh, PartitionSpec(mesh.axis_names[0])))
+  num_calls = -(-num_rows // chunk_rows)
+
+  def run():
+    outputs = []
+    for _ in range(num_calls):
+      outputs.append(forward(state, chunk))
+      if len(outputs) == 32:
+        jax.block_until_ready(outputs)
+        outputs = []
+    return outputs
+
+  timed(lambda: forward(state, chunk))
+  return statistics.median(timed(run)[0] for _ in range(repeats))
+
+
+def run_point(spec: dict) -> dict:
+  """Times explain and its model floor at one point, and its memory; runs in a fresh process."""
+  devices, impl = DEVICE_CONFIGS[spec["config"]]
+  assert jax.device_count() == devices, (jax.device_count(), devices)
+  compile_timer = CompileTimer()
+  n, s, d = spec["n"], spec["s"], spec["d"]
+  model, X_train, X = problem(spec)
+  explainer = jaxlime.TabularExplainer(X_train)
+  mesh = jax.make_mesh((devices,), ("data",)) if devices > 1 else None
+  make_key = (lambda seed: seed) if impl is None else functools.partial(jax.random.key, impl=impl)
+
+  def explain(rows, seed):
+    return explainer.explain(rows, model, key=make_key(seed), num_samples=s,
+                             num_features=NUM_FEATURES, labels=LABELS, mesh=mesh,
+                             progress=False)
+
+  placement = streaming.placement_for(X, mesh, None)
+  block_size, chunk_size = plan_blocks(-(-n // devices), s, d, None)
+  per_call, num_calls = streaming.call_size(n, block_size, placement, None)
+  # One call's worth of instances compiles the explain program; unpadding the last call and
+  # joining the calls compile small programs during the steady calls (steady_compile_seconds).
+  warm_n = min(n, per_call)
+
+  before = memory_mb()["VmRSS"]
+  reset_peak_rss()
+  compiled = compile_timer.seconds
+  warm_seconds, _ = timed(lambda: explain(X[:warm_n], 0))
+  warm_compile = compile_timer.seconds - compiled
+  status = memory_mb()
+  warm_peak, after_warm = status["VmHWM"], status["VmRSS"]
+  repeats = repeats_for((warm_seconds - warm_compile) * n / warm_n, spec["repeats"])
+  reset_peak_rss()
+  compiled = compile_timer.seconds
+  seconds = []
+  for seed in range(1, repeats + 1):
+    call_seconds, result = timed(functools.partial(explain, X, seed))
+    seconds.append(call_seconds)
+  steady_peak = memory_mb()["VmHWM"]
+  steady_compile = compile_timer.seconds - compiled
+  explained_on = len(result.coef.sharding.device_set)
+
+  floor = model_floor(model, n * s, chunk_size * devices, d,
+                      mesh or jax.make_mesh((1,), ("data",)), repeats)
+  steady = statistics.median(seconds)
+  key_impl = jax.random.key_impl(checks.as_key(make_key(0), sharded=devices > 1))
+  return dict(
+      spec, devices=devices, key_impl=str(key_impl),
+      block_size=block_size, chunk_size=chunk_size, per_call=per_call, num_calls=num_calls,
+      warm_n=warm_n, warm_seconds=warm_seconds, warm_compile_seconds=warm_compile,
+      repeats=repeats, seconds=steady, all_seconds=seconds,
+      steady_compile_seconds=steady_compile, instances_per_second=n / steady,
+      floor_seconds=floor, time_over_floor=steady / floor, result_devices=explained_on,
+      rss_before_mb=before, rss_after_warm_up_mb=after_warm, peak_mb=max(warm_peak, steady_peak),
+      peak_over_before_mb=max(warm_peak, steady_peak) - before,
+      steady_peak_over_rss_mb=steady_peak - after_warm)
+
+
+# ---- parent: the sweeps ----
+
+
+def run_child(spec: dict) -> dict:
+  """Runs one point in a fresh subprocess with K forced host devices; returns its JSON."""
+  devices, _ = DEVICE_CONFIGS[spec["config"]]
+  env = dict(os.environ)
+  env["XLA_FLAGS"] = " ".join(
+      filter(None, [env.get("XLA_FLAGS"), f"--xla_force_host_platform_device_count={devices}"]))
+  completed = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], env=env,
+                             capture_output=True, text=True)
+  if completed.returncode:
+    raise RuntimeError(f"point {spec} failed:\n{completed.stderr[-3000:]}")
+  return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def sweep_points(quick: bool, max_n: int, max_d: int) -> list[dict]:
+  """Every (sweep, value) point with its N, S and D, N and D capped."""
+  caps = dict(N=max_n, S=float("inf"), D=max_d)
+  points = []
+  for sweep, info in SWEEPS.items():
+    for value in info["quick" if quick else "values"]:
+      if value > caps[sweep]:
+        continue
+      points.append(dict(sweep=sweep, **info["fixed"], **{sweep.lower(): value}))
+  return points
+
+
+def cpu_model() -> str:
+  """The CPU's model name (Linux), else whatever `platform` knows."""
+  for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
+    if line.startswith("model name"):
+      return line.split(":", 1)[1].strip()
+  return platform.processor()
+
+
+def machine_info() -> dict:
+  return dict(cpu_count=os.cpu_count(), cpu=cpu_model(), platform=platform.platform(),
+              python=platform.python_version(), jax=jax.__version__,
+              jaxlib=metadata.version("jaxlib"), flax=metadata.version("flax"),
+              memory_total_mb=int(pathlib.Path("/proc/meminfo").read_text().split()[1]) / MB)
+
+
+def print_table(runs: list[dict]):
+  header = (f"{'sweep':5s} {'value':>7s} {'devices':11s} {'key':12s} {'explain s':>9s} "
+            f"{'inst/s':>8s} {'floor s':>8s} {'/floor':>7s} {'peak MB':>7s} {'steady MB':>9s} "
+            f"{'reps':>4s}")
+  print(header)
+  print("-" * len(header))
+  previous = None
+  for run in runs:
+    point = (run["sweep"], run[run["sweep"].lower()])
+    label = (f"{point[0]:5s} {point[1]:7,d}" if point != previous else " " * 13)
+    previous = point
+    print(f"{label} {run['config']:11s} {run['key_impl']:12s} {run['seconds']:9.3f} "
+          f"{run['instances_per_second']:8.1f} {run['floor_seconds']:8.3f} "
+          f"{run['time_over_floor']:7.2f} {run['peak_over_before_mb']:7.0f} "
+          f"{run['steady_peak_over_rss_mb']:9.0f} {run['repeats']:4d}")
+  print("peak MB: peak RSS (VmHWM) over all explain calls minus the RSS before the first one "
+        "(includes compiling);\nsteady MB: peak RSS during the steady calls minus the RSS "
+        "before them (the working memory of a call).")
+
+
+def plot(runs: list[dict], path: pathlib.Path):
+  """Time vs N (with floor), vs S, vs D, and peak memory vs N; one line per device config."""
+  import matplotlib
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  fig, axes = plt.subplots(2, 2, figsize=(12, 9))
+  colors = dict(zip(DEVICE_CONFIGS, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+  panels = (("N", axes[0, 0], "N instances (S=5000, D=30)"),
+            ("S", axes[0, 1], "S samples per instance (N=200, D=30)"),
+            ("D", axes[1, 0], "D features (N=100, S=5000)"))
+  for sweep, ax, xlabel in panels:
+    for config, color in colors.items():
+      points = sorted((r[sweep.lower()], r) for r in runs
+                      if r["sweep"] == sweep and r["config"] == config)
+      if not points:
+        continue
+      x = [value for value, _ in points]
+      ax.plot(x, [r["seconds"] for _, r in points], "o-", color=color, label=f"explain, {config}")
+      ax.plot(x, [r["floor_seconds"] for _, r in points], "x--", color=color, alpha=0.6,
+              label=f"model floor, {config}")
+    first = [r for r in runs if r["sweep"] == sweep and r["config"] == "1"]
+    if sweep != "D" and first:
+      first = sorted(first, key=lambda r: r[sweep.lower()])
+      x0, t0 = first[0][sweep.lower()], first[0]["seconds"]
+      x = np.array([x0, first[-1][sweep.lower()]], float)
+      ax.plot(x, t0 * x / x0, ":", color="gray", label="linear from the first point")
+    ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel="seconds per explain call",
+           title=f"time vs {sweep}")
+    ax.grid(True, which="both", alpha=0.3)
+  axes[0, 0].legend(fontsize=7)
+  ax = axes[1, 1]
+  for config, color in colors.items():
+    points = sorted((r["n"], r) for r in runs if r["sweep"] == "N" and r["config"] == config)
+    if not points:
+      continue
+    x = [value for value, _ in points]
+    ax.plot(x, [r["peak_over_before_mb"] for _, r in points], "o-", color=color,
+            label=f"peak - RSS before explaining, {config}")
+    ax.plot(x, [r["steady_peak_over_rss_mb"] for _, r in points], "x--", color=color,
+            alpha=0.6, label=f"steady calls: peak - RSS before them, {config}")
+  ax.set(xscale="log", xlabel="N instances (S=5000, D=30)", ylabel="MB (VmHWM - VmRSS)",
+         title="peak memory vs N")
+  ax.set_ylim(0, 1.6 * max(r["peak_over_before_mb"] for r in runs if r["sweep"] == "N"))
+  ax.grid(True, which="both", alpha=0.3)
+  ax.legend(fontsize=7, loc="upper left")
+  fig.suptitle("jaxlime TabularExplainer.explain scaling (default config; '1' uses philox4x32, "
+               "'1-threefry', '2', '4' threefry2x32)", fontsize=10)
+  fig.tight_layout()
+  fig.savefig(path, dpi=110)
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--max-n", type=float, default=1e5, help="largest N of the N sweep")
+  parser.add_argument("--max-d", type=int, default=1000, help="largest D of the D sweep")
+  parser.add_argument("--repeats", type=int, default=3,
+                      help="most steady calls timed per point (fewer at large points)")
+  parser.add_argument("--configs", default=",".join(DEVICE_CONFIGS),
+                      help=f"comma-separated device configs among {list(DEVICE_CONFIGS)}")
+  parser.add_argument("--quick", action="store_true",
+                      help="smoke run: two points per sweep (N up to 1e3), 1 repeat")
+  parser.add_argument("--output", type=pathlib.Path, default=None,
+                      help="JSON path (default benchmarks/results/scaling[_quick].json); the PNG "
+                      "goes next to it")
+  parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+  args = parser.parse_args()
+  if args.child is not None:
+    print(json.dumps(run_point(json.loads(args.child))))
+    return
+  if args.quick:
+    args.repeats = 1
+  output = args.output or RESULTS / ("scaling_quick.json" if args.quick else "scaling.json")
+  configs = args.configs.split(",")
+  unknown = set(configs) - set(DEVICE_CONFIGS)
+  if unknown:
+    parser.error(f"unknown device configs {sorted(unknown)}")
+
+  start, load_start = time.perf_counter(), os.getloadavg()
+  runs = []
+  with tempfile.TemporaryDirectory() as directory:
+    weights = pathlib.Path(directory) / "breast_cancer_mlp.npz"
+    accuracy = save_breast_cancer_mlp(weights)
+    # Device configs inside each point, so drifting machine load hits them alike.
+    for point in sweep_points(args.quick, int(args.max_n), args.max_d):
+      for config in configs:
+        print(f"{point} on {config} device(s) ...", flush=True)
+        runs.append(run_child(dict(point, config=config, repeats=args.repeats,
+                                   weights=str(weights))))
+  results = dict(
+      command=shlex.join(["python", *sys.argv]),
+      machine=machine_info(),
+      load_average_start=load_start,
+      load_average_end=os.getloadavg(),
+      wall_seconds=time.perf_counter() - start,
+      settings=dict(num_features=NUM_FEATURES, labels=LABELS, feature_selection="auto",
+                    discretizer="quartile", samples="independent",
+                    sweeps={name: dict(values=info["values"], fixed=info["fixed"])
+                            for name, info in SWEEPS.items()},
+                    max_n=int(args.max_n), max_d=args.max_d, quick=args.quick, repeats=args.repeats,
+                    breast_cancer_test_accuracy=accuracy),
+      notes=("'1' uses an int seed, hence a philox4x32 key on one device; '2' and '4' pass "
+             "mesh=jax.make_mesh((K,), ('data',)) and an int seed, which becomes a threefry2x32 "
+             "key; '1-threefry' is one device with jax.random.key(seed, impl='threefry2x32'), "
+             "the apples-to-apples baseline for the device counts. Forced host devices share "
+             f"the machine's {os.cpu_count()} cores."),
+      runs=runs,
+  )
+  print()
+  print_table(runs)
+  print(f"\n{results['notes']}\nload average {load_start} at start, "
+        f"{results['load_average_end']} at end; {results['wall_seconds'] / 60:.1f} minutes.")
+  output.parent.mkdir(parents=True, exist_ok=True)
+  output.write_text(json.dumps(results, indent=2) + "\n")
+  png = output.with_suffix(".png")
+  plot(runs, png)
+  print(f"Wrote {output} and {png}")
+
+
+if __name__ == "__main__":
+  main()
