@@ -10,25 +10,37 @@ arrays keep their shapes, so the function can be jitted and vmapped.
 
 The LARS-lasso steps follow ``sklearn.linear_model._least_angle.
 _lars_path_solver`` (scikit-learn 1.x) with ``lars_path``'s defaults
-(``alpha_min=0``, ``max_iter=500``, ``positive=False``).  Differences:
+(``alpha_min=0``, ``max_iter=500``, ``positive=False``): the same candidate
+choice (largest ``|correlation|``, exact ties broken by sklearn's internal
+feature order), equiangular direction, step length (``min_pos`` of the two
+ratios over inactive features, capped by ``C / AA``), lasso drop, rounding of
+``corr_eq_dir`` and stopping rules (``alpha <= float32 eps``, all features
+active, ``max_iter``, alpha increasing).  Differences, which only matter for
+degenerate problems:
 
 * Linear algebra uses the Gram matrix ``G = X^T X`` and a fresh Cholesky
-  factorisation of the (masked) active block at every step instead of
-  sklearn's incrementally updated factor; the results agree to rounding.
-* Exact ties in ``|correlation|`` are broken by the lowest feature index;
-  sklearn breaks them by the position in its internally permuted array.
-* A feature whose Cholesky pivot is (numerically) zero, i.e. that is a linear
-  combination of the active features, is skipped by zeroing its correlation,
-  as in sklearn.  sklearn's threshold is absolute (pivot < 1e-7); here it is
-  also relative to ``G[j, j]`` so that exactly collinear features are detected
-  at any scale and in float32.  (sklearn additionally mixes up the
-  correlations of two features in that case; that quirk is not reproduced.)
-* The path also stops once the largest correlation has fallen to the rounding
-  noise of the initial correlations (relevant in float32 when the residual is
-  numerically zero, e.g. fewer samples than features); sklearn only uses its
-  absolute ``alpha <= float32 eps`` test, which is applied here as well.
-* The coefficient of a dropped feature is set to exactly zero; sklearn keeps
-  the rounding residue of ``coef + gamma * direction`` at that path point.
+  factorisation of the masked active block at every step instead of sklearn's
+  incrementally updated factor of ``X``; the results agree to rounding.
+* A candidate in the span of the active features (squared Cholesky pivot
+  below ``max(1e-14, 100 eps G[j, j])``; sklearn: pivot below 1e-7, absolute)
+  is excluded until a feature is dropped.  sklearn misses such features when
+  ``G[j, j]`` is large and then follows an ill-conditioned path; when it does
+  catch them it zeroes the correlation of another feature by mistake.  Here
+  exact copies of a feature are simply redundant.
+* Inactive features whose correlation moves in lockstep with the active ones
+  (e.g. copies of an active feature) cannot end a step: their ``0 / 0`` step
+  ratio is rounding noise.
+* The path also stops once the residual correlations ``X^T (y - X coef)`` are
+  at rounding-noise level (``20 eps max_j ||x_j|| ||y||``).  This only
+  matters in float32 for (near) exact fits, e.g. when ``y`` is linear in
+  ``z`` with large values; sklearn relies on its absolute ``alpha``
+  tolerance alone.
+* If rounding makes the equiangular system indefinite, the path stops
+  (sklearn regularises the factor and continues).
+* Several features crossing zero in the same step are all dropped, and a
+  dropped coefficient is exactly zero (sklearn keeps its rounding residue at
+  that path point).
+* A zero weight sum gives all-zero data, hence all features (lime raises).
 """
 
 from typing import NamedTuple
@@ -48,9 +60,10 @@ _ALPHA_TOL = float(np.finfo(np.float32).eps)
 _TINY32 = float(np.finfo(np.float32).tiny)
 # sklearn rejects a feature whose Cholesky pivot is below 1e-7 (squared here).
 _MIN_PIVOT_SQ = 1e-14
-# Relative pivot threshold, in units of the dtype's epsilon (see module doc).
-_PIVOT_RTOL_EPS = 100.0
-# The path stops when max |correlation| <= this * eps * D * max |X^T y|.
+# Relative tolerance, in units of the dtype's epsilon, for a squared pivot
+# (relative to G[j, j]) and for lockstep correlations (relative to ||x_j||).
+_DEGENERATE_RTOL_EPS = 100.0
+# The path stops when all |x_j^T residual| <= this * eps * max ||x_j|| * ||y||.
 _NOISE_RTOL_EPS = 20.0
 
 
@@ -76,14 +89,15 @@ def _min_pos(x: jax.Array, valid: jax.Array) -> jax.Array:
 
 
 def _weighted_design(z, y, weights, dtype):
-    """lime's weighted centring: returns X [S, D] and y [S] such that plain
-    least squares on them is weighted least squares with an intercept."""
+    """lime's weighted centring and sqrt-weight scaling: z [S, D], y [S],
+    weights [S] -> X [S, D], y [S]; plain least squares on them is weighted
+    least squares with an intercept."""
     w = weights.astype(dtype)
     sw = jnp.sum(w)
     # np.average would raise on a zero weight sum; here everything becomes 0.
-    inv_sw = jnp.where(sw > 0, 1 / jnp.where(sw > 0, sw, 1), 0)
-    z_mean = (w @ z) * inv_sw
-    y_mean = (w @ y) * inv_sw
+    sw = jnp.where(sw > 0, sw, 1)
+    z_mean = (w @ z) / sw
+    y_mean = (w @ y) / sw
     sqrt_w = jnp.sqrt(w)
     return (z - z_mean) * sqrt_w[:, None], (y - y_mean) * sqrt_w
 
@@ -157,7 +171,7 @@ def lasso_path_mask(z, y, weights, num_features: int) -> jax.Array:
         b = jnp.where(st.active, gram[:, j], 0)  # G[A, j]
         u = jax.scipy.linalg.cho_solve(chol, b)  # G[A, A]^-1 G[A, j]
         schur = diag[j] - b @ u
-        pivot_tol = jnp.maximum(_MIN_PIVOT_SQ, _PIVOT_RTOL_EPS * eps * diag[j])
+        pivot_tol = jnp.maximum(_MIN_PIVOT_SQ, _DEGENERATE_RTOL_EPS * eps * diag[j])
         degenerate = add & ~(schur > pivot_tol)
         # sklearn swaps the candidate into position n_active of its feature
         # order, with the feature `a` that held that position.
@@ -169,7 +183,7 @@ def lasso_path_mask(z, y, weights, num_features: int) -> jax.Array:
 
         active = st.active | (add & onehot)
         sign = jnp.where(add & onehot, jnp.sign(st.cov[j]), st.sign)
-        # sklearn bails out if alpha increased (numerical trouble).
+        # sklearn bails out if alpha increased (numerical trouble or ties).
         alpha_up = (st.n_iter > 0) & (st.prev_alpha < alpha)
 
         # Equiangular direction: solve G[A', A'] x = sign[A'] for the new
@@ -188,7 +202,7 @@ def lasso_path_mask(z, y, weights, num_features: int) -> jax.Array:
         # (aa -/+ corr = 0 up to rounding, e.g. a copy of an active feature)
         # never catches up; rounding must not turn its 0/0 into a step.
         eligible = eligible & ~active
-        lockstep_tol = _PIVOT_RTOL_EPS * eps * jnp.sqrt(diag)
+        lockstep_tol = _DEGENERATE_RTOL_EPS * eps * jnp.sqrt(diag)
         gamma = jnp.minimum(
             jnp.minimum(
                 _min_pos(
