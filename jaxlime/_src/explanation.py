@@ -39,6 +39,22 @@ class Explanation:
   instances: jax.Array  # [N, ...] the explained instances, as given.
   domain: Any = dataclasses.field(metadata=dict(static=True), default=None)
 
+  @classmethod
+  def from_surrogate(cls, fit, labels: jax.Array, prediction: jax.Array, instances,
+                     **fields) -> "Explanation":
+    """An explanation of N instances from their stacked surrogates.
+
+    Args:
+      fit: a `surrogate.Surrogate` whose fields have a leading [N] axis.
+      labels: [N, L] explained labels.
+      prediction: [N, C] model outputs at the instances.
+      instances: [N, ...] the instances (or None, set later by the caller).
+      **fields: further fields of a subclass (e.g. `segments`) and `domain`.
+    """
+    return cls(coef=fit.coef, selected=fit.selected, intercept=fit.intercept, score=fit.score,
+               local_pred=fit.local_pred, labels=labels, prediction=prediction,
+               coef_std=fit.coef_std, degenerate=fit.degenerate, instances=instances, **fields)
+
   def __len__(self) -> int:
     return int(np.shape(self.coef)[0])
 

@@ -146,30 +146,13 @@ def perturb(words: jax.Array, image: jax.Array, segments: jax.Array, fill: jax.A
   return perturbed.reshape((num_rows,) + image.shape)
 
 
-def _explained_labels(prediction: jax.Array, config: ImageConfig) -> jax.Array:
-  """[L] int32 labels: config.labels, or the top_labels highest outputs, highest first.
-
-  lime's `argsort(preds[0])[-top_labels:]` reversed: among equal outputs the higher class id
-  comes first.
-  """
-  if config.top_labels is not None:
-    return jnp.argsort(prediction, stable=True)[::-1][: config.top_labels].astype(jnp.int32)
-  return jnp.asarray(config.labels, jnp.int32)
-
-
 def _fit_image(z, outputs, num_segments, kernel_width, config: ImageConfig):
   """Weights, labels and surrogate of one image: z [D, S] float, outputs [S, C]."""
-  distances = kernels.cosine_distances_columns(z)
-  if config.kernel is None:
-    weights = kernels.exponential_kernel(distances, kernel_width)
-  else:
-    weights = jnp.asarray(config.kernel(distances, kernel_width), z.dtype)
-  labels = _explained_labels(outputs[0], config)
-  valid = jnp.arange(z.shape[0]) < num_segments
-  fit = surrogate.fit_surrogate_columns_masked(
-      z, outputs[:, labels], weights.astype(z.dtype), valid, num_features=config.num_features,
-      feature_selection=config.feature_selection)
-  return fit, labels
+  return surrogate.fit_local(
+      z, outputs, kernels.cosine_distances_columns(z), kernel_width, kernel=config.kernel,
+      labels=config.labels, top_labels=config.top_labels, num_features=config.num_features,
+      feature_selection=config.feature_selection,
+      feature_mask=jnp.arange(z.shape[0]) < num_segments)
 
 
 def chunk_starts(num_samples: int, max_rows: int) -> tuple[int, tuple[int, ...]]:
@@ -286,15 +269,5 @@ def explain_images(params: Any, images: jax.Array, segments: jax.Array, num_segm
     return leaf.reshape((num_images,) + leaf.shape[2:])
 
   fit, labels, prediction = jax.tree.map(unblock, (fit, labels, prediction))
-  return Explanation(
-      coef=fit.coef,
-      selected=fit.selected,
-      intercept=fit.intercept,
-      score=fit.score,
-      local_pred=fit.local_pred,
-      labels=labels,
-      prediction=prediction,
-      coef_std=fit.coef_std,
-      degenerate=fit.degenerate,
-      instances=None,  # Set by the caller: returning the input from jit would copy it.
-  )
+  # instances is set by the caller: returning the input from jit would copy it.
+  return Explanation.from_surrogate(fit, labels, prediction, None)

@@ -11,11 +11,12 @@ and the unpenalised intercept is ybar - zbar . coef.
 """
 
 import functools
-from typing import NamedTuple
+from typing import Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
 
+from jaxlime._src import kernels
 from jaxlime._src import lasso
 
 FEATURE_SELECTION_METHODS = ("auto", "none", "highest_weights", "forward_selection", "lasso_path")
@@ -318,10 +319,42 @@ def fit_surrogate_columns(z_columns: jax.Array, y: jax.Array, weights: jax.Array
   )
 
 
-def fit_surrogate_columns_masked(z_columns: jax.Array, y: jax.Array, weights: jax.Array,
-                                 feature_mask: jax.Array, *, num_features: int,
-                                 feature_selection: str, alpha=1.0) -> Surrogate:
-  """`fit_surrogate_columns` of an instance padded to D features, `feature_mask` [D] the real."""
-  return fit_surrogate_columns(z_columns, y, weights, num_features=num_features,
-                               feature_selection=feature_selection, alpha=alpha,
-                               feature_mask=feature_mask)
+def explained_labels(prediction: jax.Array, *, labels: tuple[int, ...] | None,
+                     top_labels: int | None) -> jax.Array:
+  """[L] int32 labels of one instance: `labels`, or the `top_labels` highest of prediction [C].
+
+  lime's `argsort(prediction)[-top_labels:]` reversed: highest first, and among equal outputs
+  the higher class id first.
+  """
+  if top_labels is not None:
+    return jnp.argsort(prediction, stable=True)[::-1][:top_labels].astype(jnp.int32)
+  return jnp.asarray(labels, jnp.int32)
+
+
+def fit_local(z_columns: jax.Array, outputs: jax.Array, distances: jax.Array, kernel_width, *,
+              kernel: Callable | None, labels: tuple[int, ...] | None, top_labels: int | None,
+              num_features: int, feature_selection: str,
+              feature_mask: jax.Array | None = None) -> tuple[Surrogate, jax.Array]:
+  """The step every modality shares: kernel weights, the labels to explain, the surrogate.
+
+  Args:
+    z_columns: [D, S] interpretable samples, column 0 the instance.
+    outputs: [S, C] model outputs on the samples (row 0 the instance).
+    distances: [S] distances of the samples to the instance.
+    kernel_width: scalar, may be traced.
+    kernel: kernel(distances, kernel_width) -> weights, or None for `exponential_kernel`.
+    labels, top_labels: as in `explained_labels`.
+    num_features, feature_selection, feature_mask: as in `fit_surrogate_columns`.
+
+  Returns:
+    The Surrogate over L labels and the [L] explained labels.
+  """
+  if kernel is None:
+    weights = kernels.exponential_kernel(distances, kernel_width)
+  else:
+    weights = kernel(distances, kernel_width)
+  chosen = explained_labels(outputs[0], labels=labels, top_labels=top_labels)
+  fit = fit_surrogate_columns(
+      z_columns, outputs[:, chosen], jnp.asarray(weights, z_columns.dtype),
+      num_features=num_features, feature_selection=feature_selection, feature_mask=feature_mask)
+  return fit, chosen

@@ -178,27 +178,12 @@ def _as_outputs(outputs: jax.Array, mode: str) -> jax.Array:
   return outputs
 
 
-def _explained_labels(prediction: jax.Array, config: TabularConfig) -> jax.Array:
-  """[L] int32 label ids for an instance whose model output is prediction [C]."""
-  if config.mode == "regression":
-    return jnp.zeros((1,), jnp.int32)
-  if config.top_labels is not None:
-    return jnp.argsort(-prediction, stable=True)[: config.top_labels].astype(jnp.int32)
-  return jnp.asarray(config.labels, jnp.int32)
-
-
 def _fit_instance(z, outputs, kernel_width, config: TabularConfig):
   """Weights, label choice and surrogate fit of one instance: z [D, S], outputs [S, C]."""
-  distances = kernels.euclidean_distances_columns(z)
-  if config.kernel is None:
-    weights = kernels.exponential_kernel(distances, kernel_width)
-  else:
-    weights = jnp.asarray(config.kernel(distances, kernel_width), z.dtype)
-  labels = _explained_labels(outputs[0], config)
-  fit = surrogate.fit_surrogate_columns(
-      z, outputs[:, labels], weights.astype(z.dtype), num_features=config.num_features,
+  return surrogate.fit_local(
+      z, outputs, kernels.euclidean_distances_columns(z), kernel_width, kernel=config.kernel,
+      labels=config.labels, top_labels=config.top_labels, num_features=config.num_features,
       feature_selection=config.feature_selection)
-  return fit, labels
 
 
 def _evaluate(apply, params, inputs, config: TabularConfig, dtype) -> jax.Array:
@@ -304,18 +289,7 @@ def explain_tabular(params: Any, instances: jax.Array, keys: jax.Array, tables: 
     return leaf.reshape((num_instances,) + leaf.shape[2:])
 
   fit, labels, prediction = jax.tree.map(unblock, (fit, labels, prediction))
-  return Explanation(
-      coef=fit.coef,
-      selected=fit.selected,
-      intercept=fit.intercept,
-      score=fit.score,
-      local_pred=fit.local_pred,
-      labels=labels,
-      prediction=prediction,
-      coef_std=fit.coef_std,
-      degenerate=fit.degenerate,
-      instances=instances,
-  )
+  return Explanation.from_surrogate(fit, labels, prediction, instances)
 
 
 @functools.partial(jax.jit, static_argnames=("config", "apply", "placement"))

@@ -527,19 +527,9 @@ class TextExplainer:
           top_labels, batch_size, pad_token_id, mask_token_id)
     num_outputs = prediction.shape[-1]
     class_names = self.class_names or tuple(str(c) for c in range(num_outputs))
-    result = TextExplanation(
-        coef=fit.coef,
-        selected=fit.selected,
-        intercept=fit.intercept,
-        score=fit.score,
-        local_pred=fit.local_pred,
-        labels=labels,
-        prediction=prediction,
-        coef_std=fit.coef_std,
-        degenerate=fit.degenerate,
-        instances=jnp.arange(num_texts, dtype=jnp.int32),
-        domain=TextDomain(mode="classification", class_names=class_names, texts=indexed),
-    )
+    result = TextExplanation.from_surrogate(
+        fit, labels, prediction, jnp.arange(num_texts, dtype=jnp.int32),
+        domain=TextDomain(mode="classification", class_names=class_names, texts=indexed))
     checks.check_result(result, "classification")
     return result
 

@@ -150,13 +150,6 @@ def token_rows(kept: jax.Array, token_ids: jax.Array, token_features: jax.Array,
   return ids.T.astype(jnp.int32)
 
 
-def _explained_labels(prediction: jax.Array, config: TextConfig) -> jax.Array:
-  """[L] int32 label ids for a text whose model output is prediction [C]."""
-  if config.top_labels is not None:
-    return jnp.argsort(-prediction, stable=True)[: config.top_labels].astype(jnp.int32)
-  return jnp.asarray(config.labels, jnp.int32)
-
-
 def fit_text(kept: jax.Array, outputs: jax.Array, num_words: jax.Array, kernel_width,
              config: TextConfig):
   """Kernel weights, label choice and surrogate fit of one text.
@@ -173,16 +166,11 @@ def fit_text(kept: jax.Array, outputs: jax.Array, num_words: jax.Array, kernel_w
     [L] explained labels.
   """
   z = kept.astype(outputs.dtype)
-  distances = kernels.cosine_distances_columns(z) * DISTANCE_SCALE
-  if config.kernel is None:
-    weights = kernels.exponential_kernel(distances, kernel_width)
-  else:
-    weights = jnp.asarray(config.kernel(distances, kernel_width), z.dtype)
-  labels = _explained_labels(outputs[0], config)
-  fit = surrogate.fit_surrogate_columns_masked(
-      z, outputs[:, labels], weights.astype(z.dtype), jnp.arange(z.shape[0]) < num_words,
-      num_features=config.num_features, feature_selection=config.feature_selection)
-  return fit, labels
+  return surrogate.fit_local(
+      z, outputs, kernels.cosine_distances_columns(z) * DISTANCE_SCALE, kernel_width,
+      kernel=config.kernel, labels=config.labels, top_labels=config.top_labels,
+      num_features=config.num_features, feature_selection=config.feature_selection,
+      feature_mask=jnp.arange(z.shape[0]) < num_words)
 
 
 @functools.partial(jax.jit, static_argnames=("num_dims", "num_samples"))
