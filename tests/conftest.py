@@ -1,5 +1,7 @@
 """Shared fixtures: real data that ships with scikit-learn and small JAX models on it."""
 
+from typing import Callable, NamedTuple
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -14,13 +16,24 @@ def breast_cancer():
   return data.data, data.target, list(data.feature_names), list(data.target_names)
 
 
+class Logistic(NamedTuple):
+  """One logistic regression on breast cancer, in every form a test feeds to an explainer."""
+
+  model: Callable  # jnp [B, 30] -> [B, 2].
+  numpy_model: Callable  # numpy [B, 30] -> [B, 2], for lime.
+  weights: np.ndarray  # [30] float32 coefficients on the raw features.
+  bias: float
+  predict_proba: Callable  # scikit-learn's own predict_proba on raw features.
+
+
 @pytest.fixture(scope="session")
-def logistic(breast_cancer):
-  """A logistic regression on breast-cancer as a jnp function [B, 30] -> [B, 2], and its sklearn twin."""
+def logistic(breast_cancer) -> Logistic:
+  """A logistic regression on breast-cancer as a jnp function, a numpy one and scikit-learn's."""
   X, y, _, _ = breast_cancer
   mean, std = X.mean(axis=0), X.std(axis=0)
   classifier = LogisticRegression(max_iter=5000).fit((X - mean) / std, y)
-  weights = jnp.asarray(classifier.coef_[0] / std, jnp.float32)
+  raw_weights = np.asarray(classifier.coef_[0] / std, np.float32)
+  weights = jnp.asarray(raw_weights)
   bias = float(classifier.intercept_[0] - (classifier.coef_[0] * mean / std).sum())
 
   def model(x):
@@ -30,4 +43,7 @@ def logistic(breast_cancer):
   def numpy_model(x):
     return np.asarray(model(jnp.asarray(x, jnp.float32)), np.float64)
 
-  return model, numpy_model
+  def predict_proba(x):
+    return classifier.predict_proba((x - mean) / std)
+
+  return Logistic(model, numpy_model, raw_weights, bias, predict_proba)

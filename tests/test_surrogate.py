@@ -8,6 +8,7 @@ from lime.lime_base import LimeBase
 from sklearn.linear_model import Ridge
 
 import jaxlime
+from helpers import dense_weights
 
 
 def _lime_problem(seed, num_samples, num_dims, num_labels, binary=True):
@@ -29,13 +30,6 @@ def _lime_problem(seed, num_samples, num_dims, num_labels, binary=True):
 
 def _kernel(width):
   return lambda d: np.sqrt(np.exp(-(d**2) / width**2))
-
-
-def _dense(pairs, num_dims):
-  out = np.zeros(num_dims)
-  for j, weight in pairs:
-    out[j] = weight
-  return out
 
 
 CASES = [
@@ -61,7 +55,7 @@ def test_fit_surrogate_equals_lime_base(method, num_features, seed, num_samples,
         z, y, distances, label, num_features, feature_selection=method)
     expected_selected = sorted(int(j) for j, _ in pairs)
     assert np.flatnonzero(np.asarray(fit.selected[label])).tolist() == expected_selected
-    np.testing.assert_allclose(fit.coef[label], _dense(pairs, num_dims), atol=5e-5, rtol=2e-3)
+    np.testing.assert_allclose(fit.coef[label], dense_weights(pairs, num_dims), atol=5e-5, rtol=2e-3)
     np.testing.assert_allclose(fit.intercept[label], intercept, atol=5e-5, rtol=1e-3)
     np.testing.assert_allclose(fit.score[label], score, atol=5e-5)
     np.testing.assert_allclose(fit.local_pred[label], local_pred[0], atol=5e-5, rtol=1e-3)

@@ -9,19 +9,12 @@ import numpy as np
 import pytest
 from flax import nnx
 from lime.lime_tabular import LimeTabularExplainer
-from sklearn.linear_model import LogisticRegression
 
 import jaxlime
 from jaxlime._src import tabular_core
+from helpers import dense_weights
 
 INSTANCES = [0, 5, 50, 100, 200, 300]
-
-
-def _dense(pairs, num_dims):
-  out = np.zeros(num_dims)
-  for j, weight in pairs:
-    out[j] = weight
-  return out
 
 
 def _agreement(a, b, top=5):
@@ -39,7 +32,7 @@ def test_whole_pipeline_agrees_with_lime_as_lime_agrees_with_itself(
   jaxlime-vs-lime 0.989 (4.5); continuous 0.9993 (4.0) and 0.9995 (4.0).
   """
   X, _, _, _ = breast_cancer
-  model, numpy_model = logistic
+  model, numpy_model = logistic.model, logistic.numpy_model
   num_samples = 20_000
   explainer = jaxlime.TabularExplainer(X, feature_selection="none",
                                        discretize_continuous=discretize)
@@ -52,7 +45,7 @@ def test_whole_pipeline_agrees_with_lime_as_lime_agrees_with_itself(
             X[index], numpy_model, num_features=30, num_samples=num_samples).as_map()[1]
         for seed in (1, 2)
     ]
-    first, second = _dense(runs[0], 30), _dense(runs[1], 30)
+    first, second = dense_weights(runs[0], 30), dense_weights(runs[1], 30)
     ours_vs_lime.append(_agreement(np.asarray(ours.coef[row, 0]), first))
     lime_vs_lime.append(_agreement(second, first))
   ours_vs_lime, lime_vs_lime = np.array(ours_vs_lime), np.array(lime_vs_lime)
@@ -64,7 +57,7 @@ def test_whole_pipeline_agrees_with_lime_as_lime_agrees_with_itself(
 def test_default_configuration_selects_lime_features_and_names(breast_cancer, logistic):
   """Default options (quartiles, auto = highest_weights at K = 10): names as lime writes them."""
   X, _, feature_names, class_names = breast_cancer
-  model, numpy_model = logistic
+  model, numpy_model = logistic.model, logistic.numpy_model
   explainer = jaxlime.TabularExplainer(X, feature_names=feature_names, class_names=class_names)
   ours = explainer.explain(X[:3], model, key=0, num_samples=20_000)
   reference = LimeTabularExplainer(X, feature_names=feature_names, class_names=class_names,
@@ -120,7 +113,7 @@ def test_categorical_features_sample_training_frequencies_like_lime():
     theirs = reference.explain_instance(X[index], numpy_model, num_features=4,
                                         num_samples=20_000)
     assert dict(ours.as_list(row)).keys() == dict(theirs.as_list()).keys()
-    np.testing.assert_allclose(np.asarray(ours.coef[row, 0]), _dense(theirs.as_map()[1], 4),
+    np.testing.assert_allclose(np.asarray(ours.coef[row, 0]), dense_weights(theirs.as_map()[1], 4),
                                atol=0.02)
   sex = categorical_names[0][int(X[0, 0])]
   assert f"sex={sex}" in dict(ours.as_list(0))
@@ -301,30 +294,17 @@ class _LinenModel(nn.Module):
     return jnp.stack([1 - p, p], axis=-1)
 
 
-def test_nnx_linen_and_host_models_give_the_same_explanation(breast_cancer):
-  X, y, _, _ = breast_cancer
-  mean, std = X.mean(axis=0), X.std(axis=0)
-  classifier = LogisticRegression(max_iter=5000).fit((X - mean) / std, y)
-  weights = np.asarray(classifier.coef_[0] / std, np.float32)
-  bias = float(classifier.intercept_[0] - (classifier.coef_[0] * mean / std).sum())
-
-  def function(x):
-    p = jax.nn.sigmoid(x @ jnp.asarray(weights) + bias)
-    return jnp.stack([1 - p, p], axis=-1)
-
+def test_nnx_linen_and_host_models_give_the_same_explanation(breast_cancer, logistic):
+  X, _, _, _ = breast_cancer
+  weights, bias = logistic.weights, logistic.bias
   nnx_model = _NNXModel(jnp.asarray(weights), bias)
   linen_variables = {"params": {"Dense_0": {"kernel": jnp.asarray(weights)[:, None],
                                             "bias": jnp.asarray([bias], jnp.float32)}}}
   linen_model = functools.partial(_LinenModel().apply, linen_variables)
-  scaled = X.copy()
-  scaled_classifier = LogisticRegression(max_iter=5000).fit((X - mean) / std, y)
-
-  def sklearn_predict_proba(x):
-    return scaled_classifier.predict_proba((x - mean) / std)
-
-  explainer = jaxlime.TabularExplainer(scaled)
-  reference = explainer.explain(X[:5], function, key=0, num_samples=1000)
-  for model in (nnx_model, linen_model, jaxlime.host_model(sklearn_predict_proba, batch_size=700)):
+  host = jaxlime.host_model(logistic.predict_proba, batch_size=700)
+  explainer = jaxlime.TabularExplainer(X)
+  reference = explainer.explain(X[:5], logistic.model, key=0, num_samples=1000)
+  for model in (nnx_model, linen_model, host):
     exp = explainer.explain(X[:5], model, key=0, num_samples=1000)
     np.testing.assert_array_equal(exp.selected, reference.selected)
     np.testing.assert_allclose(exp.coef, reference.coef, rtol=1e-3, atol=1e-4)

@@ -18,6 +18,7 @@ from lime.lime_text import LimeTextExplainer
 import jaxlime
 from jaxlime._src import kernels
 from jaxlime._src import text_core
+from helpers import dense_weights
 
 TEXTS = [
     "the acting was wonderful but the plot felt slow and predictable",
@@ -82,13 +83,6 @@ def strings_through(model, tokenizer, num_tokens=24):
     return np.asarray(model(ids, ids != 0), np.float64)
 
   return classify
-
-
-def _dense(pairs, num_dims):
-  out = np.zeros(num_dims)
-  for j, weight in pairs:
-    out[j] = weight
-  return out
 
 
 def _agreement(a, b, top=3):
@@ -242,7 +236,7 @@ def test_agrees_with_lime_as_lime_agrees_with_itself(mode):
         for seed in (1, 2)
     ]
     num_dims = len(ours.words(i))
-    first, second = (_dense(run.as_map()[1], num_dims) for run in runs)
+    first, second = (dense_weights(run.as_map()[1], num_dims) for run in runs)
     ours_vs_lime.append(_agreement(np.asarray(ours.coef[i, 0, :num_dims]), first))
     lime_vs_lime.append(_agreement(second, first))
     assert ours.as_list(i)[0][0] == runs[0].as_list()[0][0]
