@@ -111,7 +111,7 @@ class _PlainProgress:
     print(f"explaining: {self.done}/{self.total} instances, {rate:.0f} inst/s", file=sys.stderr)
 
   def close(self):
-    pass
+    """Nothing to release: every update was printed as it came."""
 
 
 def run_calls(call: Callable[..., Any], per_instance: tuple, *, num_instances: int,
