@@ -11,7 +11,44 @@ import numpy as np
 import pytest
 
 import jaxlime
+from jaxlime._src import image_core
+from jaxlime._src import segmentation
 from jaxlime._src import tabular_core
+from jaxlime._src import text_core
+
+IMAGE_READOUT = np.random.default_rng(3).normal(size=(48, 3)).astype(np.float32)
+WORDS = ("good", "bad", "plot", "acting", "slow", "fun", "dull", "music", "long", "great")
+WORD_WEIGHTS = np.array([0.0, 0.0, 1.2, -1.4, 0.1, 0.3, -0.7, 0.9, -1.0, 0.4, -0.3, 1.5],
+                        np.float32)  # Ids 0 (padding) and 1 (unknown), then WORDS.
+
+
+def image_model(x):
+  """[B, 16, 16, 3] -> 3-class softmax of a read-out of 4 x 4 cell means."""
+  cells = x.reshape(x.shape[0], 4, 4, 4, 4, 3).mean(axis=(2, 4)).reshape(x.shape[0], 48)
+  return jax.nn.softmax(jnp.tanh(cells - 0.5) @ IMAGE_READOUT, axis=-1)
+
+
+def random_images(count):
+  return np.random.default_rng(4).uniform(size=(count, 16, 16, 3)).astype(np.float32)
+
+
+def random_texts(count):
+  rng = np.random.default_rng(5)
+  return [" ".join(rng.choice(WORDS, size=rng.integers(3, 9))) for _ in range(count)]
+
+
+def word_ids(text):
+  return [WORDS.index(word) + 2 for word in text.split()]
+
+
+def token_model(ids):
+  p = jax.nn.sigmoid(jnp.sum(jnp.asarray(WORD_WEIGHTS)[ids], axis=1))
+  return jnp.stack([1 - p, p], axis=1)
+
+
+def string_model(strings):
+  return np.asarray(token_model(jnp.asarray(
+      [word_ids(s) + [0] * (12 - len(word_ids(s))) for s in strings], jnp.int32)))
 
 
 def test_calls_of_fixed_size_compile_once_and_equal_one_call(breast_cancer, logistic):
@@ -55,6 +92,79 @@ def test_progress_only_when_asked(breast_cancer, logistic, capsys):
   explainer.explain(X[:20], logistic[0], key=0, num_samples=100, instances_per_call=10,
                     progress=False)
   assert "explaining" not in capsys.readouterr().err
+
+
+def test_image_calls_compile_once_and_parts_equal_one_call():
+  images = random_images(11)
+  explainer = jaxlime.ImageExplainer()
+  options = dict(key=2, segmentation_fn="grid", num_samples=64, top_labels=2, batch_size=128)
+  whole = explainer.explain(images, image_model, **options)
+  before = image_core.explain_images._cache_size()
+  # Blocks of 2 images, calls of 4: three calls, the last padded; superpixels computed per call.
+  parts = list(explainer.explain_iter(images, image_model, instances_per_call=4, **options))
+  assert [start for start, _ in parts] == [0, 4, 8]
+  assert image_core.explain_images._cache_size() == before + 1
+  joined = explainer.explain(images, image_model, instances_per_call=4, **options)
+  assert image_core.explain_images._cache_size() == before + 1
+  np.testing.assert_array_equal(joined.selected, whole.selected)
+  np.testing.assert_allclose(joined.coef, whole.coef, rtol=1e-5, atol=1e-6)
+  np.testing.assert_array_equal(joined.segments, whole.segments)
+  for start, part in parts:
+    np.testing.assert_allclose(part.coef, whole.coef[start:start + len(part)], rtol=1e-5,
+                               atol=1e-6)
+    np.testing.assert_array_equal(part.instances, images[start:start + len(part)])
+    assert part.get_image_and_mask(0, int(part.labels[0, 0]))[1].shape == (16, 16)
+
+
+def test_image_superpixel_counts_that_grow_between_calls_pad_features_exactly():
+  images = random_images(6)
+  counts = [4, 4, 9, 9, 16, 16]  # Grids of 2 x 2, 3 x 3 and 4 x 4 cells.
+  grids = np.stack([segmentation.grid_segments(16, 16, int(np.sqrt(c))) for c in counts])
+  lookup = {image.tobytes(): grid for image, grid in zip(images, grids)}
+  explainer = jaxlime.ImageExplainer()
+  options = dict(key=1, num_samples=64, top_labels=1, batch_size=128)
+  given = explainer.explain(images, image_model, segments=grids, **options)
+  computed = explainer.explain(images, image_model, instances_per_call=2,
+                               segmentation_fn=lambda image: lookup[image.tobytes()], **options)
+  assert computed.coef.shape == given.coef.shape == (6, 1, 16)
+  np.testing.assert_array_equal(computed.selected, given.selected)
+  np.testing.assert_allclose(computed.coef, given.coef, rtol=1e-5, atol=1e-6)
+  assert not np.asarray(computed.selected)[:2, :, 4:].any()
+
+
+def test_text_calls_compile_once_and_parts_equal_one_call():
+  texts = random_texts(13)
+  explainer = jaxlime.TextExplainer()
+  # Token blocks of 12 texts (400K tokens / (4000 samples x 8 tokens)): calls of one block.
+  options = dict(key=3, num_samples=4000)
+  whole = explainer.explain(texts, token_model, tokenizer=word_ids, **options)
+  before = text_core.explain_tokens._cache_size()
+  parts = list(explainer.explain_iter(texts, token_model, tokenizer=word_ids,
+                                      instances_per_call=8, **options))
+  assert [start for start, _ in parts] == [0, 12]
+  assert text_core.explain_tokens._cache_size() == before + 1
+  for start, part in parts:
+    np.testing.assert_allclose(part.coef, whole.coef[start:start + len(part)], rtol=1e-5,
+                               atol=1e-6)
+    assert part.text(0) == texts[start]
+  # The string path, in calls of 4 texts (the last padded), equals the token path.
+  strings = explainer.explain(texts, string_model, instances_per_call=4, batch_size=4000,
+                              **options)
+  np.testing.assert_array_equal(strings.selected, whole.selected)
+  np.testing.assert_allclose(strings.coef, whole.coef, rtol=1e-4, atol=1e-5)
+
+
+def test_image_and_text_progress_only_when_asked(capsys):
+  images, texts = random_images(4), random_texts(4)
+  runs = (lambda progress: jaxlime.ImageExplainer().explain(
+              images, image_model, segmentation_fn="grid", num_samples=32, instances_per_call=2,
+              progress=progress),
+          lambda progress: jaxlime.TextExplainer().explain(
+              texts, string_model, num_samples=32, instances_per_call=2, progress=progress))
+  for run in runs:
+    for progress in (None, True, False):  # None: not a terminal here, so no bar.
+      run(progress)
+      assert ("explaining" in capsys.readouterr().err) == bool(progress), progress
 
 
 def test_bfloat16_model_inputs_keep_a_float32_solve(breast_cancer, logistic):
@@ -133,6 +243,46 @@ _MULTI_DEVICE = textwrap.dedent("""
         raise AssertionError("a philox key on several devices must be refused")
       except ValueError as error:
         assert "threefry2x32" in str(error)
+    # lasso_path feature selection runs inside shard_map (no LAPACK call to hang).
+    explainer = jaxlime.TabularExplainer(X, feature_selection="lasso_path")
+    single = explainer.explain(rows[:8], model, key=key, num_samples=300, num_features=4)
+    out = explainer.explain(rows[:8], model, key=key, num_samples=300, num_features=4, mesh=mesh)
+    np.testing.assert_array_equal(out.selected, single.selected)
+    np.testing.assert_allclose(out.coef, single.coef, rtol=1e-5, atol=1e-6)
+    # Images: sharded calls of 8 (the last padded), superpixels computed call by call.
+    images = np.random.default_rng(4).uniform(size=(12, 16, 16, 3)).astype(np.float32)
+    readout = np.random.default_rng(3).normal(size=(48, 3)).astype(np.float32)
+    def image_model(x):
+      cells = x.reshape(x.shape[0], 4, 4, 4, 4, 3).mean(axis=(2, 4)).reshape(x.shape[0], 48)
+      return jax.nn.softmax(jnp.tanh(cells - 0.5) @ readout, axis=-1)
+    options = dict(key=key, segmentation_fn="grid", num_samples=64, top_labels=2)
+    single = jaxlime.ImageExplainer().explain(images, image_model, **options)
+    out = jaxlime.ImageExplainer().explain(images, image_model, mesh=mesh, instances_per_call=8,
+                                           **options)
+    assert len(out.coef.sharding.device_set) == 4, out.coef.sharding
+    np.testing.assert_array_equal(out.selected, single.selected)
+    np.testing.assert_allclose(out.coef, single.coef, rtol=1e-5, atol=1e-6)
+    # Text: the token path and the string path, sharded over the 2-D mesh's data axis.
+    words = ("good", "bad", "plot", "acting", "slow", "fun", "dull", "music")
+    weights = jnp.asarray(np.random.default_rng(6).normal(size=len(words) + 2), jnp.float32)
+    rng = np.random.default_rng(5)
+    texts = [" ".join(rng.choice(words, size=rng.integers(3, 9))) for _ in range(10)]
+    tokenize = lambda text: [words.index(w) + 2 for w in text.split()]
+    def token_model(ids):
+      p = jax.nn.sigmoid(jnp.sum(jnp.where(ids > 0, weights[ids], 0.0), axis=1))
+      return jnp.stack([1 - p, p], axis=1)
+    def string_model(strings):
+      ids = np.zeros((len(strings), 12), np.int32)
+      for row, string in enumerate(strings):
+        ids[row, :len(string.split())] = tokenize(string)
+      return np.asarray(token_model(jnp.asarray(ids)))
+    explainer = jaxlime.TextExplainer()
+    single = explainer.explain(texts, token_model, key=key, num_samples=200, tokenizer=tokenize)
+    for model_, tokenizer in ((token_model, tokenize), (string_model, None)):
+      out = explainer.explain(texts, model_, key=key, num_samples=200, tokenizer=tokenizer,
+                              mesh=mesh2, axis="data", instances_per_call=4)
+      np.testing.assert_array_equal(out.selected, single.selected)
+      np.testing.assert_allclose(out.coef, single.coef, rtol=1e-4, atol=1e-5)
     print("multi-device ok")
 """)
 

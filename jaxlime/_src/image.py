@@ -14,7 +14,8 @@ Where it differs from lime 0.2.0.1, on purpose:
 """
 
 import dataclasses
-from typing import Callable, Sequence
+import functools
+from typing import Callable, Iterator, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -24,6 +25,7 @@ from jaxlime._src import checks
 from jaxlime._src import image_core
 from jaxlime._src import models
 from jaxlime._src import segmentation as segmentation_lib
+from jaxlime._src import streaming
 from jaxlime._src import surrogate
 from jaxlime._src.explanation import Explanation
 
@@ -32,6 +34,12 @@ from jaxlime._src.explanation import Explanation
 # its building to the model reading it: on 64 x 64 x 3 images this measured fastest (CPU time)
 # for a small CNN and for a linear read-out; chunks of 500 images took 1.4x and 1.9x as long.
 _DEFAULT_CHUNK_ELEMENTS = 2**19
+# Image bytes per jitted call when instances_per_call is not given: 106 images of 224 x 224 x 3
+# float32, enough for a progress bar to move about once a second with a small CNN.
+_CALL_BYTES = 64 * 2**20
+# When superpixels are computed call by call, the program's superpixel count D is rounded up to
+# a multiple of this, so a call with a few more superpixels than the last rarely recompiles.
+_SEGMENT_MULTIPLE = 16
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -169,13 +177,24 @@ class ImageExplainer:
       labels: Sequence[int] = (1,),
       top_labels: int | None = 5,
       batch_size: int | None = None,
+      *,
+      progress: bool | None = None,
+      mesh=None,
+      axis: str | None = None,
+      instances_per_call: int | None = None,
   ) -> ImageExplanation:
-    """Explains the model's predictions on N images, all in one jitted computation.
+    """Explains the model's predictions on N images, in one jitted program per call.
 
     Image i draws its masks from `fold_in(key, i)` (or its own key): its explanation does not
-    depend on the batch or on `batch_size`. Segmentation runs on the host, before the jitted
-    computation; with `segments` given, `explain` can be traced (e.g. differentiated with
-    respect to the images or the model's parameters).
+    depend on the batch, `batch_size`, `instances_per_call` or the mesh. Segmentation runs on
+    the host, call by call while the devices work on the previous call; with `segments` given,
+    `explain` can be traced (e.g. differentiated with respect to the images or the model's
+    parameters), and is then one call.
+
+    Each call holds `instances_per_call` images (the last call padded, so the program compiles
+    once) and processes them in blocks, so memory depends on the call, not on N. When
+    superpixels are computed here, the program's superpixel count is the largest seen so far
+    rounded up to a multiple of 16: a later call with more superpixels compiles once more.
 
     Args:
       images: [N, H, W, C] images, passed to the model in their own dtype.
@@ -199,6 +218,13 @@ class ImageExplainer:
       top_labels: explain the K classes of highest predicted probability (at most C).
       batch_size: the largest number of perturbed images the model sees at once; bounds memory
         (default: about 512K input elements, 2 MB of float32).
+      progress: show a progress bar (tqdm when installed); None shows it in a terminal when
+        there is more than one call.
+      mesh: a `jax.sharding.Mesh` to split the images over (model parameters replicated).
+      axis: the mesh axis to split over; defaults to the mesh's first axis, or the axis images
+        are sharded over.
+      instances_per_call: images per jitted call (default: about 64 MB of images, at most
+        4096), rounded to whole blocks.
 
     Returns:
       An `ImageExplanation` with coef [N, L, D] over the batch's largest superpixel count D and
@@ -207,21 +233,58 @@ class ImageExplainer:
       and coef_std are exactly 0 and selected is False; the rest equals the explanation of the
       image alone (with its own key).
     """
+    run, placement, finish = self._prepare(
+        images, model, key, segments, segmentation_fn, hide_color, num_samples, num_features,
+        labels, top_labels, batch_size, progress, mesh, axis, instances_per_call)
+    parts = [part for _, part in run]
+    widest = max(result.coef.shape[-1] for result, _, _ in parts)
+    parts = [(_with_features(result, widest), *rest) for result, *rest in parts]
+    return finish(streaming.concatenate(parts, placement), 0)
+
+  def explain_iter(self, images, model, key=0, segments=None,
+                   segmentation_fn: str | Callable = "quickshift", hide_color=None,
+                   num_samples: int = 1000, num_features: int = 100000,
+                   labels: Sequence[int] = (1,), top_labels: int | None = 5,
+                   batch_size: int | None = None, *, progress: bool | None = None, mesh=None,
+                   axis: str | None = None, instances_per_call: int | None = None
+                   ) -> Iterator[tuple[int, ImageExplanation]]:
+    """`explain`, yielded call by call: (index of the first image, its ImageExplanation).
+
+    For streaming many images to disk: each part is computed while the previous one is handed
+    back (and the next call's images are segmented). A part's coef has D = its own largest
+    superpixel count; otherwise the parts equal `explain`'s result. Arguments as in
+    `explain`; images must hold concrete values.
+    """
+    if not checks.is_concrete(images):
+      raise TypeError("explain_iter needs concrete images; under jax.jit use explain.")
+    run, _, finish = self._prepare(
+        images, model, key, segments, segmentation_fn, hide_color, num_samples, num_features,
+        labels, top_labels, batch_size, progress, mesh, axis, instances_per_call)
+    for start, part in run:
+      yield start, finish(part, start)
+
+  def _prepare(self, images, model, key, segments, segmentation_fn, hide_color, num_samples,
+               num_features, labels, top_labels, batch_size, progress, mesh, axis,
+               instances_per_call):
+    """Validates the arguments; returns the iterator of (start, part), the placement, and
+    finish(part, start) -> ImageExplanation of the part's images."""
+    placement = streaming.placement_for(images, mesh, axis)
     images = _as_images(images)
     num_images, height, width, channels = images.shape
     num_samples = checks.positive_int("num_samples", num_samples, minimum=2)
     num_features = checks.positive_int("num_features", num_features, minimum=1)
-    if segments is None:
-      if not checks.is_concrete(images):
+    concrete = checks.is_concrete(images)
+    segments_computed = segments is None
+    if segments_computed:
+      if not concrete:
         raise ValueError("segmentation runs on the host and needs concrete images; pass "
                          "segments= to explain traced images.")
-      segments = segmentation_lib.segment_images(
-          np.asarray(images), segmentation_lib.as_segmentation_fn(segmentation_fn))
+      segmentation_fn = segmentation_lib.as_segmentation_fn(segmentation_fn)
+      max_segments = 0
     else:
-      segments = _check_segments(segments, images.shape)
-    segments, num_segments = segmentation_lib.relabel(segments)
-    adapter = models.as_model(
-        model, example=np.asarray(images[0]) if checks.is_concrete(images) else None)
+      segments, num_segments = segmentation_lib.relabel(_check_segments(segments, images.shape))
+      max_segments = int(num_segments.max())
+    adapter = models.as_model(model, example=np.asarray(images[0]) if concrete else None)
     num_outputs = checks.model_outputs(adapter, (height, width, channels), images.dtype,
                                        "classification")
     if top_labels:
@@ -231,46 +294,102 @@ class ImageExplainer:
       labels, top_labels = checks.labels_in_range(labels, num_outputs), None
     mean_fill = hide_color is None
     hide_color = jnp.zeros((), images.dtype) if mean_fill else _as_hide_color(hide_color, images)
-    block_size, chunk_size = plan_blocks(num_images, num_samples, height * width * channels,
-                                         batch_size)
+    image_size = height * width * channels
+    block_size, chunk_size = plan_blocks(-(-num_images // placement.num_shards), num_samples,
+                                         image_size, batch_size)
+    if concrete:
+      if instances_per_call is None:
+        image_bytes = image_size * np.dtype(images.dtype).itemsize
+        instances_per_call = max(1, min(streaming.DEFAULT_INSTANCES_PER_CALL,
+                                        _CALL_BYTES // image_bytes))
+      per_call, num_calls = streaming.call_size(num_images, block_size, placement,
+                                                instances_per_call)
+    else:
+      per_call, num_calls = streaming.call_size(num_images, block_size, placement, num_images)
+    dtype = jax.dtypes.canonicalize_dtype(jnp.float64)
+    kernel_width = jnp.asarray(self.kernel_width, dtype)
     config = image_core.ImageConfig(
         num_samples=num_samples,
         num_features=num_features,
         feature_selection=self.feature_selection,
         labels=labels,
         top_labels=top_labels,
-        max_segments=int(num_segments.max()),
+        max_segments=max_segments,
         mean_fill=mean_fill,
         block_size=block_size,
         chunk_size=chunk_size,
         kernel=self.kernel,
     )
-    keys = checks.instance_keys(key, num_images)
-    segments, num_segments = jnp.asarray(segments), jnp.asarray(num_segments)
-    padded = -num_images % block_size
-    arrays = (images, segments, num_segments, keys)
-    if padded:
-      arrays = tuple(jnp.concatenate([a, jnp.broadcast_to(a[:1], (padded,) + a.shape[1:])])
-                     for a in arrays)
-    dtype = jax.dtypes.canonicalize_dtype(jnp.float64)
-    result = image_core.explain_images(
-        adapter.params, *arrays, hide_color, jnp.asarray(self.kernel_width, dtype),
-        config=config, apply=adapter.apply)
-    if padded:
-      result = result[:num_images]
-    class_names = self.class_names or tuple(str(c) for c in range(num_outputs))
-    result = ImageExplanation(
-        **{field.name: getattr(result, field.name) for field in dataclasses.fields(result)
-           if field.name not in ("domain", "instances")},
-        instances=images,
-        domain=ImageDomain(mode="classification", class_names=class_names),
-        segments=segments)
-    checks.check_result(result, "classification")
+    keys = checks.instance_keys(key, num_images, sharded=placement.num_shards > 1)
+    programs = {}
+
+    def run_call(images, keys, segments, num_segments):
+      nonlocal config
+      if segments_computed:  # The program's D grows in steps of _SEGMENT_MULTIPLE.
+        largest = int(np.asarray(num_segments).max())
+        if largest > config.max_segments:
+          config = dataclasses.replace(
+              config, max_segments=-(-largest // _SEGMENT_MULTIPLE) * _SEGMENT_MULTIPLE)
+      if config not in programs:
+        programs[config] = streaming.split_over(
+            functools.partial(image_core.explain_images, config=config, apply=adapter.apply),
+            placement, (False, True, True, True, True, False, False))
+      result = programs[config](adapter.params, images, segments, num_segments, keys,
+                                hide_color, kernel_width)
+      return result, segments, num_segments
+
+    if segments_computed:
+      def segment(start, images, keys):
+        del keys
+        return segmentation_lib.relabel(
+            segmentation_lib.segment_images(images, segmentation_fn, first_index=start))
+
+      per_instance, prepare = (images, keys), segment
+    else:
+      per_instance, prepare = (images, keys, segments, num_segments), None
+    run = streaming.run_calls(run_call, per_instance, num_instances=num_images,
+                              per_call=per_call, num_calls=num_calls, placement=placement,
+                              progress=progress if concrete else False, prepare=prepare)
+    domain = ImageDomain(mode="classification",
+                         class_names=self.class_names or tuple(str(c) for c in range(num_outputs)))
+
+    def finish(part, start):
+      result, part_segments, part_counts = part
+      count = result.coef.shape[0]
+      if segments_computed:  # Drop the program's padding features beyond the part's largest D.
+        result = _with_features(result, int(np.asarray(part_counts).max()))
+      result = ImageExplanation(
+          **{field.name: getattr(result, field.name) for field in dataclasses.fields(result)
+             if field.name not in ("domain", "instances")},
+          instances=images[start:start + count] if concrete else images,
+          domain=domain, segments=part_segments)
+      checks.check_result(result, "classification")
+      return result
+
+    return run, placement, finish
+
+
+def _with_features(result: Explanation, count: int) -> Explanation:
+  """result with coef, selected and coef_std cut or zero-padded to `count` features.
+
+  Padding features are zero and unselected, so this changes no explanation. Done on the host
+  (a device slice or pad would compile per size), kept on the leaves' devices.
+  """
+  if result.coef.shape[-1] == count:
     return result
 
+  def resize(leaf):
+    host = np.asarray(leaf)[..., :count]
+    host = np.pad(host, [(0, 0)] * (host.ndim - 1) + [(0, count - host.shape[-1])])
+    return jax.device_put(host, leaf.sharding)
 
-def _as_images(images) -> jax.Array:
-  """[N, H, W, C] numeric images as a jax array (dtype kept), checked finite when concrete."""
+  return dataclasses.replace(result, coef=resize(result.coef), selected=resize(result.selected),
+                             coef_std=resize(result.coef_std))
+
+
+def _as_images(images):
+  """[N, H, W, C] numeric images, dtype kept: a host numpy array (no copy of a numpy input,
+  checked finite) when concrete, else the traced array."""
   if not isinstance(images, jax.Array):
     try:
       images = np.asarray(images)
@@ -291,14 +410,16 @@ def _as_images(images) -> jax.Array:
     raise ValueError(f"images must have shape [N, H, W, C]; got {shape}.{hint}")
   if min(shape) < 1:
     raise ValueError(f"images must have shape [N, H, W, C] with every size >= 1; got {shape}.")
-  if checks.is_concrete(images) and np.issubdtype(dtype, np.floating):
-    host = np.asarray(images)
+  if not checks.is_concrete(images):
+    return images
+  host = np.asarray(images)
+  if np.issubdtype(dtype, np.floating):
     bad = ~np.isfinite(host)
     if bad.any():
       where = tuple(np.argwhere(bad)[0].tolist())
       raise ValueError(f"images have {int(bad.sum())} NaN/inf pixels (first at index {where} "
                        "of [N, H, W, C]); fix or drop those images before explaining.")
-  return jnp.asarray(images)
+  return host
 
 
 def _check_segments(segments, image_shape) -> np.ndarray:

@@ -116,10 +116,14 @@ def as_segmentation_fn(segmentation_fn: str | Callable) -> Callable:
                   f"got {segmentation_fn!r}.")
 
 
-def segment_images(images: np.ndarray, segmentation_fn: Callable) -> list[np.ndarray]:
-  """Runs segmentation_fn on each host image of images [N, H, W, C]; returns N label maps."""
+def segment_images(images: np.ndarray, segmentation_fn: Callable, *, first_index: int = 0
+                   ) -> list[np.ndarray]:
+  """Runs segmentation_fn on each host image of images [N, H, W, C]; returns N label maps.
+
+  Errors name image `first_index + i` (the position in the user's batch).
+  """
   segments = []
-  for index, image in enumerate(images):
+  for index, image in enumerate(images, start=first_index):
     try:
       labels = segmentation_fn(image)
     except Exception as error:  # Say which image and which function failed.

@@ -86,6 +86,23 @@ def _pad(leaf, size: int):
   return library.concatenate([leaf, filler])
 
 
+def _is_key(leaf) -> bool:
+  return isinstance(leaf, jax.Array) and jnp.issubdtype(leaf.dtype, jax.dtypes.prng_key)
+
+
+def _on_host(leaf):
+  """(host array, key implementation or None): a concrete leaf as numpy, keys as their data.
+
+  Calls slice and pad host arrays: slicing a device array to each new size would compile a
+  program per size, and so would padding one.
+  """
+  if isinstance(leaf, jax.core.Tracer):
+    return leaf, None
+  if _is_key(leaf):
+    return np.asarray(jax.random.key_data(leaf)), jax.random.key_impl(leaf)
+  return np.asarray(leaf), None
+
+
 def _progress_bar(total: int, enabled: bool | None, num_calls: int):
   """A tqdm bar when asked (progress=True), or by default in a terminal for several calls."""
   if enabled is None:
@@ -115,36 +132,42 @@ class _PlainProgress:
 
 
 def run_calls(call: Callable[..., Any], per_instance: tuple, *, num_instances: int,
-              per_call: int, num_calls: int, placement: Placement,
-              progress: bool | None) -> Iterator[tuple[int, Any]]:
+              per_call: int, num_calls: int, placement: Placement, progress: bool | None,
+              prepare: Callable[..., tuple] | None = None) -> Iterator[tuple[int, Any]]:
   """Runs `call` on consecutive fixed-size slices of the per-instance arrays.
 
   Each slice holds `per_call` instances (the last one padded by repeating its first row) and is
   placed on the mesh when there is one. The next call is dispatched before the previous one is
-  waited for, so host work overlaps device work.
+  waited for, so host work (slicing, `prepare`) overlaps device work.
 
   Args:
     call: call(*slices) -> a pytree whose leaves have a leading [per_call] axis.
-    per_instance: arrays with a leading [N] axis (instances, keys, ...).
+    per_instance: arrays with a leading [N] axis (instances, keys, ...); concrete ones are
+      sliced on the host.
     num_instances: N.
     per_call, num_calls: from `call_size`.
     placement: where to put each slice.
     progress: show a progress bar (None: only in a terminal and for several calls).
+    prepare: host work on one call's real instances before padding, e.g. segmenting images:
+      prepare(start, *host_slices) -> more per-instance host arrays, passed to `call` after
+      the slices (keys arrive as their raw key data).
 
   Yields:
-    (start, result) with the result sliced to the real instances start..start + len.
+    (start, result) with the result cut to the real instances start..start + len.
   """
+  host = [_on_host(leaf) for leaf in per_instance]
   bar = _progress_bar(num_instances, progress, num_calls)
   pending = None
   try:
     for index in range(num_calls):
       start = index * per_call
       stop = min(start + per_call, num_instances)
-      slices = [_pad(leaf[start:stop], per_call) for leaf in per_instance]
-      if placement.mesh is not None:
-        slices = [jax.device_put(leaf, placement.sharding()) for leaf in slices]
-      else:
-        slices = [jnp.asarray(leaf) for leaf in slices]
+      slices = [leaf[start:stop] for leaf, _ in host]
+      impls = [impl for _, impl in host]
+      if prepare is not None:
+        extra = prepare(start, *slices)
+        slices, impls = slices + list(extra), impls + [None] * len(extra)
+      slices = [_place(_pad(leaf, per_call), impl, placement) for leaf, impl in zip(slices, impls)]
       result = call(*slices)
       if stop - start < per_call:
         result = _unpad(result, stop - start, placement)
@@ -158,20 +181,42 @@ def run_calls(call: Callable[..., Any], per_instance: tuple, *, num_instances: i
       bar.close()
 
 
+def _restore(leaf, impl):
+  """A host slice back as typed keys when it holds key data."""
+  return leaf if impl is None else jax.random.wrap_key_data(leaf, impl=impl)
+
+
+def _place(leaf, impl, placement: Placement):
+  """A padded slice on the placement's devices (typed keys re-wrapped there)."""
+  if isinstance(leaf, jax.core.Tracer):
+    return leaf
+  leaf = jax.device_put(leaf, placement.sharding() if placement.mesh is not None else None)
+  return _restore(leaf, impl)
+
+
 def _unpad(result, count: int, placement: Placement):
   """The first `count` instances of a padded result.
 
-  A sharded result goes through the host: slicing an array sharded with explicit axes to a size
-  the mesh does not divide is refused. The slice is split like the call when the devices divide
-  it, else replicated.
+  Cut on the host, then put back: slicing on the device would compile a program per leaf for
+  every new size (and a result split over explicit mesh axes cannot be sliced to a size the
+  mesh does not divide). The cut is split like the call when the devices divide it, else
+  replicated.
   """
-  if placement.mesh is None:
+  if any(isinstance(leaf, jax.core.Tracer) for leaf in jax.tree.leaves(result)):
     return jax.tree.map(lambda leaf: leaf[:count], result)
-  if count % placement.num_shards == 0:
+  return put(jax.tree.map(lambda leaf: np.asarray(leaf)[:count], result), count, placement)
+
+
+def put(host_result, count: int, placement: Placement):
+  """host_result's leaves (leading axis `count`) on the placement's devices: split like a call
+  when the devices divide `count`, else replicated."""
+  if placement.mesh is None:
+    target = None
+  elif count % placement.num_shards == 0:
     target = placement.sharding()
   else:
     target = NamedSharding(placement.mesh, PartitionSpec())
-  return jax.tree.map(lambda leaf: jax.device_put(np.asarray(leaf)[:count], target), result)
+  return jax.tree.map(lambda leaf: jax.device_put(leaf, target), host_result)
 
 
 def _finish(pending, bar):
@@ -182,11 +227,13 @@ def _finish(pending, bar):
   return start, result
 
 
-def concatenate(results: list) -> Any:
-  """Joins the per-call results along their leading axis."""
+def concatenate(results: list, placement: Placement = Placement()) -> Any:
+  """Joins the per-call results along their leading axis (on the host: no compile per size)."""
   if len(results) == 1:
     return results[0]
-  return jax.tree.map(lambda *leaves: jnp.concatenate(leaves), *results)
+  joined = jax.tree.map(lambda *leaves: np.concatenate([np.asarray(leaf) for leaf in leaves]),
+                        *results)
+  return put(joined, jax.tree.leaves(joined)[0].shape[0], placement)
 
 
 def split_over(function: Callable, placement: Placement, split: tuple[bool, ...]) -> Callable:

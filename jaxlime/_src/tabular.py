@@ -357,10 +357,10 @@ class TabularExplainer:
       An `Explanation` with coef [N, L, F] and L = len(labels), top_labels, or 1 (regression);
       sharded like the instances when a mesh is used.
     """
-    run, num_outputs = self._prepare(X, model, key, num_samples, num_features, labels,
-                                     top_labels, batch_size, mesh, axis, instances_per_call,
-                                     model_input_dtype, progress)
-    result = streaming.concatenate([part for _, part in run])
+    run, num_outputs, placement = self._prepare(
+        X, model, key, num_samples, num_features, labels, top_labels, batch_size, mesh, axis,
+        instances_per_call, model_input_dtype, progress)
+    result = streaming.concatenate([part for _, part in run], placement)
     result = dataclasses.replace(result, domain=self._domain_for(num_outputs))
     checks.check_result(result, self.mode)
     return result
@@ -378,9 +378,9 @@ class TabularExplainer:
     """
     if not checks.is_concrete(X):
       raise TypeError("explain_iter needs concrete X; under jax.jit use explain.")
-    run, num_outputs = self._prepare(X, model, key, num_samples, num_features, labels,
-                                     top_labels, batch_size, mesh, axis, instances_per_call,
-                                     model_input_dtype, progress)
+    run, num_outputs, _ = self._prepare(
+        X, model, key, num_samples, num_features, labels, top_labels, batch_size, mesh, axis,
+        instances_per_call, model_input_dtype, progress)
     domain = self._domain_for(num_outputs)
     for start, part in run:
       part = dataclasses.replace(part, domain=domain)
@@ -389,7 +389,8 @@ class TabularExplainer:
 
   def _prepare(self, X, model, key, num_samples, num_features, labels, top_labels, batch_size,
                mesh, axis, instances_per_call, model_input_dtype, progress):
-    """Validates the arguments; returns the iterator of (start, Explanation) parts and C."""
+    """Validates the arguments; returns the iterator of (start, Explanation) parts, C and the
+    placement."""
     X = checks.as_instances("X", X, self.num_features_in, "the training data")
     num_samples = checks.positive_int("num_samples", num_samples, minimum=2)
     num_features = checks.positive_int("num_features", num_features, minimum=1)
@@ -459,7 +460,7 @@ class TabularExplainer:
     run = streaming.run_calls(run_call, per_instance, num_instances=num_instances,
                               per_call=per_call, num_calls=num_calls, placement=placement,
                               progress=progress if concrete else False)
-    return run, num_outputs
+    return run, num_outputs, placement
 
   def _domain_for(self, num_outputs: int) -> TabularDomain:
     if self.mode == "classification" and self.class_names is None:

@@ -17,7 +17,7 @@ import itertools
 import numbers
 import re
 import warnings
-from typing import Callable, Sequence
+from typing import Callable, Iterator, Sequence
 
 import jax
 import jax.numpy as jnp
@@ -25,6 +25,7 @@ import numpy as np
 
 from jaxlime._src import checks
 from jaxlime._src import models
+from jaxlime._src import streaming
 from jaxlime._src import surrogate
 from jaxlime._src import text_core
 from jaxlime._src.explanation import Explanation
@@ -455,8 +456,12 @@ class TextExplainer:
       *,
       pad_token_id: int = 0,
       mask_token_id: int | None = None,
+      progress: bool | None = None,
+      mesh=None,
+      axis: str | None = None,
+      instances_per_call: int | None = None,
   ) -> TextExplanation:
-    """Explains the model's predictions on N texts.
+    """Explains the model's predictions on N texts, call by call.
 
     Text i draws its randomness from `fold_in(key, i)` (or its own key): its explanation does not
     depend on the batch, on `batch_size`, or on the padding to the batch's longest text.
@@ -492,10 +497,48 @@ class TextExplainer:
         evaluated at once (token path); bounds memory.
       pad_token_id: token path: the id of padding positions.
       mask_token_id: token path: the id replacing removed words (see above).
+      progress: show a progress bar (tqdm when installed); None shows it in a terminal when
+        there is more than one call.
+      mesh: a `jax.sharding.Mesh` to split the texts' sampling, model (token path) and fits
+        over; model parameters are replicated. The string path's model runs on the host.
+      axis: the mesh axis to split over; defaults to the mesh's first axis.
+      instances_per_call: texts per jitted call, rounded to whole blocks; the last call is
+        padded so the program compiles once (default: 4096 on the token path, one block of
+        about 20,000 perturbed strings on the string path).
 
     Returns:
-      A `TextExplanation` with coef [N, L, D], D the batch's largest number of features.
+      A `TextExplanation` with coef [N, L, D], D the batch's largest number of features
+      (rounded up to a multiple of 8).
     """
+    run, placement, finish = self._prepare(
+        texts, model, key, num_samples, num_features, labels, top_labels, tokenizer,
+        batch_size, pad_token_id, mask_token_id, progress, mesh, axis, instances_per_call)
+    return finish(streaming.concatenate([part for _, part in run], placement), 0)
+
+  def explain_iter(self, texts: Sequence[str] | str, model: Callable, key=None,
+                   num_samples: int = 5000, num_features: int = 10,
+                   labels: Sequence[int] = (1,), top_labels: int | None = None,
+                   tokenizer: Callable | None = None, batch_size: int | None = None, *,
+                   pad_token_id: int = 0, mask_token_id: int | None = None,
+                   progress: bool | None = None, mesh=None, axis: str | None = None,
+                   instances_per_call: int | None = None
+                   ) -> Iterator[tuple[int, TextExplanation]]:
+    """`explain`, yielded call by call: (index of the first text, its TextExplanation).
+
+    For streaming many texts to disk: each part is computed while the previous one is handed
+    back, and the parts equal `explain`'s result. Arguments as in `explain`.
+    """
+    run, _, finish = self._prepare(
+        texts, model, key, num_samples, num_features, labels, top_labels, tokenizer,
+        batch_size, pad_token_id, mask_token_id, progress, mesh, axis, instances_per_call)
+    for start, part in run:
+      yield start, finish(part, start)
+
+  def _prepare(self, texts, model, key, num_samples, num_features, labels, top_labels,
+               tokenizer, batch_size, pad_token_id, mask_token_id, progress, mesh, axis,
+               instances_per_call):
+    """Validates the arguments; returns the iterator of (start, (fit, labels, prediction)),
+    the placement, and finish(part, start) -> TextExplanation of the part's texts."""
     texts = _as_texts(texts)
     num_samples = checks.positive_int("num_samples", num_samples, minimum=2)
     num_features = checks.positive_int("num_features", num_features, minimum=1)
@@ -510,28 +553,42 @@ class TextExplainer:
                f"words (split_expression={self.split_expression!r})")
         raise ValueError(f"texts[{position}] has no {how} to explain: {item.raw!r:.80}.")
     num_texts = len(texts)
-    keys = checks.instance_keys(key if key is not None else (self.random_state or 0), num_texts)
+    placement = streaming.placement_for(None, mesh, axis)
+    keys = checks.instance_keys(key if key is not None else (self.random_state or 0), num_texts,
+                                sharded=placement.num_shards > 1)
     num_words = np.array([item.num_features for item in indexed], np.int32)
     num_dims = _round_up(int(num_words.max()), _FEATURE_MULTIPLE)
     fit_config = dict(num_samples=num_samples, num_features=num_features,
                       feature_selection=self.feature_selection, kernel=self.kernel)
+    if instances_per_call is not None:
+      instances_per_call = checks.positive_int("instances_per_call", instances_per_call,
+                                               minimum=1)
     if tokenizer is None:
-      fit, labels, prediction = self._explain_strings(
+      run = self._explain_strings(
           indexed, model, keys, num_words, num_dims, fit_config, labels, top_labels,
-          batch_size or DEFAULT_STRING_BATCH)
+          batch_size or DEFAULT_STRING_BATCH, placement, instances_per_call, progress)
     else:
       if not callable(tokenizer):
         raise TypeError(f"tokenizer must be a callable text -> token ids; got {tokenizer!r}.")
-      fit, labels, prediction = self._explain_tokens(
+      run = self._explain_tokens(
           indexed, model, tokenizer, keys, num_words, num_dims, fit_config, labels,
-          top_labels, batch_size, pad_token_id, mask_token_id)
-    num_outputs = prediction.shape[-1]
-    class_names = self.class_names or tuple(str(c) for c in range(num_outputs))
-    result = TextExplanation.from_surrogate(
-        fit, labels, prediction, jnp.arange(num_texts, dtype=jnp.int32),
-        domain=TextDomain(mode="classification", class_names=class_names, texts=indexed))
-    checks.check_result(result, "classification")
-    return result
+          top_labels, batch_size, pad_token_id, mask_token_id, placement, instances_per_call,
+          progress)
+
+    def finish(part, start):
+      fit, labels, prediction = part
+      count = prediction.shape[0]
+      num_outputs = prediction.shape[-1]
+      class_names = self.class_names or tuple(str(c) for c in range(num_outputs))
+      positions = streaming.put(np.arange(start, start + count, dtype=np.int32), count,
+                                placement)
+      result = TextExplanation.from_surrogate(
+          fit, labels, prediction, positions,
+          domain=TextDomain(mode="classification", class_names=class_names, texts=indexed))
+      checks.check_result(result, "classification")
+      return result
+
+    return run, placement, finish
 
   def _resolve_labels(self, labels, top_labels, num_outputs):
     if top_labels is not None:
@@ -541,47 +598,62 @@ class TextExplainer:
     return checks.labels_in_range(labels, num_outputs)
 
   def _explain_strings(self, indexed, model, keys, num_words, num_dims, fit_config, labels,
-                       top_labels, batch_size):
-    """The string path, in blocks of texts: masks (JAX), strings and model (host), fit (JAX)."""
+                       top_labels, batch_size, placement, instances_per_call, progress):
+    """The string path, call by call: masks (JAX), strings and model (host), fit (JAX)."""
     if not callable(model):
       raise TypeError(f"model must be a callable list[str] -> [B, C] probabilities (or pass a "
                       f"tokenizer for the token path); got {type(model).__name__}.")
     num_texts = len(indexed)
     num_samples = fit_config["num_samples"]
-    block = max(1, min(_next_power_of_two(num_texts),
+    block = max(1, min(_next_power_of_two(-(-num_texts // placement.num_shards)),
                        max(batch_size, _STRING_BLOCK_ROWS) // num_samples))
-    padded = -num_texts % block
-    keys = jnp.concatenate([keys, jnp.broadcast_to(keys[:1], (padded,))]) if padded else keys
-    words = np.concatenate([num_words, np.repeat(num_words[:1], padded)])
-    items = list(indexed) + [indexed[0]] * padded
+    per_call, num_calls = streaming.call_size(num_texts, block, placement,
+                                              instances_per_call or block)
     dtype = jax.dtypes.canonicalize_dtype(jnp.float64)
-    config, results = None, []
-    for start in range(0, num_texts + padded, block):
-      block_words = jnp.asarray(words[start:start + block])
-      kept = text_core.sample_masks(keys[start:start + block], block_words, num_dims=num_dims,
-                                    num_samples=num_samples)
+    kernel_width = jnp.asarray(self.kernel_width, dtype)
+    sample = streaming.split_over(
+        functools.partial(text_core.sample_masks, num_dims=num_dims, num_samples=num_samples),
+        placement, (True, True))
+    fit = None
+
+    def run_call(positions, words, keys):
+      nonlocal fit
+      kept = sample(keys, words)
       kept_host = np.asarray(kept)
+      positions = np.asarray(positions)
+      # Padding rows repeat the call's first text: its strings are built and scored once.
+      real = np.ones(per_call, bool)
+      real[1:] = positions[1:] != positions[0]
       strings = []
-      for row, item in enumerate(items[start:start + block]):
+      for row in np.flatnonzero(real):
+        item = indexed[positions[row]]
         strings.extend(item.perturbed_strings(kept_host[row, :item.num_features].T))
-      outputs = _call_string_model(model, strings, batch_size)
-      if config is None:
-        num_outputs = outputs.shape[1]
+      scored = _call_string_model(model, strings, batch_size)
+      outputs = np.empty((per_call, num_samples, scored.shape[1]), np.float64)
+      outputs[real] = scored.reshape(-1, num_samples, scored.shape[1])
+      outputs[~real] = outputs[0]
+      if fit is None:
         config = text_core.TextConfig(
-            labels=self._resolve_labels(labels, top_labels, num_outputs),
+            labels=self._resolve_labels(labels, top_labels, scored.shape[1]),
             top_labels=top_labels, **fit_config)
-      elif outputs.shape[1] != num_outputs:
-        raise ValueError(f"model returned {outputs.shape[1]} columns for some strings and "
-                         f"{num_outputs} for others.")
-      outputs = jnp.asarray(outputs.reshape(block, num_samples, -1), dtype)
-      results.append(text_core.fit_masks(kept, outputs, block_words, self.kernel_width,
-                                         config=config))
-    fit, labels, prediction = jax.tree.map(lambda *leaves: jnp.concatenate(leaves), *results)
-    return jax.tree.map(lambda leaf: leaf[:num_texts], (fit, labels, prediction))
+        fit = (streaming.split_over(functools.partial(text_core.fit_masks, config=config),
+                                    placement, (True, True, True, False)), scored.shape[1])
+      elif scored.shape[1] != fit[1]:
+        raise ValueError(f"model returned {scored.shape[1]} columns for some strings and "
+                         f"{fit[1]} for others.")
+      outputs = jax.device_put(outputs.astype(dtype),
+                               placement.sharding() if placement.mesh is not None else None)
+      return fit[0](kept, outputs, words, kernel_width)
+
+    positions = np.arange(num_texts, dtype=np.int32)
+    return streaming.run_calls(run_call, (positions, num_words, keys), num_instances=num_texts,
+                               per_call=per_call, num_calls=num_calls, placement=placement,
+                               progress=progress)
 
   def _explain_tokens(self, indexed, model, tokenizer, keys, num_words, num_dims, fit_config,
-                      labels, top_labels, batch_size, pad_token_id, mask_token_id):
-    """The token path: tokenise once, then one jitted program over all texts."""
+                      labels, top_labels, batch_size, pad_token_id, mask_token_id, placement,
+                      instances_per_call, progress):
+    """The token path: tokenise once, then one jitted program per call of texts."""
     pad_token_id = _token_id("pad_token_id", pad_token_id)
     removal = self.bow and mask_token_id is None
     if mask_token_id is None and not removal:
@@ -608,24 +680,26 @@ class TextExplainer:
     adapter = models.as_model(_token_model(model, pad_token_id))
     num_outputs = checks.model_outputs(adapter, (num_tokens,), jnp.int32, "classification")
     labels = self._resolve_labels(labels, top_labels, num_outputs)
-    block_size, chunk_size = plan_token_blocks(num_texts, fit_config["num_samples"], num_tokens,
-                                               batch_size)
+    block_size, chunk_size = plan_token_blocks(-(-num_texts // placement.num_shards),
+                                               fit_config["num_samples"], num_tokens, batch_size)
     config = text_core.TextConfig(
         labels=labels, top_labels=top_labels, block_size=block_size, chunk_size=chunk_size,
         removal=removal, pad_token_id=pad_token_id, mask_token_id=mask_token_id, **fit_config)
-    padded = -num_texts % block_size
-
-    def pad(array):
-      return np.concatenate([array, np.repeat(array[:1], padded, axis=0)]) if padded else array
-
-    if padded:
-      keys = jnp.concatenate([keys, jnp.broadcast_to(keys[:1], (padded,))])
+    per_call, num_calls = streaming.call_size(num_texts, block_size, placement,
+                                              instances_per_call)
     dtype = jax.dtypes.canonicalize_dtype(jnp.float64)
-    results = text_core.explain_tokens(
-        adapter.params, jnp.asarray(pad(token_ids)), jnp.asarray(pad(token_features)),
-        jnp.asarray(pad(num_words)), keys, self.kernel_width, num_dims=num_dims, config=config,
-        apply=adapter.apply, dtype=dtype)
-    return jax.tree.map(lambda leaf: leaf[:num_texts], results)
+    program = streaming.split_over(
+        functools.partial(text_core.explain_tokens, num_dims=num_dims, config=config,
+                          apply=adapter.apply, dtype=dtype),
+        placement, (False, True, True, True, True, False))
+    kernel_width = jnp.asarray(self.kernel_width, dtype)
+
+    def run_call(token_ids, token_features, num_words, keys):
+      return program(adapter.params, token_ids, token_features, num_words, keys, kernel_width)
+
+    return streaming.run_calls(run_call, (token_ids, token_features, num_words, keys),
+                               num_instances=num_texts, per_call=per_call, num_calls=num_calls,
+                               placement=placement, progress=progress)
 
   def _mask_token_id(self, tokenizer) -> int:
     mask_string = self.index("").mask_string
