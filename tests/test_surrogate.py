@@ -9,6 +9,7 @@ from sklearn.linear_model import Ridge
 
 import jaxlime
 from helpers import dense_weights
+from jaxlime._src import linalg
 
 
 def _lime_problem(seed, num_samples, num_dims, num_labels, binary=True):
@@ -80,6 +81,32 @@ def test_ridge_equals_sklearn_float32_and_float64(alpha):
     scores = [Ridge(alpha=alpha).fit(z, y[:, l], sample_weight=weights).score(
         z, y[:, l], sample_weight=weights) for l in range(2)]
     np.testing.assert_allclose(fit64.score, scores, rtol=1e-9)
+
+
+@pytest.mark.parametrize("num_dims", [1, 7, 32, 33, 64, 100, 257])
+def test_spd_inverse_equals_numpy_inverse(num_dims):
+  """Sizes on both sides of the 32-feature pivot block, multiples of it and not."""
+  rng = np.random.default_rng(num_dims)
+  factor = rng.normal(size=(2 * num_dims + 5, num_dims))
+  matrix = factor.T @ factor / factor.shape[0] + 0.05 * np.eye(num_dims)
+  reference = np.linalg.inv(matrix)
+  with jax.enable_x64(True):
+    inverse = jax.jit(linalg.spd_inverse)(jnp.asarray(matrix))
+    np.testing.assert_allclose(inverse, reference, rtol=1e-9, atol=1e-9 * np.abs(reference).max())
+  inverse32 = jax.jit(linalg.spd_inverse)(jnp.asarray(matrix, jnp.float32))
+  assert inverse32.dtype == jnp.float32
+  np.testing.assert_allclose(inverse32, reference, rtol=1e-3, atol=1e-4 * np.abs(reference).max())
+
+
+def test_ridge_with_many_features_equals_sklearn():
+  z, y, distances, width = _lime_problem(5, 600, 150, 2, binary=True)
+  weights = _kernel(width)(distances)
+  reference = Ridge(alpha=1.0, fit_intercept=True).fit(z, y, sample_weight=weights)
+  with jax.enable_x64(True):
+    fit = jaxlime.fit_surrogate(jnp.asarray(z), jnp.asarray(y), jnp.asarray(weights),
+                                num_features=150, feature_selection="none")
+    np.testing.assert_allclose(fit.coef, reference.coef_, rtol=1e-8, atol=1e-11)
+    np.testing.assert_allclose(fit.intercept, reference.intercept_, rtol=1e-8, atol=1e-11)
 
 
 def test_exact_linear_target_is_recovered():

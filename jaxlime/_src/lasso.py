@@ -18,9 +18,10 @@ ratios over inactive features, capped by ``C / AA``), lasso drop, rounding of
 active, ``max_iter``, alpha increasing).  Differences, which only matter for
 degenerate problems:
 
-* Linear algebra uses the Gram matrix ``G = X^T X`` and a fresh Cholesky
-  factorisation of the masked active block at every step instead of sklearn's
-  incrementally updated factor of ``X``; the results agree to rounding.
+* Linear algebra uses the Gram matrix ``G = X^T X`` and a fresh inverse of the
+  masked active block at every step (``linalg.spd_inverse``, plain jnp: LAPACK
+  calls hung inside ``shard_map`` on CPU) instead of sklearn's incrementally
+  updated Cholesky factor of ``X``; the results agree to rounding.
 * A candidate in the span of the active features (squared Cholesky pivot
   below ``max(1e-14, 100 eps G[j, j])``; sklearn: pivot below 1e-7, absolute)
   is excluded until a feature is dropped.  sklearn misses such features when
@@ -48,6 +49,8 @@ from typing import NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from jaxlime._src import linalg
 
 __all__ = ["lasso_path_mask"]
 
@@ -163,13 +166,13 @@ def lasso_path_mask(z, y, weights, num_features: int) -> jax.Array:
 
         # Factor the current active block; inactive rows/cols are identity.
         m = jnp.where(st.active[:, None] & st.active[None, :], gram, eye)
-        chol = jax.scipy.linalg.cho_factor(m, lower=True)
+        inverse = linalg.spd_inverse(m)
         # Schur complement (squared Cholesky pivot) of candidate j against
         # the active set; it is ~0 if x_j is in the span of the active set.
         add = ~st.drop
         onehot = features == j
         b = jnp.where(st.active, gram[:, j], 0)  # G[A, j]
-        u = jax.scipy.linalg.cho_solve(chol, b)  # G[A, A]^-1 G[A, j]
+        u = inverse @ b  # G[A, A]^-1 G[A, j]
         schur = diag[j] - b @ u
         pivot_tol = jnp.maximum(_MIN_PIVOT_SQ, _DEGENERATE_RTOL_EPS * eps * diag[j])
         degenerate = add & ~(schur > pivot_tol)
@@ -188,7 +191,7 @@ def lasso_path_mask(z, y, weights, num_features: int) -> jax.Array:
 
         # Equiangular direction: solve G[A', A'] x = sign[A'] for the new
         # active set A' = A + {j} by block elimination with the factor of A.
-        t = jax.scipy.linalg.cho_solve(chol, jnp.where(st.active, sign, 0))
+        t = inverse @ jnp.where(st.active, sign, 0)
         x_j = jnp.where(add, (sign[j] - b @ t) / schur, 0)
         ls = t - u * x_j + jnp.where(onehot, x_j, 0)
         ss = sign @ ls

@@ -18,6 +18,7 @@ import jax.numpy as jnp
 
 from jaxlime._src import kernels
 from jaxlime._src import lasso
+from jaxlime._src import linalg
 
 FEATURE_SELECTION_METHODS = ("auto", "none", "highest_weights", "forward_selection", "lasso_path")
 
@@ -84,29 +85,6 @@ def _masked_system(gram: jax.Array, mask: jax.Array, alpha) -> jax.Array:
   return gram * outer + jnp.diag(diagonal)
 
 
-def spd_inverse(matrix: jax.Array) -> jax.Array:
-  """Inverse of a symmetric positive-definite [D, D] matrix by the sweep operator, in plain jnp.
-
-  Gauss-Jordan elimination on the diagonal pivots (stable for positive-definite matrices, like
-  Cholesky), written as a loop of rank-1 updates rather than LAPACK calls: the systems here are
-  small, and LAPACK custom calls (potrf, trsm) deadlocked intermittently inside `shard_map` on
-  multi-device CPU.
-  """
-  size = matrix.shape[-1]
-  index = jnp.arange(size)
-
-  def sweep(k, swept):
-    column = swept[:, k]
-    pivot = column[k]
-    scaled = column / pivot
-    swept = swept - jnp.outer(column, scaled)
-    swept = jnp.where(index[:, None] == k, scaled[None, :], swept)
-    swept = jnp.where(index[None, :] == k, scaled[:, None], swept)
-    return swept.at[k, k].set(-1 / pivot)
-
-  return -jax.lax.fori_loop(0, size, sweep, matrix)
-
-
 def _ridge_coefficients(moments: _Moments, mask: jax.Array, alpha) -> tuple[jax.Array, jax.Array]:
   """Ridge coefficients of every label on a shared feature mask.
 
@@ -118,14 +96,14 @@ def _ridge_coefficients(moments: _Moments, mask: jax.Array, alpha) -> tuple[jax.
   Returns:
     coef [L, D] (zero off the mask) and the inverse [D, D] of the masked system.
   """
-  inverse = spd_inverse(_masked_system(moments.gram, mask, alpha))
+  inverse = linalg.spd_inverse(_masked_system(moments.gram, mask, alpha))
   coef = (inverse @ (moments.cross * mask[:, None].astype(moments.cross.dtype))).T
   return coef * mask, inverse
 
 
 def _fit_on_mask(moments: _Moments, z0: jax.Array, label: int, mask: jax.Array, alpha):
   """Final ridge fit and its statistics for label `label` on the features in `mask` [D]."""
-  inverse = spd_inverse(_masked_system(moments.gram, mask, alpha))
+  inverse = linalg.spd_inverse(_masked_system(moments.gram, mask, alpha))
   maskf = mask.astype(moments.gram.dtype)
   coef = inverse @ (moments.cross[:, label] * maskf) * maskf
   intercept = moments.y_mean[label] - moments.z_mean @ coef
