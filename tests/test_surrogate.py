@@ -9,6 +9,7 @@ from sklearn.linear_model import Ridge
 
 import jaxlime
 from helpers import dense_weights
+from jaxlime._src import kernels
 from jaxlime._src import linalg
 
 
@@ -189,6 +190,17 @@ def test_exponential_kernel_properties():
                              rtol=1e-6)
   assert weights[0] == 1.0
   assert np.all(np.diff(np.asarray(weights)) <= 0) and np.all(np.asarray(weights) >= 0)
+
+
+@pytest.mark.parametrize("num_samples", [5000, 20000])
+def test_distances_of_short_and_long_sample_rows_equal_scipy(num_samples):
+  """Both sides of the row length where euclidean distances switch to a product."""
+  z = np.random.default_rng(num_samples).normal(size=(num_samples, 30))
+  reference = np.linalg.norm(z - z[0], axis=1)
+  with jax.enable_x64(True):
+    distances = jax.jit(kernels.euclidean_distances_columns)(jnp.asarray(z.T))
+    np.testing.assert_allclose(distances, reference, rtol=1e-12)
+    np.testing.assert_allclose(jaxlime.euclidean_distances(jnp.asarray(z)), reference, rtol=1e-12)
 
 
 def test_bad_arguments_are_named():

@@ -55,10 +55,21 @@ def cosine_distances(z: jax.Array) -> jax.Array:
   return jnp.clip(1 - similarity, 0, 2)
 
 
+# Row length of column-major samples above which reductions over their rows use a product.
+_LONG_ROWS = 16_384
+
+
 def euclidean_distances_columns(z_columns: jax.Array) -> jax.Array:
   """`euclidean_distances` of column-major samples z_columns [D, S] (column 0 the instance)."""
   diff = z_columns - z_columns[:, :1]
-  return jnp.sqrt(jnp.sum(diff * diff, axis=0))
+  squares = diff * diff
+  if squares.shape[1] > _LONG_ROWS:
+    # XLA's CPU reduction over the major axis of [D, S] runs 10-20x slower per element once S
+    # passes about 16K (measured: 0.5 ms at S = 10,000 and 8.3 ms at 20,000 for 4 x 30 rows); a
+    # matrix-vector product sums the rows at its normal speed.
+    ones = jnp.ones((1, squares.shape[0]), squares.dtype)
+    return jnp.sqrt(jnp.matmul(ones, squares, precision=jax.lax.Precision.HIGHEST))[0]
+  return jnp.sqrt(jnp.sum(squares, axis=0))
 
 
 def cosine_distances_columns(z_columns: jax.Array) -> jax.Array:
