@@ -9,6 +9,16 @@ from jaxlime._src.kernels import exponential_kernel
 from jaxlime._src.models import HostModel
 from jaxlime._src.models import host_model
 from jaxlime._src.segmentation import SegmentationAlgorithm
+from jaxlime._src.stability import Stability
+from jaxlime._src.stability import explain_under_keys
+from jaxlime._src.stability import repeat_keys
+from jaxlime._src.stability import stability
+from jaxlime._src.stability import take_repeat
+from jaxlime._src.stability import top_k_jaccard
+from jaxlime._src.submodular import SubmodularPick
+from jaxlime._src.submodular import explanation_matrix
+from jaxlime._src.submodular import pick_explanations
+from jaxlime._src.submodular import submodular_pick
 from jaxlime._src.surrogate import Surrogate
 from jaxlime._src.surrogate import fit_surrogate
 from jaxlime._src.tabular import TabularExplainer

@@ -450,6 +450,10 @@ def test_readers_indexing_and_pytree(breast_cancer, logistic):
     exp.as_list(0, label=5)
   with pytest.raises(IndexError):
     exp.as_list(4)
+  with pytest.raises(IndexError, match="index 4 is out of range for 4"):
+    exp[4]
+  assert [one.as_list(0) for one in exp] == [exp.as_list(i) for i in range(4)]
+  np.testing.assert_array_equal(exp[-1].coef[0], exp.coef[3])
 
 
 def test_as_list_with_std_reports_posterior_std(breast_cancer, logistic):

@@ -59,9 +59,15 @@ class Explanation:
     return int(np.shape(self.coef)[0])
 
   def __getitem__(self, index) -> "Explanation":
+    """exp[i]: the explanation of instance i (N = 1); a slice or index array selects several."""
     if isinstance(index, (int, np.integer)):
-      index = slice(index, index + 1 if index != -1 else None)
+      index = self._check_index(int(index))
+      index = slice(index, index + 1)
     return jax.tree.map(lambda leaf: leaf[index], self)
+
+  def __iter__(self):
+    """The N one-instance explanations, in order."""
+    return (self[index] for index in range(len(self)))
 
   # ---- lime-compatible readers (host side) ----
 
