@@ -101,11 +101,29 @@ def _ridge_coefficients(moments: _Moments, mask: jax.Array, alpha) -> tuple[jax.
   return coef * mask, inverse
 
 
-def _fit_on_mask(moments: _Moments, z0: jax.Array, label: int, mask: jax.Array, alpha):
-  """Final ridge fit and its statistics for label `label` on the features in `mask` [D]."""
-  inverse = linalg.spd_inverse(_masked_system(moments.gram, mask, alpha))
+def _fit_on_mask(moments: _Moments, z0: jax.Array, label: int, mask: jax.Array, alpha, *,
+                 max_selected: int):
+  """Final ridge fit and its statistics for label `label` on the features in `mask` [D].
+
+  The mask selects at most `max_selected` (static) features: when that is fewer than D, the
+  system is solved on those features alone, gathered into a [max_selected, max_selected] block
+  (padded with the identity when fewer are selected), instead of the whole masked [D, D] one.
+  """
+  num_dims = mask.shape[0]
   maskf = mask.astype(moments.gram.dtype)
-  coef = inverse @ (moments.cross[:, label] * maskf) * maskf
+  if max_selected < num_dims:
+    chosen = jnp.argsort(~mask, stable=True)[:max_selected]  # Selected features first.
+    valid = mask[chosen]
+    inverse = linalg.spd_inverse(_masked_system(moments.gram[chosen][:, chosen], valid, alpha))
+    validf = valid.astype(maskf.dtype)
+    chosen_coef = inverse @ (moments.cross[chosen, label] * validf) * validf
+    coef = jnp.zeros(num_dims, maskf.dtype).at[chosen].set(chosen_coef)
+    variance_factor = jnp.zeros(num_dims, maskf.dtype).at[chosen].set(
+        jnp.diagonal(inverse) * validf)
+  else:
+    inverse = linalg.spd_inverse(_masked_system(moments.gram, mask, alpha))
+    coef = inverse @ (moments.cross[:, label] * maskf) * maskf
+    variance_factor = jnp.diagonal(inverse)
   intercept = moments.y_mean[label] - moments.z_mean @ coef
   residuals = moments.y_centred[:, label] - coef @ moments.z_centred
   residual_total = moments.weights @ jnp.square(residuals)
@@ -123,7 +141,7 @@ def _fit_on_mask(moments: _Moments, z0: jax.Array, label: int, mask: jax.Array, 
   num_samples = jnp.sum(moments.weights > 0)
   dof = jnp.maximum(num_samples - jnp.sum(mask) - 1, 1)
   noise_variance = residual_total / dof
-  coef_std = jnp.sqrt(jnp.clip(noise_variance * jnp.diagonal(inverse), 0)) * maskf
+  coef_std = jnp.sqrt(jnp.clip(noise_variance * variance_factor, 0)) * maskf
   return coef, intercept, score, local_pred, coef_std
 
 
@@ -283,8 +301,11 @@ def fit_surrogate_columns(z_columns: jax.Array, y: jax.Array, weights: jax.Array
   if feature_mask is not None:
     selected = selected & feature_mask
   labels = jnp.arange(y.shape[1])
+  num_dims = z_columns.shape[0]
+  max_selected = num_dims if feature_selection == "none" else min(num_features, num_dims)
+  fit = functools.partial(_fit_on_mask, max_selected=max_selected)
   coef, intercept, score, local_pred, coef_std = jax.vmap(
-      _fit_on_mask, in_axes=(None, None, 0, 0, None)
+      fit, in_axes=(None, None, 0, 0, None)
   )(moments, z_columns[:, 0], labels, selected, jnp.asarray(alpha, z_columns.dtype))
   return Surrogate(
       coef=coef,
