@@ -30,8 +30,8 @@ work loads the machine, CPU time is the steadier measure of the work each method
   linear model, N = 8 and 64: memory is bounded by the batch size, not by N.
 
 Results are printed and written as JSON to benchmarks/results/image.json (image_quick.json with
---quick). The environment's OPENBLAS_NUM_THREADS is recorded: the LAPACK calls of the surrogate
-fit run on OpenBLAS threads, which compete with XLA's on a small machine.
+--quick). The environment's OPENBLAS_NUM_THREADS is recorded: lime's numpy and scikit-learn run
+on OpenBLAS threads, which compete with XLA's on a small machine.
 """
 
 import argparse
