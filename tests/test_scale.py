@@ -262,6 +262,11 @@ _MULTI_DEVICE = textwrap.dedent("""
     assert len(out.coef.sharding.device_set) == 4, out.coef.sharding
     np.testing.assert_array_equal(out.selected, single.selected)
     np.testing.assert_allclose(out.coef, single.coef, rtol=1e-5, atol=1e-6)
+    # Images that arrive sharded are explained on their devices, without mesh=.
+    sharded_images = jax.device_put(jnp.asarray(images), NamedSharding(mesh, P("data")))
+    out = jaxlime.ImageExplainer().explain(sharded_images, image_model, **options)
+    assert len(out.coef.sharding.device_set) == 4, out.coef.sharding
+    np.testing.assert_allclose(out.coef, single.coef, rtol=1e-5, atol=1e-6)
     # Text: the token path and the string path, sharded over the 2-D mesh's data axis.
     words = ("good", "bad", "plot", "acting", "slow", "fun", "dull", "music")
     weights = jnp.asarray(np.random.default_rng(6).normal(size=len(words) + 2), jnp.float32)
