@@ -123,26 +123,35 @@ def instance_keys(key, num_instances: int, *, sharded: bool = False) -> jax.Arra
   return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, jnp.arange(num_instances))
 
 
-def model_outputs(adapter, row_shape: tuple[int, ...], dtype, mode: str) -> int:
-  """Checks the model's output shape on a [2, *row_shape] input; returns C (1 for regression)."""
+def probe_output_shape(adapter, row_shape: tuple[int, ...], dtype
+                       ) -> tuple[tuple[int, ...], tuple[int, ...]]:
+  """(input shape, output shape) of the model on a [2, *row_shape] input, traced abstractly.
+
+  A failure of the user's model is re-raised with the batch shape it was called on.
+  """
   probe = jax.ShapeDtypeStruct((2,) + tuple(row_shape), dtype)
   try:
     out = jax.eval_shape(adapter.apply, adapter.params, probe)
   except Exception as error:  # Any failure of the user's model: say where it came from.
     raise type(error)(
         f"the model failed on a batch of shape {probe.shape} ({dtype}): {error}") from error
-  shape = tuple(getattr(out, "shape", ()))
+  return probe.shape, tuple(getattr(out, "shape", ()))
+
+
+def model_outputs(adapter, row_shape: tuple[int, ...], dtype, mode: str) -> int:
+  """Checks the model's output shape on a [2, *row_shape] input; returns C (1 for regression)."""
+  probe_shape, shape = probe_output_shape(adapter, row_shape, dtype)
   if mode == "classification":
     if len(shape) != 2:
       raise ValueError(
           f"in classification the model must return [B, C] class probabilities; on input "
-          f"{probe.shape} it returned shape {shape}. A model returning labels or a single "
+          f"{probe_shape} it returned shape {shape}. A model returning labels or a single "
           "score is not supported: return probabilities, or use mode='regression'.")
     return shape[1]
   if len(shape) == 1 or (len(shape) == 2 and shape[1] == 1):
     return 1
   raise ValueError(
-      f"in regression the model must return [B] (or [B, 1]) predictions; on input {probe.shape} "
+      f"in regression the model must return [B] (or [B, 1]) predictions; on input {probe_shape} "
       f"it returned shape {shape}.")
 
 

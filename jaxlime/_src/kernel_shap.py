@@ -555,17 +555,11 @@ class KernelShapExplainer:
 
   def _check_model(self, adapter, dtype) -> bool:
     """Checks the model's output shape on two rows; True when it returns [R] (one output)."""
-    probe = jax.ShapeDtypeStruct((2, self.num_features_in), dtype)
-    try:
-      out = jax.eval_shape(adapter.apply, adapter.params, probe)
-    except Exception as error:  # Any failure of the user's model: say where it came from.
-      raise type(error)(
-          f"the model failed on a batch of shape {probe.shape} ({dtype}): {error}") from error
-    shape = tuple(getattr(out, "shape", ()))
+    probe_shape, shape = checks.probe_output_shape(adapter, (self.num_features_in,), dtype)
     if len(shape) not in (1, 2) or shape[0] != 2:
       raise ValueError(
           f"the model must return [R, C] outputs (or [R] for one output); on input "
-          f"{probe.shape} it returned shape {shape}.")
+          f"{probe_shape} it returned shape {shape}.")
     return len(shape) == 1
 
   def _check_result(self, result: ShapExplanation):
