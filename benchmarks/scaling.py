@@ -1,11 +1,11 @@
 """Scaling of `TabularExplainer.explain` in N, S and D on 1, 2 and 4 CPU devices, with memory.
 
-  python benchmarks/scaling.py                           # everything (about 2 hours on 2 cores)
-  python benchmarks/scaling.py --max-n 1e4 --max-d 300   # 15-20 minutes on a 2-core CPU
-  python benchmarks/scaling.py --quick                   # smoke run (about 4 minutes)
+  python benchmarks/scaling.py                           # everything (about 35 minutes, 2 cores)
+  python benchmarks/scaling.py --max-n 1e4 --max-d 300   # about 8 minutes
+  python benchmarks/scaling.py --quick                   # smoke run (about 3 minutes)
 
-N = 1e5 (a 400 s call per device configuration) and D = 1000 (a 500 s call: the surrogate's
-solve grows as D^3) dominate the full run.
+N = 1e5 (a 110-200 s call per device configuration, timed once and streamed once more with
+explain_iter) dominates the full run.
 
 Default configuration throughout: quartile discretization, feature_selection="auto",
 num_features=10, independent samples, label 1. Three sweeps:
@@ -31,8 +31,10 @@ compiles the same program. The floor is the same jitted model alone on the same 
 in the explainer's chunks (each of the K devices taking a chunk per call). Memory is VmHWM from
 /proc/self/status, reset through /proc/self/clear_refs: its peak over all explain calls minus
 VmRSS just before the first one (compiling included), and its peak during the steady calls minus
-VmRSS just before them (a call's working memory). A subprocess's ru_maxrss would also count the
-parent's memory at the fork.
+VmRSS just before them (explain's calls and its result, which grows with N and is held a few
+times over while the calls are joined); for the N sweep also the peak of `explain_iter` with
+each part dropped when done (a stream to disk) minus VmRSS before it. A subprocess's ru_maxrss
+would also count the parent's memory at the fork.
 
 Results are printed and written to benchmarks/results/scaling.json and scaling.png.
 """
@@ -233,6 +235,18 @@ def run_point(spec: dict) -> dict:
   steady_peak = memory_mb()["VmHWM"]
   steady_compile = compile_timer.seconds - compiled
   explained_on = len(result.coef.sharding.device_set)
+  iter_peak = None
+  if spec["sweep"] == "N":
+    # explain_iter with each part dropped when done (a stream written to disk): the working
+    # memory without explain's O(N) result, held a few times over while the calls are joined.
+    del result
+    before_iter = memory_mb()["VmRSS"]
+    reset_peak_rss()
+    for _, part in explainer.explain_iter(X, model, key=make_key(0), num_samples=s,
+                                          num_features=NUM_FEATURES, labels=LABELS, mesh=mesh,
+                                          progress=False):
+      jax.block_until_ready(part)
+    iter_peak = memory_mb()["VmHWM"] - before_iter
 
   floor = model_floor(model, n * s, chunk_size * devices, d,
                       mesh or jax.make_mesh((1,), ("data",)), repeats)
@@ -247,7 +261,7 @@ def run_point(spec: dict) -> dict:
       floor_seconds=floor, time_over_floor=steady / floor, result_devices=explained_on,
       rss_before_mb=before, rss_after_warm_up_mb=after_warm, peak_mb=max(warm_peak, steady_peak),
       peak_over_before_mb=max(warm_peak, steady_peak) - before,
-      steady_peak_over_rss_mb=steady_peak - after_warm)
+      steady_peak_over_rss_mb=steady_peak - after_warm, iter_peak_over_rss_mb=iter_peak)
 
 
 # ---- parent: the sweeps ----
@@ -296,7 +310,7 @@ def machine_info() -> dict:
 def print_table(runs: list[dict]):
   header = (f"{'sweep':5s} {'value':>7s} {'devices':11s} {'key':12s} {'explain s':>9s} "
             f"{'inst/s':>8s} {'floor s':>8s} {'/floor':>7s} {'peak MB':>7s} {'steady MB':>9s} "
-            f"{'reps':>4s}")
+            f"{'iter MB':>7s} {'reps':>4s}")
   print(header)
   print("-" * len(header))
   previous = None
@@ -304,13 +318,16 @@ def print_table(runs: list[dict]):
     point = (run["sweep"], run[run["sweep"].lower()])
     label = (f"{point[0]:5s} {point[1]:7,d}" if point != previous else " " * 13)
     previous = point
+    iter_mb = "" if run.get("iter_peak_over_rss_mb") is None else (
+        f"{run['iter_peak_over_rss_mb']:.0f}")
     print(f"{label} {run['config']:11s} {run['key_impl']:12s} {run['seconds']:9.3f} "
           f"{run['instances_per_second']:8.1f} {run['floor_seconds']:8.3f} "
           f"{run['time_over_floor']:7.2f} {run['peak_over_before_mb']:7.0f} "
-          f"{run['steady_peak_over_rss_mb']:9.0f} {run['repeats']:4d}")
+          f"{run['steady_peak_over_rss_mb']:9.0f} {iter_mb:>7s} {run['repeats']:4d}")
   print("peak MB: peak RSS (VmHWM) over all explain calls minus the RSS before the first one "
         "(includes compiling);\nsteady MB: peak RSS during the steady calls minus the RSS "
-        "before them (the working memory of a call).")
+        "before them (explain's calls and its joined O(N) result);\niter MB (N sweep): peak RSS "
+        "of explain_iter with each part dropped when done, minus the RSS before it.")
 
 
 def plot(runs: list[dict], path: pathlib.Path):
@@ -354,6 +371,8 @@ def plot(runs: list[dict], path: pathlib.Path):
             label=f"peak - RSS before explaining, {config}")
     ax.plot(x, [r["steady_peak_over_rss_mb"] for _, r in points], "x--", color=color,
             alpha=0.6, label=f"steady calls: peak - RSS before them, {config}")
+    ax.plot(x, [r["iter_peak_over_rss_mb"] for _, r in points], "s:", color=color,
+            alpha=0.8, label=f"explain_iter, parts dropped: peak - RSS before, {config}")
   ax.set(xscale="log", xlabel="N instances (S=5000, D=30)", ylabel="MB (VmHWM - VmRSS)",
          title="peak memory vs N")
   ax.set_ylim(0, 1.6 * max(r["peak_over_before_mb"] for r in runs if r["sweep"] == "N"))
