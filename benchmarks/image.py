@@ -57,6 +57,7 @@ from sklearn.datasets import load_sample_images  # noqa: E402
 import jaxlime  # noqa: E402
 from jaxlime._src.image import plan_blocks  # noqa: E402  The explainer's batch, for the floor.
 from jaxlime._src.segmentation import grid_segments  # noqa: E402
+import _harness as harness  # noqa: E402  (benchmarks/, the script's own folder)
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 NUM_SAMPLES = 1000
@@ -148,12 +149,6 @@ def sample_crops(num_images: int, size: int) -> np.ndarray:
     left = rng.integers(0, photo.shape[1] - size + 1)
     crops.append(photo[top:top + size, left:left + size])
   return (np.stack(crops) / 255.0).astype(np.float32)
-
-
-def jitted_forward(model: nnx.Module):
-  graphdef, state = nnx.split(model)
-  forward = jax.jit(lambda state, x: nnx.merge(graphdef, state)(x))
-  return lambda x: forward(state, x)
 
 
 def timed(fn) -> tuple[float, float]:
@@ -311,15 +306,8 @@ def bench_memory() -> list[dict]:
 
 
 def machine_info() -> dict:
-  cpu = platform.processor()
-  cpuinfo = pathlib.Path("/proc/cpuinfo")
-  if cpuinfo.exists():
-    for line in cpuinfo.read_text().splitlines():
-      if line.startswith("model name"):
-        cpu = line.split(":", 1)[1].strip()
-        break
   versions = {name: metadata.version(name) for name in ("jax", "flax", "lime", "torch", "captum")}
-  return dict(cpu_count=os.cpu_count(), cpu=cpu, platform=platform.platform(),
+  return dict(cpu_count=os.cpu_count(), cpu=harness.cpu_model(), platform=platform.platform(),
               python=platform.python_version(), backend=jax.default_backend(),
               load_average=os.getloadavg(),
               openblas_num_threads=os.environ.get("OPENBLAS_NUM_THREADS"), **versions)
@@ -392,7 +380,7 @@ def main():
                  models={})
   for name in ("cnn", "linear"):
     model = make_model(name, SIZE)
-    forward = jitted_forward(model)
+    forward = harness.jitted_forward(model)
     twin = torch_twin(name, model)
     import torch
 

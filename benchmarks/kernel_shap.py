@@ -23,11 +23,9 @@ Results are printed and written as JSON to benchmarks/results/, with the load av
 """
 
 import argparse
-from importlib import metadata
 import json
 import os
 import pathlib
-import platform
 import shlex
 import statistics
 import sys
@@ -37,7 +35,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import shap
-from flax import nnx
 
 import jaxlime
 from jaxlime._src.kernel_shap import KernelShapExplainer
@@ -45,41 +42,12 @@ from jaxlime._src.kernel_shap import KernelShapExplainer
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
 from _models import train_breast_cancer_mlp  # noqa: E402
+import _harness as harness  # noqa: E402  (benchmarks/, the script's own folder)
 
 NSAMPLES = 2048
 NUM_BACKGROUND = 50
 # Model rows per call, for jaxlime (its batch_size) and for the floor.
 CALL_ROWS = 50_000
-COMPILE_EVENTS = ("/jax/core/compile/jaxpr_trace_duration",
-                  "/jax/core/compile/jaxpr_to_mlir_module_duration",
-                  "/jax/core/compile/backend_compile_duration")
-
-
-class CompileTimer:
-  """Seconds JAX has spent tracing, lowering and compiling since construction."""
-
-  def __init__(self):
-    self.seconds = 0.0
-    jax.monitoring.register_event_duration_secs_listener(self._record)
-
-  def _record(self, event: str, duration: float, **kwargs):
-    del kwargs
-    if event in COMPILE_EVENTS:
-      self.seconds += duration
-
-
-def timed(fn) -> float:
-  """Seconds taken by fn() until its result is ready."""
-  start = time.perf_counter()
-  jax.block_until_ready(fn())
-  return time.perf_counter() - start
-
-
-def jitted_forward(model: nnx.Module):
-  """The model as one jitted function: x [R, F] -> [R, C], compiled once per input shape."""
-  graphdef, state = nnx.split(model)
-  forward = jax.jit(lambda state, x: nnx.merge(graphdef, state)(x))
-  return lambda x: forward(state, x)
 
 
 def bench_shap(forward, background, rows, seed: int) -> tuple[dict, np.ndarray]:
@@ -113,7 +81,7 @@ def bench_jaxlime(model, background, rows, repeats, compile_timer) -> tuple[dict
   first = jax.block_until_ready(run(0))
   first_seconds = time.perf_counter() - start
   jax_compile = compile_timer.seconds - compile_before
-  seconds = [timed(lambda: run(key)) for key in range(1, repeats + 1)]
+  seconds = [harness.timed(lambda: run(key)) for key in range(1, repeats + 1)]
   steady = statistics.median(seconds)
   n = len(rows)
   return dict(first_call_seconds=first_seconds, compile_seconds=first_seconds - steady,
@@ -135,22 +103,11 @@ def model_floor(forward, num_rows: int, num_columns: int, repeats: int) -> float
       outputs.append(forward(rest))
     return outputs
 
-  timed(run)
-  return statistics.median(timed(run) for _ in range(repeats))
+  return harness.steady_seconds(run, repeats)
 
 
 def machine_info() -> dict:
-  cpu = platform.processor()
-  cpuinfo = pathlib.Path("/proc/cpuinfo")
-  if cpuinfo.exists():
-    for line in cpuinfo.read_text().splitlines():
-      if line.startswith("model name"):
-        cpu = line.split(":", 1)[1].strip()
-        break
-  return dict(cpu_count=os.cpu_count(), cpu=cpu, platform=platform.platform(),
-              python=platform.python_version(), jax=jax.__version__,
-              backend=jax.default_backend(), shap=metadata.version("shap"),
-              flax=metadata.version("flax"), jaxlime=jaxlime.__version__)
+  return dict(harness.machine_info("shap", "flax"), jaxlime=jaxlime.__version__)
 
 
 def print_report(results: dict):
@@ -196,10 +153,10 @@ def main():
       "kernel_shap_quick.json" if args.quick else "kernel_shap.json")
   load_start = [round(load, 2) for load in os.getloadavg()]
 
-  compile_timer = CompileTimer()
+  compile_timer = harness.CompileTimer()
   model, data = train_breast_cancer_mlp()
   print(f"MLP test accuracy: {data['test_accuracy']:.3f}")
-  forward = jitted_forward(model)
+  forward = harness.jitted_forward(model)
   rng = np.random.default_rng(0)
   background = data["X_train"][rng.choice(len(data["X_train"]), NUM_BACKGROUND, replace=False)]
   rows = np.resize(data["X_test"], (args.n, data["X_test"].shape[1]))

@@ -66,6 +66,7 @@ from jaxlime._src.tabular import plan_blocks  # The explainer's blocks, to match
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
 from _models import MLP, train_breast_cancer_mlp  # noqa: E402
+import _harness as harness  # noqa: E402  (benchmarks/, the script's own folder)
 
 RESULTS = ROOT / "benchmarks" / "results"
 NUM_FEATURES = 10
@@ -292,16 +293,8 @@ def sweep_points(quick: bool, max_n: int, max_d: int) -> list[dict]:
   return points
 
 
-def cpu_model() -> str:
-  """The CPU's model name (Linux), else whatever `platform` knows."""
-  for line in pathlib.Path("/proc/cpuinfo").read_text().splitlines():
-    if line.startswith("model name"):
-      return line.split(":", 1)[1].strip()
-  return platform.processor()
-
-
 def machine_info() -> dict:
-  return dict(cpu_count=os.cpu_count(), cpu=cpu_model(), platform=platform.platform(),
+  return dict(cpu_count=os.cpu_count(), cpu=harness.cpu_model(), platform=platform.platform(),
               python=platform.python_version(), jax=jax.__version__,
               jaxlib=metadata.version("jaxlib"), flax=metadata.version("flax"),
               memory_total_mb=int(pathlib.Path("/proc/meminfo").read_text().split()[1]) / MB)

@@ -23,12 +23,8 @@ Results are printed and written as JSON to benchmarks/results/.
 """
 
 import argparse
-import functools
-from importlib import metadata
 import json
-import os
 import pathlib
-import platform
 import resource
 import shlex
 import statistics
@@ -39,7 +35,6 @@ import time
 import jax
 import jax.numpy as jnp
 import numpy as np
-from flax import nnx
 from lime import lime_tabular
 
 import jaxlime
@@ -48,16 +43,13 @@ from jaxlime._src.tabular import plan_blocks  # The explainer's blocks, to match
 ROOT = pathlib.Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "examples"))
 from _models import train_breast_cancer_mlp  # noqa: E402
+import _harness as harness  # noqa: E402  (benchmarks/, the script's own folder)
 
 NUM_SAMPLES = 5000
 LABELS = (1,)
 PRNG_IMPLS = ("threefry2x32", "philox4x32", "rbg", "unsafe_rbg")
 FLOOR_IMPL = "philox4x32"  # jaxlime's PRNG for int seeds.
 MEMORY_SIZES = (1_000, 10_000)
-# jax.monitoring events whose durations add up to tracing, lowering and compiling a program.
-COMPILE_EVENTS = ("/jax/core/compile/jaxpr_trace_duration",
-                  "/jax/core/compile/jaxpr_to_mlir_module_duration",
-                  "/jax/core/compile/backend_compile_duration")
 # Options shared by lime's and jaxlime's explainers, and num_features.
 CONFIGS = {
     "default": (dict(discretize_continuous=True, discretizer="quartile",
@@ -66,42 +58,6 @@ CONFIGS = {
                                feature_selection="forward_selection"), 5),
     "continuous": (dict(discretize_continuous=False, feature_selection="auto"), 10),
 }
-
-
-class CompileTimer:
-  """Seconds JAX has spent tracing, lowering and compiling since construction.
-
-  Unlike first call minus steady call, this does not depend on the load of the machine.
-  """
-
-  def __init__(self):
-    self.seconds = 0.0
-    jax.monitoring.register_event_duration_secs_listener(self._record)
-
-  def _record(self, event: str, duration: float, **kwargs):
-    del kwargs
-    if event in COMPILE_EVENTS:
-      self.seconds += duration
-
-
-def timed(fn) -> float:
-  """Seconds taken by fn() until its result is ready."""
-  start = time.perf_counter()
-  jax.block_until_ready(fn())
-  return time.perf_counter() - start
-
-
-def steady_seconds(fn, repeats: int) -> float:
-  """Median seconds of fn() over `repeats` calls, after one warm-up call."""
-  timed(fn)
-  return statistics.median(timed(fn) for _ in range(repeats))
-
-
-def jitted_forward(model: nnx.Module):
-  """The model as one jitted function: x [B, F] -> [B, C], compiled once per input shape."""
-  graphdef, state = nnx.split(model)
-  forward = jax.jit(lambda state, x: nnx.merge(graphdef, state)(x))
-  return functools.partial(forward, state)
 
 
 def tiled(X: np.ndarray, n: int) -> np.ndarray:
@@ -144,9 +100,9 @@ def bench_jaxlime(model, data, options, num_features, n, repeats, shared, compil
                              num_features=num_features, labels=LABELS)
 
   compiled_before = compile_timer.seconds
-  first = timed(lambda: run(0))
+  first = harness.timed(lambda: run(0))
   jax_compile = compile_timer.seconds - compiled_before
-  seconds = [timed(lambda: run(key)) for key in range(1, repeats + 1)]
+  seconds = [harness.timed(lambda: run(key)) for key in range(1, repeats + 1)]
   steady = statistics.median(seconds)
   return dict(first_call_seconds=first, compile_seconds=first - steady,
               jax_compile_seconds=jax_compile, seconds=steady, all_seconds=seconds,
@@ -170,7 +126,7 @@ def model_floor(forward, num_rows: int, chunk_size: int, num_columns: int, repea
       outputs.append(forward(rest))
     return outputs
 
-  return steady_seconds(run, repeats)
+  return harness.steady_seconds(run, repeats)
 
 
 def sampling_floor(impl: str, draw, n: int, block_size: int, num_columns: int,
@@ -198,7 +154,7 @@ def sampling_floor(impl: str, draw, n: int, block_size: int, num_columns: int,
     return jax.lax.map(one_block, keys.reshape(num_blocks, block_size))
 
   key = jax.random.key(0, impl=impl)
-  return steady_seconds(lambda: run(key), repeats)
+  return harness.steady_seconds(lambda: run(key), repeats)
 
 
 def bench_floors(forward, n, block_size, chunk_size, num_columns, repeats) -> dict:
@@ -265,28 +221,8 @@ def bench_memory() -> list[dict]:
 # ---- report ----
 
 
-def cpu_model() -> str:
-  """The CPU's model name (Linux), else whatever `platform` knows."""
-  cpuinfo = pathlib.Path("/proc/cpuinfo")
-  if cpuinfo.exists():
-    for line in cpuinfo.read_text().splitlines():
-      if line.startswith("model name"):
-        return line.split(":", 1)[1].strip()
-  return platform.processor()
-
-
 def machine_info() -> dict:
-  return dict(
-      cpu_count=os.cpu_count(),
-      cpu=cpu_model(),
-      platform=platform.platform(),
-      python=platform.python_version(),
-      jax=jax.__version__,
-      backend=jax.default_backend(),
-      device=str(jax.devices()[0]),
-      lime=metadata.version("lime"),
-      flax=metadata.version("flax"),
-  )
+  return dict(harness.machine_info("lime", "flax"), device=str(jax.devices()[0]))
 
 
 def derive(results: dict) -> dict:
@@ -367,10 +303,10 @@ def main():
   output = args.output or ROOT / "benchmarks" / "results" / (
       "tabular_quick.json" if args.quick else "tabular.json")
 
-  compile_timer = CompileTimer()
+  compile_timer = harness.CompileTimer()
   model, data = train_breast_cancer_mlp()
   print(f"MLP test accuracy: {data['test_accuracy']:.3f}")
-  forward = jitted_forward(model)
+  forward = harness.jitted_forward(model)
   num_columns = data["X_train"].shape[1]
   block_size, chunk_size = plan_blocks(args.n, NUM_SAMPLES, num_columns, None)
 

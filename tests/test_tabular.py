@@ -314,7 +314,7 @@ def test_nnx_linen_and_host_models_give_the_same_explanation(breast_cancer, logi
 def test_explain_is_differentiable_wrt_model_parameters(breast_cancer):
   """jax.grad through explain (fixed key) against central finite differences."""
   X, _, _, _ = breast_cancer
-  mean, std = X.mean(axis=0), X.std(axis=0)
+  std = X.std(axis=0)
   explainer = jaxlime.TabularExplainer(X, feature_selection="none", discretize_continuous=False)
   direction = jnp.asarray(np.random.default_rng(0).normal(size=30), jnp.float32)
 
