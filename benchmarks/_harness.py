@@ -3,11 +3,15 @@
 import os
 import pathlib
 import platform
+import resource
 import statistics
+import sys
 import time
 from importlib import metadata
 
 import jax
+import jax.numpy as jnp
+import numpy as np
 from flax import nnx
 
 # jax.monitoring events whose durations add up to tracing, lowering and compiling a program.
@@ -51,6 +55,40 @@ def jitted_forward(model: nnx.Module):
   graphdef, state = nnx.split(model)
   forward = jax.jit(lambda state, x: nnx.merge(graphdef, state)(x))
   return lambda x: forward(state, x)
+
+
+def model_floor(forward, num_rows: int, chunk_size: int, num_columns: int, repeats: int
+                ) -> float:
+  """Median seconds of the jitted model on num_rows rows of num_columns, chunk_size per call."""
+  num_full, remainder = divmod(num_rows, chunk_size)
+  rng = np.random.default_rng(0)
+  chunk = jnp.asarray(rng.normal(size=(min(chunk_size, num_rows), num_columns)), jnp.float32)
+  rest = chunk[:remainder]
+
+  def run():
+    outputs = [forward(chunk) for _ in range(num_full)]
+    if remainder:
+      outputs.append(forward(rest))
+    return outputs
+
+  return steady_seconds(run, repeats)
+
+
+def peak_rss_mb() -> tuple[float, float]:
+  """This process's peak resident set size in MB: (VmHWM, ru_maxrss).
+
+  A subprocess's ru_maxrss also counts the parent's memory at the fork that started it (Linux
+  keeps the larger of the two across exec); /proc's VmHWM counts only the child's own address
+  space. VmHWM is NaN where /proc is missing.
+  """
+  maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+  maxrss_mb = maxrss / (1024**2 if sys.platform == "darwin" else 1024)  # Bytes on macOS.
+  status = pathlib.Path("/proc/self/status")
+  if status.exists():
+    for line in status.read_text().splitlines():
+      if line.startswith("VmHWM:"):
+        return int(line.split()[1]) / 1024, maxrss_mb
+  return float("nan"), maxrss_mb
 
 
 def cpu_model() -> str:

@@ -261,31 +261,18 @@ def bench_jaxlime_and_floor(model, forward, images, segments, repeats: int) -> d
 # ---- memory ----
 
 
-def peak_rss_mb() -> tuple[float, float]:
-  """(VmHWM, ru_maxrss) in MB: a subprocess's ru_maxrss also counts its parent at the fork."""
-  import resource
-
-  maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-  status = pathlib.Path("/proc/self/status")
-  if status.exists():
-    for line in status.read_text().splitlines():
-      if line.startswith("VmHWM:"):
-        return int(line.split()[1]) / 1024, maxrss
-  return float("nan"), maxrss
-
-
 def memory_child(num_images: int):
   """Explains num_images 224 x 224 x 3 images with the linear model; prints JSON."""
   images = sample_crops(num_images, MEMORY_SIZE)
   segments = grid_segments(MEMORY_SIZE, MEMORY_SIZE, GRID)
   model = make_model("linear", MEMORY_SIZE)
-  before, _ = peak_rss_mb()
+  before, _ = harness.peak_rss_mb()
   start = time.perf_counter()
   jax.block_until_ready(jaxlime.ImageExplainer().explain(
       images, model, segments=segments, hide_color=0, num_samples=NUM_SAMPLES,
       top_labels=TOP_LABELS).coef)
   seconds = time.perf_counter() - start
-  peak, maxrss = peak_rss_mb()
+  peak, maxrss = harness.peak_rss_mb()
   _, chunk = plan_blocks(num_images, NUM_SAMPLES, MEMORY_SIZE * MEMORY_SIZE * 3, None)
   print(json.dumps(dict(n=num_images, seconds=seconds, chunk_size=chunk,
                         peak_rss_before_explain_mb=before, peak_rss_mb=peak,

@@ -90,22 +90,6 @@ def bench_jaxlime(model, background, rows, repeats, compile_timer) -> tuple[dict
               ), first.shap_values()
 
 
-def model_floor(forward, num_rows: int, num_columns: int, repeats: int) -> float:
-  """Median seconds for the jitted model on num_rows rows, in calls of CALL_ROWS rows."""
-  num_full, remainder = divmod(num_rows, CALL_ROWS)
-  rng = np.random.default_rng(0)
-  chunk = jnp.asarray(rng.normal(size=(min(CALL_ROWS, num_rows), num_columns)), jnp.float32)
-  rest = chunk[:remainder]
-
-  def run():
-    outputs = [forward(chunk) for _ in range(num_full)]
-    if remainder:
-      outputs.append(forward(rest))
-    return outputs
-
-  return harness.steady_seconds(run, repeats)
-
-
 def machine_info() -> dict:
   return dict(harness.machine_info("shap", "flax"), jaxlime=jaxlime.__version__)
 
@@ -169,7 +153,8 @@ def main():
                                               compile_timer)
   print("floor ...", flush=True)
   num_rows = args.n * NSAMPLES * NUM_BACKGROUND
-  floor_seconds = model_floor(forward, num_rows, rows.shape[1], args.repeats)
+  floor_seconds = harness.model_floor(forward, num_rows, CALL_ROWS, rows.shape[1],
+                                      args.repeats)
 
   with_shap = correlations(jaxlime_values, shap_values)
   shap_with_shap = correlations(shap_values_again, shap_values)

@@ -25,7 +25,6 @@ Results are printed and written as JSON to benchmarks/results/.
 import argparse
 import json
 import pathlib
-import resource
 import shlex
 import statistics
 import subprocess
@@ -112,23 +111,6 @@ def bench_jaxlime(model, data, options, num_features, n, repeats, shared, compil
 # ---- floors ----
 
 
-def model_floor(forward, num_rows: int, chunk_size: int, num_columns: int, repeats: int
-                ) -> float:
-  """Seconds for the jitted model on num_rows rows of num_columns, in calls of chunk_size rows."""
-  num_full, remainder = divmod(num_rows, chunk_size)
-  rng = np.random.default_rng(0)
-  chunk = jnp.asarray(rng.normal(size=(min(chunk_size, num_rows), num_columns)), jnp.float32)
-  rest = chunk[:remainder]
-
-  def run():
-    outputs = [forward(chunk) for _ in range(num_full)]
-    if remainder:
-      outputs.append(forward(rest))
-    return outputs
-
-  return harness.steady_seconds(run, repeats)
-
-
 def sampling_floor(impl: str, draw, n: int, block_size: int, num_columns: int,
                    repeats: int) -> float:
   """Seconds to draw S x F variates for each of n instances, as the explainer's blocks do.
@@ -161,10 +143,12 @@ def bench_floors(forward, n, block_size, chunk_size, num_columns, repeats) -> di
   """Seconds of the model and of the random draws alone, for independent and shared samples."""
   bits = lambda key, shape: jax.random.bits(key, shape, jnp.uint32)  # noqa: E731
   normal = lambda key, shape: jax.random.normal(key, shape, jnp.float32)  # noqa: E731
+  def floor(num_rows):
+    return harness.model_floor(forward, num_rows, chunk_size, num_columns, repeats)
+
   return dict(
-      model_seconds=model_floor(forward, n * NUM_SAMPLES, chunk_size, num_columns, repeats),
-      model_shared_seconds=model_floor(forward, NUM_SAMPLES, chunk_size, num_columns, repeats)
-      + model_floor(forward, n, chunk_size, num_columns, repeats),
+      model_seconds=floor(n * NUM_SAMPLES),
+      model_shared_seconds=floor(NUM_SAMPLES) + floor(n),
       bits_seconds={impl: sampling_floor(impl, bits, n, block_size, num_columns, repeats)
                     for impl in PRNG_IMPLS},
       bits_shared_seconds=sampling_floor(FLOOR_IMPL, bits, 1, 1, num_columns, repeats),
@@ -176,35 +160,18 @@ def bench_floors(forward, n, block_size, chunk_size, num_columns, repeats) -> di
 # ---- memory ----
 
 
-def peak_rss_mb() -> tuple[float, float]:
-  """This process's peak resident set size in MB: (VmHWM, ru_maxrss).
-
-  A subprocess's ru_maxrss also counts the parent's memory at the fork that started it (Linux
-  keeps the larger of the two across exec); /proc's VmHWM counts only the child's own address
-  space. VmHWM is NaN where /proc is missing.
-  """
-  maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-  maxrss_mb = maxrss / (1024**2 if sys.platform == "darwin" else 1024)  # Bytes on macOS.
-  status = pathlib.Path("/proc/self/status")
-  if status.exists():
-    for line in status.read_text().splitlines():
-      if line.startswith("VmHWM:"):
-        return int(line.split()[1]) / 1024, maxrss_mb
-  return float("nan"), maxrss_mb
-
-
 def memory_child(n: int):
   """Explains n rows (default config) and prints the peak RSS as JSON (runs in a subprocess)."""
   model, data = train_breast_cancer_mlp()
   options, num_features = CONFIGS["default"]
   explainer = jaxlime.TabularExplainer(data["X_train"], **options)
-  before, _ = peak_rss_mb()
+  before, _ = harness.peak_rss_mb()
   start = time.perf_counter()
   jax.block_until_ready(explainer.explain(tiled(data["X_test"], n), model, key=0,
                                           num_samples=NUM_SAMPLES, num_features=num_features,
                                           labels=LABELS))
   seconds = time.perf_counter() - start
-  peak, maxrss = peak_rss_mb()
+  peak, maxrss = harness.peak_rss_mb()
   print(json.dumps(dict(n=n, seconds=seconds, peak_rss_before_explain_mb=before,
                         peak_rss_mb=peak, ru_maxrss_mb=maxrss)))
 
