@@ -55,17 +55,17 @@ def test_calls_of_fixed_size_compile_once_and_equal_one_call(breast_cancer, logi
   explainer = jaxlime.TabularExplainer(X)
   rows = X[:25]
   whole = explainer.explain(rows, logistic[0], key=0, num_samples=200, batch_size=2000)
-  before = tabular_core.explain_tabular_placed._cache_size()
+  before = tabular_core.explain_tabular._cache_size()
   # Blocks of 10 instances, calls of 10: three calls, the last one padded; one new program.
   parts = explainer.explain(rows, logistic[0], key=0, num_samples=200, batch_size=2000,
                             instances_per_call=10, progress=False)
-  assert tabular_core.explain_tabular_placed._cache_size() == before + 1
+  assert tabular_core.explain_tabular._cache_size() == before + 1
   np.testing.assert_array_equal(parts.selected, whole.selected)
   np.testing.assert_allclose(parts.coef, whole.coef, rtol=1e-5, atol=1e-6)
   starts = [start for start, _ in explainer.explain_iter(
       rows, logistic[0], key=0, num_samples=200, batch_size=2000, instances_per_call=10)]
   assert starts == [0, 10, 20]
-  assert tabular_core.explain_tabular_placed._cache_size() == before + 1
+  assert tabular_core.explain_tabular._cache_size() == before + 1
 
 
 def test_explain_iter_parts_equal_explain(breast_cancer, logistic):

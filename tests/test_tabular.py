@@ -211,10 +211,10 @@ def test_no_recompile_when_data_or_kernel_width_change(breast_cancer, logistic):
   first = jaxlime.TabularExplainer(X[:300], kernel_width=2.0)
   second = jaxlime.TabularExplainer(X[200:], kernel_width=5.0)
   first.explain(X[:4], logistic[0], key=0, num_samples=200)
-  compiled = tabular_core.explain_tabular_placed._cache_size()
+  compiled = tabular_core.explain_tabular._cache_size()
   second.explain(X[10:14], logistic[0], key=1, num_samples=200)
   first.explain(X[20:24], logistic[0], key=2, num_samples=200)
-  assert tabular_core.explain_tabular_placed._cache_size() == compiled
+  assert tabular_core.explain_tabular._cache_size() == compiled
 
 
 def test_batch_is_one_fused_computation(breast_cancer, logistic):

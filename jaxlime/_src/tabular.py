@@ -442,8 +442,11 @@ class TabularExplainer:
       per_call, num_calls = streaming.call_size(num_instances, block_size, placement,
                                                 num_instances)
     instances = host_X.astype(dtype) if concrete else jnp.asarray(X, dtype)
-    call = functools.partial(tabular_core.explain_tabular_placed, config=config,
-                             apply=adapter.apply, placement=placement)
+    # explain_tabular(params, instances, keys, tables, kernel_width): instances split, and keys
+    # too unless one key is shared.
+    call = streaming.split_over(
+        functools.partial(tabular_core.explain_tabular, config=config, apply=adapter.apply),
+        placement, (False, True, not self.shared_samples, False, False))
     if self.shared_samples:
       shared_key = checks.as_key(key, sharded=placement.num_shards > 1)
       per_instance = (instances,)

@@ -24,7 +24,6 @@ import jax.numpy as jnp
 
 from jaxlime._src import kernels
 from jaxlime._src import models
-from jaxlime._src import streaming
 from jaxlime._src import surrogate
 from jaxlime._src.explanation import Explanation
 
@@ -290,22 +289,3 @@ def explain_tabular(params: Any, instances: jax.Array, keys: jax.Array, tables: 
 
   fit, labels, prediction = jax.tree.map(unblock, (fit, labels, prediction))
   return Explanation.from_surrogate(fit, labels, prediction, instances)
-
-
-@functools.partial(jax.jit, static_argnames=("config", "apply", "placement"))
-def explain_tabular_placed(params: Any, instances: jax.Array, keys: jax.Array,
-                           tables: TabularTables, kernel_width, *, config: TabularConfig,
-                           apply: Callable, placement: streaming.Placement) -> Explanation:
-  """`explain_tabular` with the instances (and their keys) split over `placement`'s devices.
-
-  Each device explains its own instances with the whole program; the model parameters, the
-  tables and a shared key are replicated. The result is split the same way as the instances.
-  """
-
-  def local(params, tables, kernel_width, instances, keys):
-    return explain_tabular(params, instances, keys, tables, kernel_width, config=config,
-                           apply=apply)
-
-  split = (False, False, False, True, not config.shared_samples)
-  return streaming.split_over(local, placement, split)(
-      params, tables, kernel_width, instances, keys)
