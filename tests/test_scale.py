@@ -259,6 +259,12 @@ _MULTI_DEVICE = textwrap.dedent("""
     out = jaxlime.ImageExplainer().explain(images, image_model, mesh=mesh, instances_per_call=8,
                                            **options)
     assert len(out.coef.sharding.device_set) == 4, out.coef.sharding
+    # Explaining again with equal options reuses the sharded program (no compile per explain).
+    from jaxlime._src import streaming
+    programs = streaming._split_call._cache_size()
+    jaxlime.ImageExplainer().explain(images, image_model, mesh=mesh, instances_per_call=8,
+                                     **options)
+    assert streaming._split_call._cache_size() == programs
     np.testing.assert_array_equal(out.selected, single.selected)
     np.testing.assert_allclose(out.coef, single.coef, rtol=1e-5, atol=1e-6)
     # Images that arrive sharded are explained on their devices, without mesh=.
@@ -285,6 +291,10 @@ _MULTI_DEVICE = textwrap.dedent("""
     for model_, tokenizer in ((token_model, tokenize), (string_model, None)):
       out = explainer.explain(texts, model_, key=key, num_samples=200, tokenizer=tokenizer,
                               mesh=mesh2, axis="data", instances_per_call=4)
+      programs = streaming._split_call._cache_size()
+      explainer.explain(texts, model_, key=key, num_samples=200, tokenizer=tokenizer, mesh=mesh2,
+                        axis="data", instances_per_call=4)
+      assert streaming._split_call._cache_size() == programs
       np.testing.assert_array_equal(out.selected, single.selected)
       np.testing.assert_allclose(out.coef, single.coef, rtol=1e-4, atol=1e-5)
     print("multi-device ok")

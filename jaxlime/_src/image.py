@@ -14,7 +14,6 @@ Where it differs from lime 0.2.0.1, on purpose:
 """
 
 import dataclasses
-import functools
 from typing import Callable, Iterator, Sequence
 
 import jax
@@ -321,7 +320,6 @@ class ImageExplainer:
         kernel=self.kernel,
     )
     keys = checks.instance_keys(key, num_images, sharded=placement.num_shards > 1)
-    programs = {}
 
     def run_call(images, keys, segments, num_segments):
       nonlocal config
@@ -330,12 +328,11 @@ class ImageExplainer:
         if largest > config.max_segments:
           config = dataclasses.replace(
               config, max_segments=-(-largest // _SEGMENT_MULTIPLE) * _SEGMENT_MULTIPLE)
-      if config not in programs:
-        programs[config] = streaming.split_over(
-            functools.partial(image_core.explain_images, config=config, apply=adapter.apply),
-            placement, (False, True, True, True, True, False, False))
-      result = programs[config](adapter.params, images, segments, num_segments, keys,
-                                hide_color, kernel_width)
+      program = streaming.split_over(
+          image_core.explain_images, placement, (False, True, True, True, True, False, False),
+          config=config, apply=adapter.apply)
+      result = program(adapter.params, images, segments, num_segments, keys, hide_color,
+                       kernel_width)
       return result, segments, num_segments
 
     if segments_computed:

@@ -7,6 +7,7 @@ devices along one mesh axis with `shard_map`; a progress bar shows instances per
 """
 
 import dataclasses
+import functools
 import math
 import sys
 import time
@@ -236,14 +237,24 @@ def concatenate(results: list, placement: Placement = Placement()) -> Any:
   return put(joined, jax.tree.leaves(joined)[0].shape[0], placement)
 
 
-def split_over(function: Callable, placement: Placement, split: tuple[bool, ...]) -> Callable:
-  """`function` run per device with the flagged arguments split along the placement's axis.
+def split_over(function: Callable, placement: Placement, split: tuple[bool, ...],
+               **static) -> Callable:
+  """`function(*args, **static)` run per device with the flagged arguments split over the mesh.
 
   Arguments not flagged (parameters, tables, a shared key) are replicated; every output leaf is
-  split along its leading axis. Without a mesh, `function` itself.
+  split along its leading axis. Without a mesh, `function` with `static` bound. With one, the
+  `shard_map` is jitted with `function`, the (hashable) static keyword values and the placement
+  as static arguments, so later calls and later `explain`s with equal options reuse the program.
   """
   if placement.mesh is None:
-    return function
+    return functools.partial(function, **static)
+  return functools.partial(_split_call, function, tuple(static.items()), placement, tuple(split))
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 2, 3))
+def _split_call(function: Callable, static: tuple, placement: Placement, split: tuple[bool, ...],
+                *args):
   in_specs = tuple(PartitionSpec(placement.axis) if flag else PartitionSpec() for flag in split)
-  return jax.shard_map(function, mesh=placement.mesh, in_specs=in_specs,
-                       out_specs=PartitionSpec(placement.axis), check_vma=False)
+  return jax.shard_map(functools.partial(function, **dict(static)), mesh=placement.mesh,
+                       in_specs=in_specs, out_specs=PartitionSpec(placement.axis),
+                       check_vma=False)(*args)

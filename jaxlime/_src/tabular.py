@@ -2,7 +2,6 @@
 
 import collections
 import dataclasses
-import functools
 import math
 import warnings
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -444,9 +443,9 @@ class TabularExplainer:
     instances = host_X.astype(dtype) if concrete else jnp.asarray(X, dtype)
     # explain_tabular(params, instances, keys, tables, kernel_width): instances split, and keys
     # too unless one key is shared.
-    call = streaming.split_over(
-        functools.partial(tabular_core.explain_tabular, config=config, apply=adapter.apply),
-        placement, (False, True, not self.shared_samples, False, False))
+    split = (False, True, not self.shared_samples, False, False)
+    call = streaming.split_over(tabular_core.explain_tabular, placement, split, config=config,
+                                apply=adapter.apply)
     if self.shared_samples:
       shared_key = checks.as_key(key, sharded=placement.num_shards > 1)
       per_instance = (instances,)

@@ -611,9 +611,8 @@ class TextExplainer:
                                               instances_per_call or block)
     dtype = jax.dtypes.canonicalize_dtype(jnp.float64)
     kernel_width = jnp.asarray(self.kernel_width, dtype)
-    sample = streaming.split_over(
-        functools.partial(text_core.sample_masks, num_dims=num_dims, num_samples=num_samples),
-        placement, (True, True))
+    sample = streaming.split_over(text_core.sample_masks, placement, (True, True),
+                                  num_dims=num_dims, num_samples=num_samples)
     fit = None
 
     def run_call(positions, words, keys):
@@ -636,8 +635,8 @@ class TextExplainer:
         config = text_core.TextConfig(
             labels=self._resolve_labels(labels, top_labels, scored.shape[1]),
             top_labels=top_labels, **fit_config)
-        fit = (streaming.split_over(functools.partial(text_core.fit_masks, config=config),
-                                    placement, (True, True, True, False)), scored.shape[1])
+        fit = (streaming.split_over(text_core.fit_masks, placement, (True, True, True, False),
+                                    config=config), scored.shape[1])
       elif scored.shape[1] != fit[1]:
         raise ValueError(f"model returned {scored.shape[1]} columns for some strings and "
                          f"{fit[1]} for others.")
@@ -689,9 +688,8 @@ class TextExplainer:
                                               instances_per_call)
     dtype = jax.dtypes.canonicalize_dtype(jnp.float64)
     program = streaming.split_over(
-        functools.partial(text_core.explain_tokens, num_dims=num_dims, config=config,
-                          apply=adapter.apply, dtype=dtype),
-        placement, (False, True, True, True, True, False))
+        text_core.explain_tokens, placement, (False, True, True, True, True, False),
+        num_dims=num_dims, config=config, apply=adapter.apply, dtype=dtype)
     kernel_width = jnp.asarray(self.kernel_width, dtype)
 
     def run_call(token_ids, token_features, num_words, keys):
