@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 from lime.lime_base import LimeBase
 from sklearn.linear_model import Ridge
+from sklearn.metrics.pairwise import cosine_distances
 
 import jaxlime
 from helpers import dense_weights
@@ -193,14 +194,19 @@ def test_exponential_kernel_properties():
 
 
 @pytest.mark.parametrize("num_samples", [5000, 20000])
-def test_distances_of_short_and_long_sample_rows_equal_scipy(num_samples):
-  """Both sides of the row length where euclidean distances switch to a product."""
+def test_distances_of_short_and_long_sample_rows_equal_references(num_samples):
+  """Both sides of the row length where the sums over features switch to a product."""
   z = np.random.default_rng(num_samples).normal(size=(num_samples, 30))
   reference = np.linalg.norm(z - z[0], axis=1)
+  masks = (z > 0).astype(np.float64)
+  masks[0] = 1.0
+  cosine_reference = cosine_distances(masks, masks[:1])[:, 0]
   with jax.enable_x64(True):
     distances = jax.jit(kernels.euclidean_distances_columns)(jnp.asarray(z.T))
     np.testing.assert_allclose(distances, reference, rtol=1e-12)
     np.testing.assert_allclose(jaxlime.euclidean_distances(jnp.asarray(z)), reference, rtol=1e-12)
+    cosine = jax.jit(kernels.cosine_distances_columns)(jnp.asarray(masks.T))
+    np.testing.assert_allclose(cosine, cosine_reference, rtol=1e-12, atol=1e-12)
 
 
 def test_bad_arguments_are_named():
