@@ -9,10 +9,13 @@ from jaxlime._src.kernel_shap import kernel_shap_solve
 from jaxlime._src.kernels import cosine_distances
 from jaxlime._src.kernels import euclidean_distances
 from jaxlime._src.kernels import exponential_kernel
+from jaxlime._src.keys import instance_keys
 from jaxlime._src.models import HostModel
 from jaxlime._src.models import host_model
 from jaxlime._src.segmentation import SegmentationAlgorithm
 from jaxlime._src.stability import Stability
+from jaxlime._src.status import FitStatus
+from jaxlime._src.streaming import RunOptions
 from jaxlime._src.stability import explain_under_keys
 from jaxlime._src.stability import repeat_keys
 from jaxlime._src.stability import stability

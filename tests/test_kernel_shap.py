@@ -371,7 +371,7 @@ def test_too_few_coalitions_are_flagged(cancer, cancer_mlp):
   _, background, rows = cancer
   with pytest.warns(UserWarning, match="singular weighted system"):
     result = KernelShapExplainer(background).explain(rows, cancer_mlp, nsamples=4)
-  assert np.asarray(result.singular).all()
+  assert (np.asarray(result.status) == jaxlime.FitStatus.SINGULAR).all()
 
 
 @pytest.mark.parametrize("num_features", [1, 2, 3])

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import jaxlime
-from jaxlime._src import checks
+from jaxlime._src import keys as keys_lib
 from jaxlime._src import stability as stability_lib
 from jaxlime._src.stability import top_k_jaccard
 
@@ -106,7 +106,7 @@ def test_core_bad_input():
 
 def test_repeat_keys():
   keys = stability_lib.repeat_keys(7, 3, 4)
-  base = checks.instance_keys(7, 3)
+  base = keys_lib.instance_keys(7, 3)
   assert keys.shape == (4, 3)
   data = jax.random.key_data
   np.testing.assert_array_equal(data(keys[0]), data(base))

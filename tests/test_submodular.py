@@ -12,7 +12,7 @@ from lime.lime_tabular import TableDomainMapper
 from lime.submodular_pick import SubmodularPick as LimeSubmodularPick
 
 import jaxlime
-from jaxlime._src import checks
+from jaxlime._src import keys as keys_lib
 from jaxlime._src import submodular
 from jaxlime._src.submodular import submodular_pick
 
@@ -227,7 +227,7 @@ def _regression_explanation(coef):
   return jaxlime.Explanation(
       coef=coef, selected=coef != 0, intercept=zeros, score=zeros, local_pred=zeros,
       labels=jnp.zeros((num, 1), jnp.int32), prediction=zeros, coef_std=jnp.zeros_like(coef),
-      degenerate=zeros.astype(bool), instances=jnp.zeros((num, dims)), domain=Domain())
+      status=jnp.zeros((num, 1), jnp.int32), instances=jnp.zeros((num, dims)), domain=Domain())
 
 
 def test_regression_uses_label_one_as_lime():
@@ -264,7 +264,7 @@ def test_sample_method(breast_cancer, logistic):
   again = submodular.SubmodularPick(explainer, data, logistic.model, sample_size=5,
                                     num_exps_desired=2, num_features=5, key=4, num_samples=1000)
   assert again.indices.tolist() == sp.indices.tolist() and again.V == sp.V
-  explain_key = jax.random.split(checks.as_key(4))[1]
+  explain_key = jax.random.split(keys_lib.as_key(4))[1]
   direct = explainer.explain(data[sp.indices], logistic.model, key=explain_key, num_features=5,
                              top_labels=1, num_samples=1000)
   np.testing.assert_array_equal(direct.selected, sp.explanations.selected)

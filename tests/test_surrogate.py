@@ -149,10 +149,10 @@ def test_constant_target_scores_like_sklearn_and_zero_weights_are_flagged():
                               num_features=4, feature_selection="none")
   np.testing.assert_allclose(fit.coef, 0.0, atol=1e-6)
   np.testing.assert_allclose(fit.score, 1.0)  # sklearn's r2_score of an exact constant fit.
-  assert not bool(fit.degenerate[0])
+  assert int(fit.status[0]) == jaxlime.FitStatus.OK
   fit = jaxlime.fit_surrogate(z, np.random.default_rng(0).random((50, 1)), np.zeros(50),
                               num_features=2, feature_selection="forward_selection")
-  assert bool(fit.degenerate[0])
+  assert int(fit.status[0]) == jaxlime.FitStatus.DEGENERATE_WEIGHTS
   assert np.isfinite(np.asarray(fit.coef)).all() and np.isfinite(np.asarray(fit.score)).all()
 
 

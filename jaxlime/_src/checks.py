@@ -9,17 +9,9 @@ import warnings
 from typing import Sequence
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-# The PRNG implementation used when an int seed is given: on a 2-core CPU philox4x32 drew raw
-# 32-bit words about 4x faster than the default threefry2x32 (benchmarks/tabular.py prints both).
-DEFAULT_PRNG_IMPL = "philox4x32"
-# Under shard_map (several devices) philox4x32 does not compile with jax 0.10.2 on CPU: its
-# mul_hi fails to legalise with manual sharding ("Unable to convert MHLO to StableHLO"). An int
-# seed then makes a threefry2x32 key, which does.
-SHARDED_PRNG_IMPL = "threefry2x32"
-
+from jaxlime._src.status import FitStatus
 
 def is_concrete(*values) -> bool:
   """True when no value is a tracer (its contents can be inspected on the host)."""
@@ -85,44 +77,6 @@ def as_instances(name: str, value, num_features: int, reference: str):
   return value
 
 
-def as_key(key, *, sharded: bool = False) -> jax.Array:
-  """A typed PRNG key from an int seed or a key (typed, or a raw uint32 key).
-
-  An int seed makes a philox4x32 key, or a threefry2x32 key when the work is sharded over
-  several devices (where philox4x32 does not compile); a philox key is refused there.
-  """
-  if isinstance(key, (numbers.Integral, np.integer)) and not isinstance(key, bool):
-    return jax.random.key(int(key), impl=SHARDED_PRNG_IMPL if sharded else DEFAULT_PRNG_IMPL)
-  if isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
-    if key.shape != ():
-      raise ValueError(f"key must be a single PRNG key; got a key array of shape {key.shape}.")
-    _check_shardable(key, sharded)
-    return key
-  if isinstance(key, (jax.Array, np.ndarray)) and key.dtype == np.uint32 and key.shape == (2,):
-    return jax.random.wrap_key_data(key)
-  raise TypeError(f"key must be an int seed or a jax.random.key; got {key!r}.")
-
-
-def _check_shardable(key: jax.Array, sharded: bool):
-  if sharded and "philox" in str(jax.random.key_impl(key)):
-    raise ValueError(
-        "a philox4x32 key cannot be used across several devices: with jax 0.10 on CPU its "
-        "random bits fail to compile inside shard_map. Pass an int seed or "
-        "jax.random.key(seed, impl='threefry2x32').")
-
-
-def instance_keys(key, num_instances: int, *, sharded: bool = False) -> jax.Array:
-  """[N] per-instance keys: `fold_in(key, i)` for a single key or seed, or N keys as given."""
-  if isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key) and key.ndim:
-    if key.shape != (num_instances,):
-      raise ValueError(f"key must be one key or {num_instances} keys (one per instance); got "
-                       f"a key array of shape {key.shape}.")
-    _check_shardable(key, sharded)
-    return key
-  key = as_key(key, sharded=sharded)
-  return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, jnp.arange(num_instances))
-
-
 def probe_output_shape(adapter, row_shape: tuple[int, ...], dtype
                        ) -> tuple[tuple[int, ...], tuple[int, ...]]:
   """(input shape, output shape) of the model on a [2, *row_shape] input, traced abstractly.
@@ -170,25 +124,29 @@ def labels_in_range(labels, num_outputs: int) -> tuple[int, ...]:
 
 
 def check_result(result, mode: str):
-  """Value checks on a computed explanation (skipped under tracing)."""
+  """Value checks on a computed explanation (skipped under tracing): an error for NaN/inf, a
+  warning naming the instances of every other non-OK fit status."""
   if not is_concrete(result.prediction, result.coef):
     return
   prediction = np.asarray(result.prediction)
   if not np.isfinite(prediction).all():
     rows = np.flatnonzero(~np.isfinite(prediction).all(axis=-1))
     raise ValueError(f"the model returned NaN/inf at instances {rows[:10].tolist()}.")
+  status = np.asarray(result.status)
   coef = np.asarray(result.coef)
-  if not np.isfinite(coef).all() or not np.isfinite(np.asarray(result.intercept)).all():
-    rows = np.flatnonzero(~np.isfinite(coef).all(axis=(1, 2)))
+  nonfinite = (status == FitStatus.NONFINITE_OUTPUT) | ~np.isfinite(coef).all(axis=-1) | (
+      ~np.isfinite(np.asarray(result.intercept)))
+  if nonfinite.any():
+    rows = np.flatnonzero(nonfinite.any(axis=-1))
     raise ValueError(
         f"the explanations of instances {rows[:10].tolist()} are not finite: the model returned "
         "NaN/inf on some perturbed samples. Check the model on inputs away from the data.")
-  degenerate = np.asarray(result.degenerate)
-  if degenerate.any():
-    warnings.warn(
-        f"{int(degenerate.any(axis=-1).sum())} explanations have kernel weights summing to ~0 "
-        "(kernel_width too small for the distances?); their coefficients are not meaningful "
-        "(see Explanation.degenerate).", stacklevel=3)
+  for code in (FitStatus.DEGENERATE_WEIGHTS, FitStatus.SINGULAR, FitStatus.ILL_CONDITIONED):
+    rows = np.flatnonzero((status == code).any(axis=-1))
+    if rows.size:
+      warnings.warn(
+          f"{rows.size} explanations (instances {rows[:10].tolist()}) have status "
+          f"{code.name}: {code.message} (see Explanation.status).", stacklevel=3)
   if mode == "classification":
     sums = prediction.sum(axis=-1)
     if not np.allclose(sums, 1.0, atol=1e-3):

@@ -9,13 +9,55 @@ import numpy as np
 
 
 class Domain(Protocol):
-  """Host-side knowledge that turns feature indices into readable names for one modality."""
+  """Host-side knowledge that turns feature indices into readable names for one modality.
+
+  A domain is static pytree metadata of its explanation, so it must compare and hash by value
+  (see `ValueDomain`): then `jax.jit` over explanations of one shape and domain traces once.
+  """
 
   mode: str  # "classification" or "regression".
   class_names: Sequence[str] | None
 
   def feature_names(self, explanation: "Explanation", index: int) -> list[str]:
     """Readable names of the D interpretable features of instance `index`."""
+
+
+class ValueDomain:
+  """Equality and hash by value for a frozen dataclass domain, from `value_key()`.
+
+  Two domains are equal only when they name every feature alike, so a jit cache hit never hands
+  one explanation another's names.
+  """
+
+  def value_key(self) -> tuple:
+    """A hashable tuple of everything that determines the names."""
+    return tuple(_hashable(getattr(self, field.name)) for field in dataclasses.fields(self))
+
+  def __eq__(self, other) -> bool:
+    return type(self) is type(other) and self.value_key() == other.value_key()
+
+  def __hash__(self) -> int:
+    return hash((type(self).__name__, self.value_key()))
+
+
+def _hashable(value):
+  """A hashable stand-in for a domain field: arrays by their bytes, containers recursively."""
+  if isinstance(value, np.ndarray):
+    return (value.dtype.str, value.shape, value.tobytes())
+  if isinstance(value, dict):
+    return tuple(sorted((_hashable(k), _hashable(v)) for k, v in value.items()))
+  if isinstance(value, (list, tuple)):
+    return tuple(_hashable(item) for item in value)
+  if dataclasses.is_dataclass(value) and not isinstance(value, type):
+    return (type(value).__name__,) + tuple(
+        _hashable(getattr(value, field.name)) for field in dataclasses.fields(value))
+  if hasattr(value, "value_key"):
+    return value.value_key()
+  try:
+    hash(value)
+  except TypeError:
+    return ("id", id(value))
+  return value
 
 
 @jax.tree_util.register_dataclass
@@ -35,25 +77,23 @@ class Explanation:
   labels: jax.Array  # [N, L] int, the model outputs (class ids) explained.
   prediction: jax.Array  # [N, C] the model's output at the instance.
   coef_std: jax.Array  # [N, L, D] posterior standard deviation of each coefficient.
-  degenerate: jax.Array  # [N, L] bool, the kernel weights summed to ~0: the fit is meaningless.
+  status: jax.Array  # [N, L] int32 `jaxlime.FitStatus` code of each fit; 0 (OK) is trusted.
   instances: jax.Array  # [N, ...] the explained instances, as given.
   domain: Any = dataclasses.field(metadata=dict(static=True), default=None)
 
   @classmethod
-  def from_surrogate(cls, fit, labels: jax.Array, prediction: jax.Array, instances,
-                     **fields) -> "Explanation":
+  def from_surrogate(cls, fit, instances, **fields) -> "Explanation":
     """An explanation of N instances from their stacked surrogates.
 
     Args:
-      fit: a `surrogate.Surrogate` whose fields have a leading [N] axis.
-      labels: [N, L] explained labels.
-      prediction: [N, C] model outputs at the instances.
-      instances: [N, ...] the instances (or None, set later by the caller).
+      fit: a `jaxlime.Surrogate` whose fields have a leading [N] axis (labels [N, L],
+        prediction [N, C]).
+      instances: [N, ...] the instances.
       **fields: further fields of a subclass (e.g. `segments`) and `domain`.
     """
     return cls(coef=fit.coef, selected=fit.selected, intercept=fit.intercept, score=fit.score,
-               local_pred=fit.local_pred, labels=labels, prediction=prediction,
-               coef_std=fit.coef_std, degenerate=fit.degenerate, instances=instances, **fields)
+               local_pred=fit.local_pred, labels=fit.labels, prediction=fit.prediction,
+               coef_std=fit.coef_std, status=fit.status, instances=instances, **fields)
 
   def __len__(self) -> int:
     return int(np.shape(self.coef)[0])

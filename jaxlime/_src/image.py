@@ -14,6 +14,7 @@ Where it differs from lime 0.2.0.1, on purpose:
 """
 
 import dataclasses
+import functools
 from typing import Callable, Iterator, Sequence
 
 import jax
@@ -27,6 +28,7 @@ from jaxlime._src import segmentation as segmentation_lib
 from jaxlime._src import streaming
 from jaxlime._src import surrogate
 from jaxlime._src.explanation import Explanation
+from jaxlime._src.explanation import ValueDomain
 
 # Model-input elements per model call when batch_size is not given: 512K, 2 MB of float32 (42
 # images of 64 x 64 x 3, 3 of 224 x 224 x 3). A chunk this small stays in the CPU's caches from
@@ -42,7 +44,7 @@ _SEGMENT_MULTIPLE = 16
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class ImageDomain:
+class ImageDomain(ValueDomain):
   """Host-side names of superpixel features, to read image explanations as lime does."""
 
   mode: str
@@ -167,6 +169,7 @@ class ImageExplainer:
       self,
       images,
       model,
+      *,
       key=0,
       segments=None,
       segmentation_fn: str | Callable = "quickshift",
@@ -176,19 +179,21 @@ class ImageExplainer:
       labels: Sequence[int] = (1,),
       top_labels: int | None = 5,
       batch_size: int | None = None,
-      *,
       progress: bool | None = None,
       mesh=None,
       axis: str | None = None,
       instances_per_call: int | None = None,
+      process_local: bool = False,
   ) -> ImageExplanation:
     """Explains the model's predictions on N images, in one jitted program per call.
 
-    Image i draws its masks from `fold_in(key, i)` (or its own key): its explanation does not
-    depend on the batch, `batch_size`, `instances_per_call` or the mesh. Segmentation runs on
-    the host, call by call while the devices work on the previous call; with `segments` given,
-    `explain` can be traced (e.g. differentiated with respect to the images or the model's
-    parameters), and is then one call.
+    Image i draws its masks from `fold_in(key, i)` (or its own key), i its global index: its
+    explanation does not depend on the batch, `batch_size`, `instances_per_call`, the mesh or
+    the processes, and `jax.vmap(self.explain_fn(model, num_segments=D, ...))(images,
+    jaxlime.instance_keys(key, N), relabelled_segments)` computes the same explanations.
+    Segmentation runs on the host, call by call while the devices work on the previous call;
+    with `segments` given, `explain` can be traced (e.g. differentiated with respect to the
+    images or the model's parameters), and is then one call.
 
     Each call holds `instances_per_call` images (the last call padded, so the program compiles
     once) and processes them in blocks, so memory depends on the call, not on N. When
@@ -200,7 +205,7 @@ class ImageExplainer:
       model: [B, H, W, C] -> [B, C] class probabilities: a jittable function, a Flax NNX module,
         `functools.partial(linen_module.apply, variables)`, or `jaxlime.host_model(fn)` for
         numpy classifiers (lime's classifier_fn).
-      key: a `jax.random.key` or an int seed (image i then draws from `fold_in(key, i)`), or N
+      key: an int seed or a `jax.random.key` (image i then draws from `fold_in(key, i)`), or N
         keys, one per image.
       segments: [N, H, W] (or one [H, W] map for all images) integer superpixel labels; any
         ids, relabelled to 0..D_i - 1 per image in increasing order. None: computed with
@@ -217,13 +222,8 @@ class ImageExplainer:
       top_labels: explain the K classes of highest predicted probability (at most C).
       batch_size: the largest number of perturbed images the model sees at once; bounds memory
         (default: about 512K input elements, 2 MB of float32).
-      progress: show a progress bar (tqdm when installed); None shows it in a terminal when
-        there is more than one call.
-      mesh: a `jax.sharding.Mesh` to split the images over (model parameters replicated).
-      axis: the mesh axis to split over; defaults to the mesh's first axis, or the axis images
-        are sharded over.
-      instances_per_call: images per jitted call (default: about 64 MB of images, at most
-        4096), rounded to whole blocks.
+      progress, mesh, axis, instances_per_call, process_local: how the work runs (see
+        `jaxlime.RunOptions`; default instances per call: about 64 MB of images).
 
     Returns:
       An `ImageExplanation` with coef [N, L, D] over the batch's largest superpixel count D and
@@ -232,21 +232,35 @@ class ImageExplainer:
       and coef_std are exactly 0 and selected is False; the rest equals the explanation of the
       image alone (with its own key).
     """
-    run, placement, finish = self._prepare(
-        images, model, key, segments, segmentation_fn, hide_color, num_samples, num_features,
-        labels, top_labels, batch_size, progress, mesh, axis, instances_per_call)
-    parts = [part for _, part in run]
-    widest = max(result.coef.shape[-1] for result, _, _ in parts)
-    parts = [(_with_features(result, widest), *rest) for result, *rest in parts]
-    return finish(streaming.concatenate(parts, placement), 0)
+    run = streaming.RunOptions(batch_size=batch_size, instances_per_call=instances_per_call,
+                               progress=progress, mesh=mesh, axis=axis,
+                               process_local=process_local)
+    job, placement = self._job(
+        images, model, run, segments=segments, segmentation_fn=segmentation_fn,
+        hide_color=hide_color, num_samples=num_samples, num_features=num_features,
+        labels=labels, top_labels=top_labels)
+    return streaming.explain_all(job, key, run, placement)
 
-  def explain_iter(self, images, model, key=0, segments=None,
-                   segmentation_fn: str | Callable = "quickshift", hide_color=None,
-                   num_samples: int = 1000, num_features: int = 100000,
-                   labels: Sequence[int] = (1,), top_labels: int | None = 5,
-                   batch_size: int | None = None, *, progress: bool | None = None, mesh=None,
-                   axis: str | None = None, instances_per_call: int | None = None
-                   ) -> Iterator[tuple[int, ImageExplanation]]:
+  def explain_iter(
+      self,
+      images,
+      model,
+      *,
+      key=0,
+      segments=None,
+      segmentation_fn: str | Callable = "quickshift",
+      hide_color=None,
+      num_samples: int = 1000,
+      num_features: int = 100000,
+      labels: Sequence[int] = (1,),
+      top_labels: int | None = 5,
+      batch_size: int | None = None,
+      progress: bool | None = None,
+      mesh=None,
+      axis: str | None = None,
+      instances_per_call: int | None = None,
+      process_local: bool = False,
+  ) -> Iterator[tuple[int, ImageExplanation]]:
     """`explain`, yielded call by call: (index of the first image, its ImageExplanation).
 
     For streaming many images to disk: each part is computed while the previous one is handed
@@ -254,24 +268,102 @@ class ImageExplainer:
     superpixel count; otherwise the parts equal `explain`'s result. Arguments as in
     `explain`; images must hold concrete values.
     """
-    if not checks.is_concrete(images):
-      raise TypeError("explain_iter needs concrete images; under jax.jit use explain.")
-    run, _, finish = self._prepare(
-        images, model, key, segments, segmentation_fn, hide_color, num_samples, num_features,
-        labels, top_labels, batch_size, progress, mesh, axis, instances_per_call)
-    for start, part in run:
-      yield start, finish(part, start)
+    run = streaming.RunOptions(batch_size=batch_size, instances_per_call=instances_per_call,
+                               progress=progress, mesh=mesh, axis=axis,
+                               process_local=process_local)
+    job, placement = self._job(
+        images, model, run, segments=segments, segmentation_fn=segmentation_fn,
+        hide_color=hide_color, num_samples=num_samples, num_features=num_features,
+        labels=labels, top_labels=top_labels)
+    yield from streaming.explain_parts(job, key, run, placement)
 
-  def _prepare(self, images, model, key, segments, segmentation_fn, hide_color, num_samples,
-               num_features, labels, top_labels, batch_size, progress, mesh, axis,
-               instances_per_call):
-    """Validates the arguments; returns the iterator of (start, part), the placement, and
-    finish(part, start) -> ImageExplanation of the part's images."""
-    placement = streaming.placement_for(images, mesh, axis)
-    images = _as_images(images)
-    num_images, height, width, channels = images.shape
+  def explain_fn(
+      self,
+      model,
+      *,
+      num_segments: int,
+      image_shape: Sequence[int],
+      image_dtype=jnp.float32,
+      hide_color=None,
+      num_samples: int = 1000,
+      num_features: int = 100000,
+      labels: Sequence[int] = (1,),
+      top_labels: int | None = 5,
+      batch_size: int | None = None,
+  ) -> Callable[[jax.Array, jax.Array, jax.Array], surrogate.Surrogate]:
+    """The per-image explanation under `explain`: a pure `fn(image, key, segments)`.
+
+    `fn` explains ONE image [H, W, C] given its superpixels `segments` [H, W] (int labels
+    0..D_i - 1 with D_i <= num_segments, e.g. `explanation.segments[i]`). It is jittable,
+    vmappable and differentiable wherever the model is. With the same options,
+    `jax.vmap(fn)(images, jaxlime.instance_keys(key, N), exp.segments)` gives the coefficients
+    of `explain(images, model, key=key, segments=exp.segments)`.
+
+    Args:
+      model, hide_color, num_samples, num_features, labels, top_labels, batch_size: as in
+        `explain`.
+      num_segments: D, the number of superpixel features (at least every image's D_i).
+      image_shape: (H, W, C) of the images.
+      image_dtype: their dtype.
+
+    Returns:
+      fn(image, key, segments) -> `jaxlime.Surrogate` with coef [L, D], labels [L] and
+      prediction [C].
+    """
+    image_shape = tuple(int(size) for size in image_shape)
+    if len(image_shape) != 3:
+      raise ValueError(f"image_shape must be (H, W, C); got {image_shape}.")
+    num_segments = checks.positive_int("num_segments", num_segments, minimum=1)
+    example = np.zeros(image_shape, image_dtype)
+    adapter, config, _, hide = self._configure(
+        model, example, None, hide_color=hide_color, num_samples=num_samples,
+        num_features=num_features, labels=labels, top_labels=top_labels, batch_size=batch_size,
+        num_segments=num_segments)
+    dtype = jax.dtypes.canonicalize_dtype(jnp.float64)
+    return functools.partial(image_core.explain_instance, adapter.params, hide_color=hide,
+                             kernel_width=jnp.asarray(self.kernel_width, dtype), config=config,
+                             apply=adapter.apply)
+
+  def _configure(self, model, example, host_image, *, hide_color, num_samples, num_features,
+                 labels, top_labels, batch_size, num_segments):
+    """The model adapter, the static options for blocks of one image (checked against the
+    model), the largest block, and the hide colour as an array."""
     num_samples = checks.positive_int("num_samples", num_samples, minimum=2)
     num_features = checks.positive_int("num_features", num_features, minimum=1)
+    adapter = models.as_model(model, example=host_image)
+    num_outputs = checks.model_outputs(adapter, example.shape, example.dtype, "classification")
+    if top_labels:
+      top_labels = min(checks.positive_int("top_labels", top_labels, minimum=1), num_outputs)
+      labels = None
+    else:
+      labels, top_labels = checks.labels_in_range(labels, num_outputs), None
+    mean_fill = hide_color is None
+    if mean_fill:
+      hide = jnp.zeros((), example.dtype)
+    else:
+      hide = _as_hide_color(hide_color, example)
+    max_block, chunk_size = plan_blocks(num_samples, int(np.prod(example.shape)), batch_size)
+    config = image_core.ImageConfig(
+        num_samples=num_samples,
+        num_features=num_features,
+        feature_selection=self.feature_selection,
+        labels=labels,
+        top_labels=top_labels,
+        max_segments=num_segments,
+        mean_fill=mean_fill,
+        block_size=1,
+        chunk_size=chunk_size,
+        kernel=self.kernel,
+        num_outputs=num_outputs,
+    )
+    return adapter, config, max_block, hide
+
+  def _job(self, images, model, run: streaming.RunOptions, *, segments, segmentation_fn,
+           **options):
+    """Validates the arguments; returns the driver's job and the placement."""
+    placement = streaming.placement_for(images, run)
+    images = _as_images(images, placement)
+    num_images, height, width, channels = images.shape
     concrete = checks.is_concrete(images)
     segments_computed = segments is None
     if segments_computed:
@@ -279,112 +371,104 @@ class ImageExplainer:
         raise ValueError("segmentation runs on the host and needs concrete images; pass "
                          "segments= to explain traced images.")
       segmentation_fn = segmentation_lib.as_segmentation_fn(segmentation_fn)
-      max_segments = 0
+      largest = 0
     else:
       segments, num_segments = segmentation_lib.relabel(_check_segments(segments, images.shape))
-      max_segments = int(num_segments.max())
-    adapter = models.as_model(model, example=np.asarray(images[0]) if concrete else None)
-    num_outputs = checks.model_outputs(adapter, (height, width, channels), images.dtype,
-                                       "classification")
-    if top_labels:
-      top_labels = min(checks.positive_int("top_labels", top_labels, minimum=1), num_outputs)
-      labels = None
-    else:
-      labels, top_labels = checks.labels_in_range(labels, num_outputs), None
-    mean_fill = hide_color is None
-    hide_color = jnp.zeros((), images.dtype) if mean_fill else _as_hide_color(hide_color, images)
-    image_size = height * width * channels
-    block_size, chunk_size = plan_blocks(-(-num_images // placement.num_shards), num_samples,
-                                         image_size, batch_size)
-    if concrete:
-      if instances_per_call is None:
-        image_bytes = image_size * np.dtype(images.dtype).itemsize
-        instances_per_call = max(1, min(streaming.DEFAULT_INSTANCES_PER_CALL,
-                                        _CALL_BYTES // image_bytes))
-      per_call, num_calls = streaming.call_size(num_images, block_size, placement,
-                                                instances_per_call)
-    else:
-      per_call, num_calls = streaming.call_size(num_images, block_size, placement, num_images)
+      largest = int(num_segments.max())
+    example = images[0] if concrete else jax.ShapeDtypeStruct(images.shape[1:], images.dtype)
+    adapter, config, max_block, hide = self._configure(
+        model, example, np.asarray(images[0]) if concrete else None,
+        batch_size=run.batch_size, num_segments=largest, **options)
+    image_bytes = height * width * channels * np.dtype(images.dtype).itemsize
+    default_per_call = max(1, min(streaming.DEFAULT_INSTANCES_PER_CALL, _CALL_BYTES // image_bytes))
     dtype = jax.dtypes.canonicalize_dtype(jnp.float64)
     kernel_width = jnp.asarray(self.kernel_width, dtype)
-    config = image_core.ImageConfig(
-        num_samples=num_samples,
-        num_features=num_features,
-        feature_selection=self.feature_selection,
-        labels=labels,
-        top_labels=top_labels,
-        max_segments=max_segments,
-        mean_fill=mean_fill,
-        block_size=block_size,
-        chunk_size=chunk_size,
-        kernel=self.kernel,
-    )
-    keys = checks.instance_keys(key, num_images, sharded=placement.num_shards > 1)
+    stash = {}  # Computed segment maps of each call, by the index of its first image.
+    # explain_images(params, images, segments, num_segments, keys, hide_color, kernel_width).
+    split = (False, True, True, True, True, False, False)
 
-    def run_call(images, keys, segments, num_segments):
-      nonlocal config
-      if segments_computed:  # The program's D grows in steps of _SEGMENT_MULTIPLE.
-        largest = int(np.asarray(num_segments).max())
-        if largest > config.max_segments:
-          config = dataclasses.replace(
-              config, max_segments=-(-largest // _SEGMENT_MULTIPLE) * _SEGMENT_MULTIPLE)
-      program = streaming.split_over(
-          image_core.explain_images, placement, (False, True, True, True, True, False, False),
-          config=config, apply=adapter.apply)
-      result = program(adapter.params, images, segments, num_segments, keys, hide_color,
-                       kernel_width)
-      return result, segments, num_segments
+    def call_for(block_size):
+      block_config = dataclasses.replace(config, block_size=block_size,
+                                         chunk_size=_chunk_for(config, block_size))
+
+      def call(images, segments, num_segments, keys):
+        nonlocal block_config
+        if segments_computed:  # The program's D grows in steps of _SEGMENT_MULTIPLE.
+          widest = streaming.global_max(streaming.to_host(num_segments, placement), placement)
+          if widest > block_config.max_segments:
+            block_config = dataclasses.replace(
+                block_config, max_segments=-(-widest // _SEGMENT_MULTIPLE) * _SEGMENT_MULTIPLE)
+        program = streaming.split_over(image_core.explain_images, placement, split,
+                                       config=block_config, apply=adapter.apply)
+        return program(adapter.params, images, segments, num_segments, keys, hide, kernel_width)
+
+      return call
 
     if segments_computed:
-      def segment(start, images, keys):
-        del keys
-        return segmentation_lib.relabel(
+      def segment(start, images):
+        part = segmentation_lib.relabel(
             segmentation_lib.segment_images(images, segmentation_fn, first_index=start))
+        stash[start] = part
+        return part
 
-      per_instance, prepare = (images, keys), segment
+      per_instance, prepare = (images,), segment
     else:
-      per_instance, prepare = (images, keys, segments, num_segments), None
-    run = streaming.run_calls(run_call, per_instance, num_instances=num_images,
-                              per_call=per_call, num_calls=num_calls, placement=placement,
-                              progress=progress if concrete else False, prepare=prepare)
-    domain = ImageDomain(mode="classification",
-                         class_names=self.class_names or tuple(str(c) for c in range(num_outputs)))
+      per_instance, prepare = (images, segments, num_segments), None
+    domain = ImageDomain(
+        mode="classification",
+        class_names=self.class_names or tuple(str(c) for c in range(config.num_outputs)))
 
-    def finish(part, start):
-      result, part_segments, part_counts = part
-      count = result.coef.shape[0]
-      if segments_computed:  # Drop the program's padding features beyond the part's largest D.
-        result = _with_features(result, int(np.asarray(part_counts).max()))
-      result = ImageExplanation(
-          **{field.name: getattr(result, field.name) for field in dataclasses.fields(result)
-             if field.name not in ("domain", "instances")},
-          instances=images[start:start + count] if concrete else images,
-          domain=domain, segments=part_segments)
+    def part_segments(start, count):
+      if not segments_computed:
+        return segments[start:start + count], num_segments[start:start + count]
+      maps, counts, first = [], [], start
+      while first < start + count:
+        part_maps, part_counts = stash[first]
+        maps.append(part_maps)
+        counts.append(part_counts)
+        first += len(part_counts)
+      return np.concatenate(maps), np.concatenate(counts)
+
+    def finish(fit, start):
+      count = fit.coef.shape[0]
+      maps, counts = part_segments(start, count)
+      rows = images[start:start + count] if concrete else images
+      if concrete:
+        fit = _with_features(fit, int(counts.max()))
+        fit, rows, maps = streaming.put((fit, rows, maps), placement)
+      result = ImageExplanation.from_surrogate(fit, rows, domain=domain, segments=maps)
       checks.check_result(result, "classification")
       return result
 
-    return run, placement, finish
+    def join(parts):
+      widest = max(part.coef.shape[-1] for part in parts)
+      return streaming.concatenate([_with_features(part, widest) for part in parts])
+
+    job = streaming.Job(per_instance=per_instance, call_for=call_for, finish=finish,
+                        max_block=max_block, prepare=prepare, default_per_call=default_per_call,
+                        join=join,
+                        program=("image", placement, config, adapter.apply, images.shape[1:],
+                                 str(images.dtype), segments_computed))
+    return job, placement
 
 
-def _with_features(result: Explanation, count: int) -> Explanation:
-  """result with coef, selected and coef_std cut or zero-padded to `count` features.
+def _with_features(fit: surrogate.Surrogate, count: int) -> surrogate.Surrogate:
+  """A host result with coef, selected and coef_std cut or zero-padded to `count` features.
 
-  Padding features are zero and unselected, so this changes no explanation. Done on the host
-  (a device slice or pad would compile per size), kept on the leaves' devices.
+  Padding features are zero and unselected, so this changes no explanation.
   """
-  if result.coef.shape[-1] == count:
-    return result
+  if fit.coef.shape[-1] == count:
+    return fit
 
   def resize(leaf):
-    host = np.asarray(leaf)[..., :count]
-    host = np.pad(host, [(0, 0)] * (host.ndim - 1) + [(0, count - host.shape[-1])])
-    return jax.device_put(host, leaf.sharding)
+    leaf = np.asarray(leaf)[..., :count]
+    return np.pad(leaf, [(0, 0)] * (leaf.ndim - 1) + [(0, count - leaf.shape[-1])])
 
-  return dataclasses.replace(result, coef=resize(result.coef), selected=resize(result.selected),
-                             coef_std=resize(result.coef_std))
+  return fit._replace(coef=resize(fit.coef), selected=resize(fit.selected),
+                      coef_std=resize(fit.coef_std))
 
 
-def _as_images(images):
+def _as_images(images, placement: streaming.Placement):
   """[N, H, W, C] numeric images, dtype kept: a host numpy array (no copy of a numpy input,
   checked finite) when concrete, else the traced array."""
   if not isinstance(images, jax.Array):
@@ -409,7 +493,7 @@ def _as_images(images):
     raise ValueError(f"images must have shape [N, H, W, C] with every size >= 1; got {shape}.")
   if not checks.is_concrete(images):
     return images
-  host = np.asarray(images)
+  host = streaming.to_host(images, placement)
   if np.issubdtype(dtype, np.floating):
     bad = ~np.isfinite(host)
     if bad.any():
@@ -435,8 +519,9 @@ def _check_segments(segments, image_shape) -> np.ndarray:
   return segments
 
 
-def _as_hide_color(hide_color, images: jax.Array) -> jax.Array:
-  """hide_color as an array broadcastable to [H, W, C], in the images' dtype."""
+def _as_hide_color(hide_color, images) -> jax.Array:
+  """hide_color as an array broadcastable to [H, W, C], in the images' dtype (`images`: one
+  image or a batch, only its dtype and channels are read)."""
   if isinstance(hide_color, jax.Array):
     color = hide_color
   else:
@@ -454,20 +539,17 @@ def _as_hide_color(hide_color, images: jax.Array) -> jax.Array:
   return jnp.asarray(color).astype(images.dtype)
 
 
-def plan_blocks(num_images: int, num_samples: int, image_size: int, batch_size: int | None
-                ) -> tuple[int, int]:
-  """Images per block and perturbed images per model call.
+def plan_blocks(num_samples: int, image_size: int, batch_size: int | None) -> tuple[int, int]:
+  """The largest block of images and the perturbed images per model call.
 
   Args:
-    num_images: N.
     num_samples: S.
     image_size: H * W * C, model-input elements of one image.
     batch_size: the user's bound on images per model call, or None.
 
   Returns:
-    (block_size, chunk_size): when S perturbations fit in one call, blocks of block_size images
-    and one call per block of block_size * S images; otherwise one image per block and calls of
-    chunk_size < S images.
+    (max_block, rows): when S perturbations fit in `rows`, blocks of up to rows // S images and
+    one model call per block; otherwise one image per block, evaluated in calls of rows < S.
   """
   if batch_size is None:
     rows = max(1, _DEFAULT_CHUNK_ELEMENTS // image_size)
@@ -475,5 +557,11 @@ def plan_blocks(num_images: int, num_samples: int, image_size: int, batch_size: 
     rows = checks.positive_int("batch_size", batch_size, minimum=1)
   if rows < num_samples:
     return 1, rows
-  block_size = max(1, min(num_images, rows // num_samples))
-  return block_size, block_size * num_samples
+  return max(1, rows // num_samples), rows
+
+
+def _chunk_for(config: image_core.ImageConfig, block_size: int) -> int:
+  """Model rows per call for blocks of `block_size` images (config.chunk_size holds the bound)."""
+  if config.chunk_size < config.num_samples:
+    return config.chunk_size
+  return block_size * config.num_samples

@@ -19,7 +19,6 @@ import jax.numpy as jnp
 
 from jaxlime._src import kernels
 from jaxlime._src import surrogate
-from jaxlime._src.explanation import Explanation
 
 _BITS_PER_WORD = 32
 # Mask words picked by a chain of selects when building images, above it by a gather (measured:
@@ -41,6 +40,7 @@ class ImageConfig:
   block_size: int  # images per block; with more than one, the model sees a whole block at once.
   chunk_size: int  # the most model rows per call; below S, one image per block in chunks.
   kernel: Callable | None  # kernel(distances, kernel_width) -> weights; None for lime's.
+  num_outputs: int | None = None  # C, the model's outputs.
 
 
 def draw_masks(key: jax.Array, num_segments: jax.Array, *, max_segments: int,
@@ -219,15 +219,45 @@ def _explain_block(params, images, segments, num_segments, keys, hide_color, ker
     outputs = apply(params, flat)
     outputs = outputs.reshape(rows.shape[:2] + outputs.shape[1:])
   outputs = outputs.astype(dtype)
-  fit, labels = jax.vmap(_fit_image, in_axes=(0, 0, 0, None, None))(
+  return jax.vmap(_fit_image, in_axes=(0, 0, 0, None, None))(
       masks.astype(dtype), outputs, num_segments, kernel_width, config)
-  return fit, labels, outputs[:, 0]
+
+
+def explain_instance(params: Any, image: jax.Array, key: jax.Array, segments: jax.Array, *,
+                     hide_color, kernel_width, config: ImageConfig,
+                     apply: Callable) -> surrogate.Surrogate:
+  """lime's explanation of ONE image: the function `ImageExplainer.explain_fn` returns.
+
+  The same steps as a block of `explain_images`, for one image: keep-masks from `key`, the
+  perturbed images (built and evaluated chunk by chunk), cosine-distance weights and the fit.
+
+  Args:
+    params: the model's parameters (a pytree of arrays, or None).
+    image: [H, W, C].
+    key: its PRNG key.
+    segments: [H, W] int superpixel labels 0..D_i - 1, D_i <= config.max_segments.
+    hide_color: broadcastable to [H, W, C] (ignored with config.mean_fill).
+    kernel_width: scalar, may be traced.
+    config: static options (block_size is not used).
+    apply: apply(params, images [R, H, W, C]) -> [R, C] probabilities.
+
+  Returns:
+    A `Surrogate` with coef [L, D] over config.max_segments features, labels [L] and
+    prediction [C].
+  """
+  segments = jnp.asarray(segments, jnp.int32)
+  num_segments = jnp.max(segments) + 1
+  config = dataclasses.replace(config, block_size=1,
+                               chunk_size=min(config.chunk_size, config.num_samples))
+  fit = _explain_block(params, image[None], segments[None], num_segments[None], key[None],
+                       jnp.asarray(hide_color), jnp.asarray(kernel_width), config, apply)
+  return jax.tree.map(lambda leaf: leaf[0], fit)
 
 
 @functools.partial(jax.jit, static_argnames=("config", "apply"))
 def explain_images(params: Any, images: jax.Array, segments: jax.Array, num_segments: jax.Array,
                    keys: jax.Array, hide_color: jax.Array, kernel_width: jax.Array, *,
-                   config: ImageConfig, apply: Callable) -> Explanation:
+                   config: ImageConfig, apply: Callable) -> surrogate.Surrogate:
   """Explains N images in blocks; the jitted program behind `ImageExplainer`.
 
   Image i draws its masks from keys[i] alone, so its explanation does not depend on the batch,
@@ -245,7 +275,7 @@ def explain_images(params: Any, images: jax.Array, segments: jax.Array, num_segm
     apply: apply(params, images [R, H, W, C]) -> [R, C] probabilities.
 
   Returns:
-    An Explanation with coef [N, L, D] and the other fields (instances and domain unset).
+    The stacked `Surrogate`s of the N images (coef [N, L, D]).
   """
   num_images = images.shape[0]
   block = config.block_size
@@ -263,11 +293,5 @@ def explain_images(params: Any, images: jax.Array, segments: jax.Array, num_segm
   inputs = (images, segments, num_segments, keys)
   if block > 1:
     inputs = jax.tree.map(blocked, inputs)
-  fit, labels, prediction = jax.lax.map(run_block, inputs)
-
-  def unblock(leaf):
-    return leaf.reshape((num_images,) + leaf.shape[2:])
-
-  fit, labels, prediction = jax.tree.map(unblock, (fit, labels, prediction))
-  # instances is set by the caller: returning the input from jit would copy it.
-  return Explanation.from_surrogate(fit, labels, prediction, None)
+  fit = jax.lax.map(run_block, inputs)
+  return jax.tree.map(lambda leaf: leaf.reshape((num_images,) + leaf.shape[2:]), fit)

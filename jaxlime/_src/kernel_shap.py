@@ -19,14 +19,17 @@ import functools
 import itertools
 import math
 import warnings
-from typing import Any, Callable, NamedTuple, Sequence
+from typing import Any, Callable, Iterator, NamedTuple, Sequence
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxlime._src import checks
+from jaxlime._src import linalg
 from jaxlime._src import models
+from jaxlime._src import streaming
+from jaxlime._src.status import FitStatus
 
 LINKS = ("identity", "logit")
 # shap's logit link clips probabilities to [eps, 1 - eps] before taking the log-odds.
@@ -187,10 +190,15 @@ def sample_coalitions(key: jax.Array, plan: CoalitionPlan, *, num_random: int,
 
 
 class KernelShapSolution(NamedTuple):
-  """Kernel SHAP values of one instance for C outputs."""
+  """Kernel SHAP values of one instance for C outputs.
+
+  `kernel_shap_solve` leaves prediction and expected_value None; `explain_fn` fills them.
+  """
 
   values: jax.Array  # [C, F], zero for features that do not vary.
-  singular: jax.Array  # [] bool: the weighted system was singular (values are not meaningful).
+  status: jax.Array  # [C] int32 `FitStatus`: SINGULAR when the weighted system was singular.
+  prediction: jax.Array | None = None  # [C] link(model output at the instance).
+  expected_value: jax.Array | None = None  # [C] link(background-weighted mean output).
 
 
 def kernel_shap_solve(masks: jax.Array, weights: jax.Array, y: jax.Array, total: jax.Array,
@@ -200,7 +208,8 @@ def kernel_shap_solve(masks: jax.Array, weights: jax.Array, y: jax.Array, total:
   Minimises sum_s weights_s (y_s - masks_s . phi)^2 subject to sum_j phi_j = total, with phi_j = 0
   for features that do not vary. As shap does, the constraint eliminates the last varying feature
   l: phi_l = total - sum_{j != l} phi_j, and the others solve the normal equations of the design
-  masks_j - masks_l against y - masks_l total (a Cholesky solve, all outputs at once).
+  masks_j - masks_l against y - masks_l total (an SPD solve in plain jnp operations, safe
+  inside `shard_map`, all outputs at once).
 
   Args:
     masks: [S, F] coalitions (bool or 0/1).
@@ -210,7 +219,8 @@ def kernel_shap_solve(masks: jax.Array, weights: jax.Array, y: jax.Array, total:
     varying: [F] bool, the features that differ from the background; None: all of them.
 
   Returns:
-    values [C, F] and a singular flag.
+    A `KernelShapSolution` with values [C, F] and status [C] (SINGULAR, or NONFINITE_OUTPUT
+    when y or total hold NaN/inf).
   """
   num_features = masks.shape[-1]
   z = masks.astype(y.dtype)
@@ -226,14 +236,16 @@ def kernel_shap_solve(masks: jax.Array, weights: jax.Array, y: jax.Array, total:
   # The identity on the fixed features keeps the system positive definite and their phi at 0.
   gram = design.T @ weighted + jnp.diag(jnp.where(free, 0, 1).astype(y.dtype))
   cross = weighted.T @ target  # [F, C]
-  factor = jnp.linalg.cholesky(gram)
-  solved = jax.scipy.linalg.cho_solve((factor, True), cross)
+  inverse, smallest_pivot = linalg.spd_inverse_and_pivot(gram)
+  solved = inverse @ cross
   phi = solved.at[last].set(total - jnp.sum(solved, axis=0))
   phi = jnp.where(jnp.any(varying), phi, 0)
-  pivots = jnp.diagonal(factor) ** 2
   tolerance = num_features * jnp.finfo(y.dtype).eps * jnp.max(jnp.diagonal(gram))
-  singular = ~jnp.all(jnp.isfinite(factor)) | (jnp.min(pivots) <= tolerance)
-  return KernelShapSolution(values=phi.T, singular=singular)
+  singular = ~jnp.all(jnp.isfinite(inverse)) | (smallest_pivot <= tolerance)
+  finite = jnp.all(jnp.isfinite(y), axis=0) & jnp.isfinite(total)
+  status = jnp.where(singular, FitStatus.SINGULAR, FitStatus.OK)
+  status = jnp.where(finite, status, FitStatus.NONFINITE_OUTPUT).astype(jnp.int32)
+  return KernelShapSolution(values=phi.T, status=status)
 
 
 def linked_mean(outputs: jax.Array, weights: jax.Array, link: str) -> jax.Array:
@@ -314,13 +326,22 @@ def _coalition_values(apply, params, x_block, masks, background, background_weig
   return out.reshape(num_block, num_coalitions, -1)
 
 
+def _sampler(plan: CoalitionPlan, config: KernelShapConfig) -> Callable:
+  return functools.partial(sample_coalitions, plan=plan, num_random=config.num_random,
+                           first_random_size=config.first_random_size,
+                           num_paired_sizes=config.num_paired_sizes)
+
+
+def _expected_value(apply, params, background, background_weights, link: str) -> jax.Array:
+  """[C] link of the background-weighted mean model output."""
+  background_outputs = _model_outputs(apply, params, background, background.dtype)
+  return linked_mean(background_outputs, background_weights, link)
+
+
 def _explain_block(params, x_block, keys, background, background_weights, plan, expected,
-                   config: KernelShapConfig, apply):
+                   config: KernelShapConfig, apply) -> KernelShapSolution:
   """Kernel SHAP of a block of Nb instances: x_block [Nb, F], keys [Nb], expected [C] (link)."""
-  sample = functools.partial(sample_coalitions, plan=plan, num_random=config.num_random,
-                             first_random_size=config.first_random_size,
-                             num_paired_sizes=config.num_paired_sizes)
-  masks, weights = jax.vmap(sample)(keys)
+  masks, weights = jax.vmap(_sampler(plan, config))(keys)
   outputs = _model_outputs(apply, params, x_block, background.dtype)
   prediction = linked_mean(outputs[:, None, :], jnp.ones(1, outputs.dtype), config.link)
   values = _coalition_values(apply, params, x_block, masks, background, background_weights,
@@ -328,14 +349,33 @@ def _explain_block(params, x_block, keys, background, background_weights, plan, 
   y = values - expected
   varying = jax.vmap(varying_features, in_axes=(0, None))(x_block, background)
   solution = jax.vmap(kernel_shap_solve)(masks, weights, y, prediction - expected, varying)
-  return solution, prediction
+  return solution._replace(prediction=prediction,
+                           expected_value=jnp.broadcast_to(expected, prediction.shape))
+
+
+def explain_instance(params: Any, x: jax.Array, key: jax.Array, *, background: jax.Array,
+                     background_weights: jax.Array, plan: CoalitionPlan,
+                     config: KernelShapConfig, apply: Callable) -> KernelShapSolution:
+  """Kernel SHAP of ONE instance x [F]: the function `KernelShapExplainer.explain_fn` returns.
+
+  The same steps as a block of `explain_kernel_shap`, for one instance: draw its coalitions
+  from `key`, evaluate the background-weighted model output of each, and solve.
+
+  Returns:
+    A `KernelShapSolution` with values [C, F], status [C], prediction [C] and
+    expected_value [C] (link space).
+  """
+  expected = _expected_value(apply, params, background, background_weights, config.link)
+  solution = _explain_block(params, x[None], key[None], background, background_weights, plan,
+                            expected, config, apply)
+  return jax.tree.map(lambda leaf: leaf[0], solution)
 
 
 @functools.partial(jax.jit, static_argnames=("config", "apply"))
 def explain_kernel_shap(params: Any, instances: jax.Array, keys: jax.Array,
                         background: jax.Array, background_weights: jax.Array,
-                        plan: CoalitionPlan, *, config: KernelShapConfig, apply: Callable
-                        ) -> tuple[KernelShapSolution, jax.Array, jax.Array]:
+                        plan: CoalitionPlan, *, config: KernelShapConfig,
+                        apply: Callable) -> KernelShapSolution:
   """Kernel SHAP of N instances in blocks; the jitted program behind `KernelShapExplainer`.
 
   Instance i draws its coalitions from keys[i] alone, so its values do not depend on the batch
@@ -351,13 +391,12 @@ def explain_kernel_shap(params: Any, instances: jax.Array, keys: jax.Array,
     apply: apply(params, inputs [R, F]) -> [R, C] or [R].
 
   Returns:
-    The stacked solutions (values [N, C, F], singular [N]), the link-space prediction [N, C] and
-    the link-space expected value [C].
+    The stacked solutions: values [N, C, F], status [N, C], the link-space prediction [N, C]
+    and expected value [N, C] (the same row for every instance).
   """
   num_instances, num_features = instances.shape
   block = config.block_size
-  background_outputs = _model_outputs(apply, params, background, background.dtype)
-  expected = linked_mean(background_outputs, background_weights, config.link)
+  expected = _expected_value(apply, params, background, background_weights, config.link)
 
   def run_block(args):
     x_block, key_block = args
@@ -366,9 +405,8 @@ def explain_kernel_shap(params: Any, instances: jax.Array, keys: jax.Array,
 
   blocks = (instances.reshape(num_instances // block, block, num_features),
             keys.reshape(num_instances // block, block))
-  solution, prediction = jax.lax.map(run_block, blocks)
-  unblock = lambda leaf: leaf.reshape((num_instances,) + leaf.shape[2:])  # noqa: E731
-  return jax.tree.map(unblock, solution), unblock(prediction), expected
+  solution = jax.lax.map(run_block, blocks)
+  return jax.tree.map(lambda leaf: leaf.reshape((num_instances,) + leaf.shape[2:]), solution)
 
 
 @jax.tree_util.register_dataclass
@@ -384,7 +422,7 @@ class ShapExplanation:
   values: jax.Array  # [N, C, F] SHAP values in link space, zero for features that do not vary.
   expected_value: jax.Array  # [C] link(background-weighted mean model output).
   prediction: jax.Array  # [N, C] link(model output at the instance).
-  singular: jax.Array  # [N] bool: the weighted system was singular; values are not meaningful.
+  status: jax.Array  # [N, C] int32 `FitStatus`: SINGULAR means the values are not meaningful.
   instances: jax.Array  # [N, F] the explained instances.
   feature_names: tuple[str, ...] = dataclasses.field(metadata=dict(static=True), default=())
   scalar_output: bool = dataclasses.field(metadata=dict(static=True), default=False)
@@ -397,7 +435,7 @@ class ShapExplanation:
       index = slice(index, index + 1 if index != -1 else None)
     pick = lambda leaf: leaf[index]  # noqa: E731
     return dataclasses.replace(self, values=pick(self.values), prediction=pick(self.prediction),
-                               singular=pick(self.singular), instances=pick(self.instances))
+                               status=pick(self.status), instances=pick(self.instances))
 
   def as_list(self, index: int = 0, label: int = 0) -> list[tuple[str, float]]:
     """[(feature name, SHAP value), ...] of instance `index` for output `label`, by |value|."""
@@ -486,12 +524,16 @@ class KernelShapExplainer:
     self.background = jnp.asarray(background, dtype)
     self.background_weights = jnp.asarray(weights, dtype)
 
-  def explain(self, X, model, *, key=0, nsamples="auto", batch_size: int | None = None
-              ) -> ShapExplanation:
+  def explain(self, X, model, *, key=0, nsamples="auto", batch_size: int | None = None,
+              progress: bool | None = None, mesh=None, axis: str | None = None,
+              instances_per_call: int | None = None,
+              process_local: bool = False) -> ShapExplanation:
     """Kernel SHAP values of the model's outputs on N rows.
 
-    Instance i draws its random coalitions from `fold_in(key, i)` (or its own key), so its
-    values do not depend on the batch or on `batch_size`. `explain` is traceable: under
+    Instance i draws its random coalitions from `fold_in(key, i)` (or its own key), i its
+    global row index, so its values depend neither on the batch, `batch_size`, the calls, the
+    mesh nor the processes; `jax.vmap(self.explain_fn(model, nsamples=...))(X,
+    jaxlime.instance_keys(key, N))` computes the same values. `explain` is traceable: under
     `jax.jit` (X traced) the value checks are skipped.
 
     Args:
@@ -499,24 +541,64 @@ class KernelShapExplainer:
       model: [R, F] -> [R, C] (e.g. class probabilities) or [R] (regression): a jittable
         function, a Flax NNX module, `functools.partial(linen_module.apply, variables)`, or
         `jaxlime.host_model(fn)` for numpy functions such as scikit-learn's predict_proba.
-      key: a `jax.random.key` or an int seed, or N keys (one per instance).
+      key: an int seed or a `jax.random.key`, or N keys (one per instance).
       nsamples: S, coalitions per instance: "auto" (2 F + 2048, as shap) or an int >= 2; at
         most 2^F - 2 (every coalition) when F <= 30.
       batch_size: the largest number of model rows per call (at least B: one coalition against
         the whole background); bounds memory.
+      progress, mesh, axis, instances_per_call, process_local: how the work runs (see
+        `jaxlime.RunOptions`).
 
     Returns:
       A `ShapExplanation` with values [N, C, F] (C = 1 for a model returning [R]).
     """
+    run = streaming.RunOptions(batch_size=batch_size, instances_per_call=instances_per_call,
+                               progress=progress, mesh=mesh, axis=axis,
+                               process_local=process_local)
+    job, placement = self._job(X, model, run, nsamples)
+    return streaming.explain_all(job, key, run, placement)
+
+  def explain_iter(self, X, model, *, key=0, nsamples="auto", batch_size: int | None = None,
+                   progress: bool | None = None, mesh=None, axis: str | None = None,
+                   instances_per_call: int | None = None,
+                   process_local: bool = False) -> Iterator[tuple[int, ShapExplanation]]:
+    """`explain`, yielded call by call: (index of the first instance, its ShapExplanation).
+
+    The parts equal `explain`'s result; with `process_local=True` each process gets the parts
+    of its own rows. Arguments as in `explain`; X must hold concrete values.
+    """
+    run = streaming.RunOptions(batch_size=batch_size, instances_per_call=instances_per_call,
+                               progress=progress, mesh=mesh, axis=axis,
+                               process_local=process_local)
+    job, placement = self._job(X, model, run, nsamples)
+    yield from streaming.explain_parts(job, key, run, placement)
+
+  def explain_fn(self, model, *, nsamples="auto", batch_size: int | None = None
+                 ) -> Callable[[jax.Array, jax.Array], KernelShapSolution]:
+    """The per-instance computation under `explain`: a pure `fn(x [F], key)`.
+
+    `fn` is jittable, vmappable and differentiable wherever the model is; `jax.vmap(fn)(X,
+    jaxlime.instance_keys(key, N))` gives `explain(X, model, key=key)`'s values.
+
+    Returns:
+      fn(x, key) -> `KernelShapSolution` with values [C, F], status [C], prediction [C] and
+      expected_value [C] (link space).
+    """
+    adapter, plan, config, _, _ = self._configure(model, None, nsamples, batch_size)
+    return functools.partial(explain_instance, adapter.params, background=self.background,
+                             background_weights=self.background_weights, plan=plan,
+                             config=config, apply=adapter.apply)
+
+  def _configure(self, model, host_X, nsamples, batch_size):
+    """The model adapter, the coalition plan, the static options for blocks of one instance,
+    the largest block the memory bound allows, and whether the model returns [R]."""
     num_features = self.num_features_in
-    X = checks.as_instances("X", X, num_features, "the background")
     if isinstance(nsamples, str) and nsamples != "auto":
       raise ValueError(f'nsamples must be "auto" or an int >= 2; got {nsamples!r}.')
     if nsamples != "auto":
       nsamples = checks.positive_int("nsamples", nsamples, minimum=2)
-    concrete = checks.is_concrete(X)
     dtype = self.background.dtype
-    adapter = models.as_model(model, example=np.asarray(X[0]) if concrete else None)
+    adapter = models.as_model(model, example=None if host_X is None else host_X[0])
     scalar_output = self._check_model(adapter, dtype)
     plan, sizes = coalition_plan(num_features, nsamples, dtype)
     num_coalitions = sizes["num_fixed"] + sizes["num_random"]
@@ -528,35 +610,59 @@ class KernelShapExplainer:
       if rows < num_background:
         raise ValueError(f"batch_size must be at least B = {num_background} (one coalition against "
                          f"the whole background); got {batch_size}.")
-    num_instances = X.shape[0]
-    largest_block = int(np.clip(
-        _DEFAULT_BLOCK_ELEMENTS // max(num_coalitions * num_features, 1), 1, num_instances))
-    num_blocks = -(-num_instances // largest_block)
-    block_size = -(-num_instances // num_blocks)  # Equal blocks: the least padding.
+    max_block = max(1, _DEFAULT_BLOCK_ELEMENTS // max(num_coalitions * num_features, 1))
     config = KernelShapConfig(
         num_fixed=sizes["num_fixed"], num_random=sizes["num_random"],
         first_random_size=sizes["first_random_size"],
-        num_paired_sizes=sizes["num_paired_sizes"], link=self.link, block_size=block_size,
+        num_paired_sizes=sizes["num_paired_sizes"], link=self.link, block_size=1,
         pairs_per_call=max(1, rows // num_background))
-    keys = checks.instance_keys(key, num_instances)
-    padding = -num_instances % block_size
-    instances = jnp.asarray(X, dtype)
-    padded = jnp.concatenate([instances, jnp.repeat(instances[-1:], padding, axis=0)])
-    padded_keys = jnp.concatenate([keys, jnp.repeat(keys[-1:], padding, axis=0)])
-    solution, prediction, expected = explain_kernel_shap(
-        adapter.params, padded, padded_keys, self.background, self.background_weights, plan,
-        config=config, apply=adapter.apply)
-    result = ShapExplanation(
-        values=solution.values[:num_instances], expected_value=expected,
-        prediction=prediction[:num_instances], singular=solution.singular[:num_instances],
-        instances=instances, feature_names=self.feature_names, scalar_output=scalar_output)
-    self._check_result(result)
-    return result
+    return adapter, plan, config, max_block, scalar_output
+
+  def _job(self, X, model, run: streaming.RunOptions, nsamples):
+    """Validates the arguments; returns the driver's job and the placement."""
+    X = checks.as_instances("X", X, self.num_features_in, "the background")
+    placement = streaming.placement_for(X, run)
+    concrete = checks.is_concrete(X)
+    host_X = streaming.to_host(X, placement) if concrete else None
+    adapter, plan, config, max_block, scalar_output = self._configure(
+        model, host_X, nsamples, run.batch_size)
+    dtype = self.background.dtype
+    instances = host_X.astype(dtype) if concrete else jnp.asarray(X, dtype)
+    # explain_kernel_shap(params, instances, keys, background, weights, plan): split X, keys.
+    split = (False, True, True, False, False, False)
+
+    def call_for(block_size):
+      program = streaming.split_over(
+          explain_kernel_shap, placement, split,
+          config=dataclasses.replace(config, block_size=block_size), apply=adapter.apply)
+
+      def call(instances, keys):
+        return program(adapter.params, instances, keys, self.background,
+                       self.background_weights, plan)
+
+      return call
+
+    def finish(solution, start):
+      rows = instances[start:start + solution.values.shape[0]]
+      if concrete:
+        solution, rows = streaming.put((solution, rows), placement)
+      result = ShapExplanation(
+          values=solution.values, expected_value=solution.expected_value[0],
+          prediction=solution.prediction, status=solution.status, instances=rows,
+          feature_names=self.feature_names, scalar_output=scalar_output)
+      self._check_result(result)
+      return result
+
+    job = streaming.Job(per_instance=(instances,), call_for=call_for, finish=finish,
+                        max_block=max_block,
+                        program=("kernel_shap", placement, config, adapter.apply,
+                                 self.background.shape))
+    return job, placement
 
   def _check_model(self, adapter, dtype) -> bool:
-    """Checks the model's output shape on two rows; True when it returns [R] (one output)."""
+    """Checks the model's output shape on a probe batch; True when it returns [R]."""
     probe_shape, shape = checks.probe_output_shape(adapter, (self.num_features_in,), dtype)
-    if len(shape) not in (1, 2) or shape[0] != 2:
+    if len(shape) not in (1, 2) or shape[0] != probe_shape[0]:
       raise ValueError(
           f"the model must return [R, C] outputs (or [R] for one output); on input "
           f"{probe_shape} it returned shape {shape}.")
@@ -574,8 +680,10 @@ class KernelShapExplainer:
     if not np.isfinite(prediction).all():
       rows = np.flatnonzero(~np.isfinite(prediction).all(axis=-1))
       raise ValueError(f"the model output is not finite at instances {rows[:10].tolist()}.")
-    singular = np.asarray(result.singular)
-    finite = np.isfinite(np.asarray(result.values)).all(axis=(1, 2))
+    status = np.asarray(result.status)
+    singular = (status == FitStatus.SINGULAR).any(axis=-1)
+    finite = np.isfinite(np.asarray(result.values)).all(axis=(1, 2)) & ~(
+        status == FitStatus.NONFINITE_OUTPUT).any(axis=-1)
     if not (finite | singular).all():
       rows = np.flatnonzero(~finite & ~singular)
       raise ValueError(
@@ -585,5 +693,5 @@ class KernelShapExplainer:
       warnings.warn(
           f"{int(singular.sum())} explanations (instances {np.flatnonzero(singular)[:10].tolist()}"
           ") have a singular weighted system: their values are not meaningful (see "
-          "ShapExplanation.singular). Raise nsamples; shap falls back to least squares here.",
-          stacklevel=3)
+          "ShapExplanation.status). Raise nsamples; shap falls back to least squares here.",
+          stacklevel=4)

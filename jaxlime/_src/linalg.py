@@ -13,6 +13,11 @@ _BLOCK = 32
 
 
 def spd_inverse(matrix: jax.Array) -> jax.Array:
+  """Inverse of a symmetric positive-definite [D, D] matrix (see `spd_inverse_and_pivot`)."""
+  return spd_inverse_and_pivot(matrix)[0]
+
+
+def spd_inverse_and_pivot(matrix: jax.Array) -> tuple[jax.Array, jax.Array]:
   """Inverse of a symmetric positive-definite [D, D] matrix by the sweep operator.
 
   The sweep operator is Gauss-Jordan elimination on diagonal pivots: stable for positive-definite
@@ -25,7 +30,8 @@ def spd_inverse(matrix: jax.Array) -> jax.Array:
     matrix: [D, D] symmetric positive definite.
 
   Returns:
-    [D, D] its inverse.
+    [D, D] its inverse, and the smallest pivot [] (Cholesky's smallest squared diagonal: at or
+    below a few eps times the largest diagonal entry, the matrix is numerically singular).
   """
   size = matrix.shape[-1]
   if size <= _BLOCK:
@@ -35,32 +41,41 @@ def spd_inverse(matrix: jax.Array) -> jax.Array:
   # The identity on the padding keeps the matrix positive definite and separates the padding.
   extended = jnp.eye(padded, dtype=matrix.dtype).at[:size, :size].set(matrix)
 
-  def sweep_block(block, swept):
+  def sweep_block(block, state):
+    swept, smallest = state
     start = block * _BLOCK
     rows = jax.lax.dynamic_slice_in_dim(swept, start, _BLOCK, axis=0)  # [B, P]
-    pivot_inverse = _sweep_features(jax.lax.dynamic_slice_in_dim(rows, start, _BLOCK, axis=1))
+    pivot_inverse, pivot = _sweep_features(
+        jax.lax.dynamic_slice_in_dim(rows, start, _BLOCK, axis=1))
     scaled = pivot_inverse @ rows  # [B, P]: the block's rows times the pivot's inverse.
     # A swept symmetric matrix stays symmetric: the block's columns are its rows transposed.
     swept = swept - rows.T @ scaled
     swept = jax.lax.dynamic_update_slice(swept, scaled, (start, 0))
     swept = jax.lax.dynamic_update_slice(swept, scaled.T, (0, start))
-    return jax.lax.dynamic_update_slice(swept, -pivot_inverse, (start, start))
+    swept = jax.lax.dynamic_update_slice(swept, -pivot_inverse, (start, start))
+    return swept, jnp.minimum(smallest, pivot)
 
-  return -jax.lax.fori_loop(0, num_blocks, sweep_block, extended)[:size, :size]
+  initial = (extended, jnp.asarray(jnp.inf, matrix.dtype))
+  swept, smallest = jax.lax.fori_loop(0, num_blocks, sweep_block, initial)
+  return -swept[:size, :size], smallest
 
 
-def _sweep_features(matrix: jax.Array) -> jax.Array:
-  """Inverse of a symmetric positive-definite [D, D] matrix, sweeping one feature at a time."""
+def _sweep_features(matrix: jax.Array) -> tuple[jax.Array, jax.Array]:
+  """Inverse of a symmetric positive-definite [D, D] matrix, sweeping one feature at a time,
+  and its smallest pivot."""
   size = matrix.shape[-1]
   index = jnp.arange(size)
 
-  def sweep(k, swept):
+  def sweep(k, state):
+    swept, smallest = state
     column = swept[:, k]
     pivot = column[k]
     scaled = column / pivot
     swept = swept - jnp.outer(column, scaled)
     swept = jnp.where(index[:, None] == k, scaled[None, :], swept)
     swept = jnp.where(index[None, :] == k, scaled[:, None], swept)
-    return swept.at[k, k].set(-1 / pivot)
+    return swept.at[k, k].set(-1 / pivot), jnp.minimum(smallest, pivot)
 
-  return -jax.lax.fori_loop(0, size, sweep, matrix)
+  initial = (matrix, jnp.asarray(jnp.inf, matrix.dtype))
+  swept, smallest = jax.lax.fori_loop(0, size, sweep, initial)
+  return -swept, smallest

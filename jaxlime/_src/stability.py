@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlime._src import checks
+from jaxlime._src import keys as keys_lib
 from jaxlime._src.explanation import Explanation
 from jaxlime._src.tabular import TabularExplainer
 
@@ -83,7 +84,7 @@ def repeat_keys(key, num_instances: int, num_keys: int) -> jax.Array:
     num_instances: N.
     num_keys: R >= 1.
   """
-  base = checks.instance_keys(key, num_instances)  # [N]
+  base = keys_lib.instance_keys(key, num_instances)  # [N]
   repeats = jnp.arange(1, num_keys)
   folded = jax.vmap(jax.vmap(jax.random.fold_in, in_axes=(0, None)), in_axes=(None, 0))(
       base, repeats)  # [R - 1, N]

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlime._src import checks
+from jaxlime._src import keys as keys_lib
 from jaxlime._src.explanation import Explanation
 
 METHODS = ("sample", "full")
@@ -190,7 +191,7 @@ class SubmodularPick:
     num_rows = len(data)
     if num_rows < 1:
       raise ValueError("data is empty; pass at least one instance.")
-    sample_key, explain_key = jax.random.split(checks.as_key(key))
+    sample_key, explain_key = jax.random.split(keys_lib.as_key(key))
     if method == "sample":
       sample_size = checks.positive_int("sample_size", sample_size, minimum=1)
       if sample_size > num_rows:

@@ -19,15 +19,25 @@ import jax.numpy as jnp
 from jaxlime._src import kernels
 from jaxlime._src import lasso
 from jaxlime._src import linalg
+from jaxlime._src.status import FitStatus
 
 FEATURE_SELECTION_METHODS = ("auto", "none", "highest_weights", "forward_selection", "lasso_path")
 
 # Below this total kernel weight the weighted means are undefined: the fit is flagged degenerate.
 _MIN_TOTAL_WEIGHT = 1e-30
+# A final system whose 1-norm condition number times the float's epsilon exceeds this bounds the
+# coefficients' relative error above 10%: the fit is flagged ill-conditioned. The default
+# configurations stay far below it in float32 (S = 5000 binary features: below 0.005).
+_ILL_CONDITIONED = 0.1
 
 
 class Surrogate(NamedTuple):
-  """The fitted local surrogate of one instance, for L labels over D interpretable features."""
+  """The fitted local surrogate of one instance, for L labels over D interpretable features.
+
+  `fit_surrogate` fills `labels` with 0..L - 1 (the columns of y) and `prediction` with y[0]
+  [L]; an explainer's `explain_fn` fills them with the class ids explained and the model's
+  output at the instance [C].
+  """
 
   coef: jax.Array  # [L, D], zero where not selected.
   selected: jax.Array  # [L, D] bool.
@@ -35,7 +45,9 @@ class Surrogate(NamedTuple):
   score: jax.Array  # [L] weighted R^2 of the surrogate on the samples.
   local_pred: jax.Array  # [L] surrogate prediction at row 0 (the instance).
   coef_std: jax.Array  # [L, D] posterior standard deviation of coef, zero where not selected.
-  degenerate: jax.Array  # [L] bool: total kernel weight ~0, the fit is not meaningful.
+  status: jax.Array  # [L] int32 `FitStatus` code; 0 (OK) when the fit can be trusted.
+  labels: jax.Array  # [L] int32, the explained labels.
+  prediction: jax.Array  # [C] the model's output at the instance ([L] from fit_surrogate).
 
 
 class _Moments(NamedTuple):
@@ -49,7 +61,7 @@ class _Moments(NamedTuple):
   cross: jax.Array  # [D, L] Zc' W yc
   y_total: jax.Array  # [L] sum_s w_s yc_s^2
   weights: jax.Array  # [S]
-  degenerate: jax.Array  # [] bool
+  degenerate: jax.Array  # [] bool, the total weight is ~0.
 
 
 def _moments(z_columns: jax.Array, y: jax.Array, weights: jax.Array) -> _Moments:
@@ -114,14 +126,16 @@ def _fit_on_mask(moments: _Moments, z0: jax.Array, label: int, mask: jax.Array, 
   if max_selected < num_dims:
     chosen = jnp.argsort(~mask, stable=True)[:max_selected]  # Selected features first.
     valid = mask[chosen]
-    inverse = linalg.spd_inverse(_masked_system(moments.gram[chosen][:, chosen], valid, alpha))
+    system = _masked_system(moments.gram[chosen][:, chosen], valid, alpha)
+    inverse = linalg.spd_inverse(system)
     validf = valid.astype(maskf.dtype)
     chosen_coef = inverse @ (moments.cross[chosen, label] * validf) * validf
     coef = jnp.zeros(num_dims, maskf.dtype).at[chosen].set(chosen_coef)
     variance_factor = jnp.zeros(num_dims, maskf.dtype).at[chosen].set(
         jnp.diagonal(inverse) * validf)
   else:
-    inverse = linalg.spd_inverse(_masked_system(moments.gram, mask, alpha))
+    system = _masked_system(moments.gram, mask, alpha)
+    inverse = linalg.spd_inverse(system)
     coef = inverse @ (moments.cross[:, label] * maskf) * maskf
     variance_factor = jnp.diagonal(inverse)
   intercept = moments.y_mean[label] - moments.z_mean @ coef
@@ -142,7 +156,22 @@ def _fit_on_mask(moments: _Moments, z0: jax.Array, label: int, mask: jax.Array, 
   dof = jnp.maximum(num_samples - jnp.sum(mask) - 1, 1)
   noise_variance = residual_total / dof
   coef_std = jnp.sqrt(jnp.clip(noise_variance * variance_factor, 0)) * maskf
-  return coef, intercept, score, local_pred, coef_std
+  status = _fit_status(moments, label, system, inverse)
+  return coef, intercept, score, local_pred, coef_std, status
+
+
+def _fit_status(moments: _Moments, label, system: jax.Array, inverse: jax.Array) -> jax.Array:
+  """The `FitStatus` code of one label's final fit (the most serious problem found)."""
+  finite_outputs = jnp.all(jnp.isfinite(moments.y_centred[:, label]))
+  norm = lambda matrix: jnp.max(jnp.sum(jnp.abs(matrix), axis=0))  # noqa: E731
+  singular = ~jnp.all(jnp.isfinite(inverse))
+  condition = norm(system) * norm(jnp.where(singular, 0, inverse))
+  ill = condition * jnp.finfo(system.dtype).eps > _ILL_CONDITIONED
+  status = jnp.where(ill, FitStatus.ILL_CONDITIONED, FitStatus.OK)
+  status = jnp.where(singular, FitStatus.SINGULAR, status)
+  status = jnp.where(moments.degenerate, FitStatus.DEGENERATE_WEIGHTS, status)
+  status = jnp.where(finite_outputs, status, FitStatus.NONFINITE_OUTPUT)
+  return status.astype(jnp.int32)
 
 
 def highest_weights_mask(moments: _Moments, z0: jax.Array, num_features: int) -> jax.Array:
@@ -255,7 +284,8 @@ def fit_surrogate(
 
   Returns:
     A `Surrogate` with coef [L, D], selected [L, D], intercept [L], score [L], local_pred [L],
-    coef_std [L, D] and degenerate [L].
+    coef_std [L, D], status [L] (`jaxlime.FitStatus` codes), labels [L] = 0..L - 1 and
+    prediction [L] = y[0].
   """
   if feature_selection not in FEATURE_SELECTION_METHODS:
     raise ValueError(
@@ -304,7 +334,7 @@ def fit_surrogate_columns(z_columns: jax.Array, y: jax.Array, weights: jax.Array
   num_dims = z_columns.shape[0]
   max_selected = num_dims if feature_selection == "none" else min(num_features, num_dims)
   fit = functools.partial(_fit_on_mask, max_selected=max_selected)
-  coef, intercept, score, local_pred, coef_std = jax.vmap(
+  coef, intercept, score, local_pred, coef_std, status = jax.vmap(
       fit, in_axes=(None, None, 0, 0, None)
   )(moments, z_columns[:, 0], labels, selected, jnp.asarray(alpha, z_columns.dtype))
   return Surrogate(
@@ -314,7 +344,9 @@ def fit_surrogate_columns(z_columns: jax.Array, y: jax.Array, weights: jax.Array
       score=score,
       local_pred=local_pred,
       coef_std=coef_std,
-      degenerate=jnp.broadcast_to(moments.degenerate, intercept.shape),
+      status=status,
+      labels=labels.astype(jnp.int32),
+      prediction=y[0],
   )
 
 
@@ -333,7 +365,7 @@ def explained_labels(prediction: jax.Array, *, labels: tuple[int, ...] | None,
 def fit_local(z_columns: jax.Array, outputs: jax.Array, distances: jax.Array, kernel_width, *,
               kernel: Callable | None, labels: tuple[int, ...] | None, top_labels: int | None,
               num_features: int, feature_selection: str,
-              feature_mask: jax.Array | None = None) -> tuple[Surrogate, jax.Array]:
+              feature_mask: jax.Array | None = None) -> Surrogate:
   """The step every modality shares: kernel weights, the labels to explain, the surrogate.
 
   Args:
@@ -346,7 +378,8 @@ def fit_local(z_columns: jax.Array, outputs: jax.Array, distances: jax.Array, ke
     num_features, feature_selection, feature_mask: as in `fit_surrogate_columns`.
 
   Returns:
-    The Surrogate over L labels and the [L] explained labels.
+    The Surrogate over L labels, with its labels and the model's output at the instance
+    (outputs[0], [C]).
   """
   if kernel is None:
     weights = kernels.exponential_kernel(distances, kernel_width)
@@ -356,4 +389,4 @@ def fit_local(z_columns: jax.Array, outputs: jax.Array, distances: jax.Array, ke
   fit = fit_surrogate_columns(
       z_columns, outputs[:, chosen], jnp.asarray(weights, z_columns.dtype),
       num_features=num_features, feature_selection=feature_selection, feature_mask=feature_mask)
-  return fit, chosen
+  return fit._replace(labels=chosen, prediction=outputs[0])

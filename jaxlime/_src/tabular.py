@@ -2,6 +2,7 @@
 
 import collections
 import dataclasses
+import functools
 import math
 import warnings
 from typing import Any, Callable, Iterator, Mapping, Sequence
@@ -12,11 +13,13 @@ import numpy as np
 
 from jaxlime._src import checks
 from jaxlime._src import discretize as discretize_lib
+from jaxlime._src import keys as keys_lib
 from jaxlime._src import models
 from jaxlime._src import streaming
 from jaxlime._src import surrogate
 from jaxlime._src import tabular_core
 from jaxlime._src.explanation import Explanation
+from jaxlime._src.explanation import ValueDomain
 
 DISCRETIZERS = ("quartile", "decile", "entropy")
 MODES = ("classification", "regression")
@@ -26,7 +29,7 @@ _DEFAULT_BLOCK_ELEMENTS = 1_500_000
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class TabularDomain:
+class TabularDomain(ValueDomain):
   """Host-side names of tabular features, to read explanations as lime does."""
 
   mode: str
@@ -301,31 +304,34 @@ class TabularExplainer:
       self,
       X,
       model,
+      *,
       key=None,
       num_samples: int = 5000,
       num_features: int = 10,
       labels: Sequence[int] = (1,),
       top_labels: int | None = None,
       batch_size: int | None = None,
-      *,
+      model_input_dtype=None,
       progress: bool | None = None,
       mesh=None,
       axis: str | None = None,
       instances_per_call: int | None = None,
-      model_input_dtype=None,
+      process_local: bool = False,
   ) -> Explanation:
     """Explains the model's predictions on N rows with lime's tabular method.
 
-    Instance i draws its randomness from `fold_in(key, i)` (or its own key): its explanation
-    does not depend on `batch_size`, `instances_per_call` or the mesh, and explaining X[i] alone
-    with key `fold_in(key, i)[None]` gives the same explanation. With `shared_samples=True` all
-    instances share one pool of perturbations (drawn from `key`): the model runs on S + N rows
-    instead of N * S, each explanation still follows lime's sampling distribution, but their
-    noise is shared.
+    Instance i draws its randomness from `fold_in(key, i)` (or its own key), i its global row
+    index: its explanation does not depend on `batch_size`, `instances_per_call`, the mesh or
+    the number of processes, and `jax.vmap(self.explain_fn(model, ...))(X,
+    jaxlime.instance_keys(key, N))` computes the same explanations. With
+    `shared_samples=True` all instances share one pool of perturbations (drawn from `key`): the
+    model runs on S + N rows instead of N * S, each explanation still follows lime's sampling
+    distribution, but their noise is shared.
 
     The work is one jitted program per call of `instances_per_call` instances (the last call
-    padded, so it compiles once), processing blocks of instances so memory depends on the block,
-    not on N. `explain` stays traceable: under `jax.jit` or `jax.grad` it is one call.
+    padded; see `jaxlime._src.streaming` for how call sizes are chosen so a new N rarely
+    compiles), processing blocks of instances so memory depends on the block, not on N.
+    `explain` stays traceable: under `jax.jit` or `jax.grad` it is one call.
 
     Args:
       X: [N, F] rows to explain (a single [F] row is treated as N = 1). A jax.Array sharded over
@@ -333,72 +339,110 @@ class TabularExplainer:
       model: [B, F] -> [B, C] probabilities (classification) or [B] (regression): a jittable
         function, a Flax NNX module, `functools.partial(linen_module.apply, variables)`, or
         `jaxlime.host_model(fn)` for numpy functions such as scikit-learn's predict_proba.
-      key: a `jax.random.key` or an int seed (instance i then draws from `fold_in(key, i)`), or
-        N keys, one per instance (not with shared_samples); defaults to `random_state` or 0.
-        An int seed makes a philox4x32 key (the fastest on CPU), or a threefry2x32 key when the
-        instances are split over several devices, where philox does not compile: pass a
-        threefry2x32 key to get the same explanations on one device and on several.
+      key: an int seed, a `jax.random.key` (instance i then draws from `fold_in(key, i)`), or N
+        keys, one per instance (not with shared_samples); defaults to `random_state` or 0. An
+        int seed gives the same explanations on any number of devices and processes.
       num_samples: S, perturbations per instance (row 0 is the instance).
       num_features: K, the largest number of features in each explanation.
       labels: class ids to explain (classification).
       top_labels: explain the K classes of highest predicted probability instead of `labels`.
       batch_size: the largest number of model-input rows evaluated at once; bounds memory.
-      progress: show a progress bar (tqdm when installed); None shows it in a terminal when
-        there is more than one call.
-      mesh: a `jax.sharding.Mesh` to split the instances over (model parameters replicated).
-      axis: the mesh axis to split over; defaults to the mesh's first axis, or the axis X is
-        sharded over.
-      instances_per_call: instances per jitted call (default 4096, rounded to whole blocks).
       model_input_dtype: dtype the model's inputs are cast to (e.g. jnp.bfloat16); samples,
         weights and the solve stay in the explainer's float dtype.
+      progress, mesh, axis, instances_per_call, process_local: how the work runs (see
+        `jaxlime.RunOptions`).
 
     Returns:
       An `Explanation` with coef [N, L, F] and L = len(labels), top_labels, or 1 (regression);
-      sharded like the instances when a mesh is used.
+      sharded like the instances when a mesh of one process is used.
     """
-    run, num_outputs, placement = self._prepare(
-        X, model, key, num_samples, num_features, labels, top_labels, batch_size, mesh, axis,
-        instances_per_call, model_input_dtype, progress)
-    result = streaming.concatenate([part for _, part in run], placement)
-    result = dataclasses.replace(result, domain=self._domain_for(num_outputs))
-    checks.check_result(result, self.mode)
-    return result
+    run = streaming.RunOptions(batch_size=batch_size, instances_per_call=instances_per_call,
+                               progress=progress, mesh=mesh, axis=axis,
+                               process_local=process_local)
+    job, placement = self._job(X, model, run, key, num_samples=num_samples,
+                               num_features=num_features, labels=labels, top_labels=top_labels,
+                               model_input_dtype=model_input_dtype)
+    return streaming.explain_all(job, self._key(key), run, placement)
 
-  def explain_iter(self, X, model, key=None, num_samples: int = 5000, num_features: int = 10,
-                   labels: Sequence[int] = (1,), top_labels: int | None = None,
-                   batch_size: int | None = None, *, progress: bool | None = None, mesh=None,
-                   axis: str | None = None, instances_per_call: int | None = None,
-                   model_input_dtype=None) -> Iterator[tuple[int, Explanation]]:
+  def explain_iter(
+      self,
+      X,
+      model,
+      *,
+      key=None,
+      num_samples: int = 5000,
+      num_features: int = 10,
+      labels: Sequence[int] = (1,),
+      top_labels: int | None = None,
+      batch_size: int | None = None,
+      model_input_dtype=None,
+      progress: bool | None = None,
+      mesh=None,
+      axis: str | None = None,
+      instances_per_call: int | None = None,
+      process_local: bool = False,
+  ) -> Iterator[tuple[int, Explanation]]:
     """`explain`, yielded call by call: (index of the first instance, its Explanation).
 
     For streaming very large N to disk: each part is computed while the previous one is
-    handed back, and the results equal `explain`'s. Arguments as in `explain`; X must hold
-    concrete values.
+    handed back, and the results equal `explain`'s. With `process_local=True` each process
+    gets the parts of its own rows (indices local to its X). Arguments as in `explain`; X
+    must hold concrete values.
     """
-    if not checks.is_concrete(X):
-      raise TypeError("explain_iter needs concrete X; under jax.jit use explain.")
-    run, num_outputs, _ = self._prepare(
-        X, model, key, num_samples, num_features, labels, top_labels, batch_size, mesh, axis,
-        instances_per_call, model_input_dtype, progress)
-    domain = self._domain_for(num_outputs)
-    for start, part in run:
-      part = dataclasses.replace(part, domain=domain)
-      checks.check_result(part, self.mode)
-      yield start, part
+    run = streaming.RunOptions(batch_size=batch_size, instances_per_call=instances_per_call,
+                               progress=progress, mesh=mesh, axis=axis,
+                               process_local=process_local)
+    job, placement = self._job(X, model, run, key, num_samples=num_samples,
+                               num_features=num_features, labels=labels, top_labels=top_labels,
+                               model_input_dtype=model_input_dtype)
+    yield from streaming.explain_parts(job, self._key(key), run, placement)
 
-  def _prepare(self, X, model, key, num_samples, num_features, labels, top_labels, batch_size,
-               mesh, axis, instances_per_call, model_input_dtype, progress):
-    """Validates the arguments; returns the iterator of (start, Explanation) parts, C and the
-    placement."""
-    X = checks.as_instances("X", X, self.num_features_in, "the training data")
+  def explain_fn(
+      self,
+      model,
+      *,
+      num_samples: int = 5000,
+      num_features: int = 10,
+      labels: Sequence[int] = (1,),
+      top_labels: int | None = None,
+      batch_size: int | None = None,
+      model_input_dtype=None,
+  ) -> Callable[[jax.Array, jax.Array], surrogate.Surrogate]:
+    """The per-instance explanation under `explain`: a pure `fn(x [F], key) -> Surrogate`.
+
+    `fn` samples S perturbations of x from `key`, evaluates the model on them, weights them
+    and fits the surrogate, for ONE instance. It is jittable, vmappable and differentiable
+    wherever the model is (with respect to x, or to the model's parameters when `explain_fn`
+    is called inside the differentiated function). `jax.vmap(fn)(X, jaxlime.instance_keys(key,
+    N))` gives the coefficients, selections and scores of `explain(X, model, key=key)` with
+    the same options (equal up to float rounding of the model on other batch shapes).
+
+    Args:
+      model, num_samples, num_features, labels, top_labels, batch_size, model_input_dtype: as
+        in `explain`.
+
+    Returns:
+      fn(x, key) -> `jaxlime.Surrogate` with coef [L, F], labels [L] and prediction [C].
+    """
+    if self.shared_samples:
+      raise ValueError("explain_fn explains one instance on its own samples; an explainer with "
+                       "shared_samples=True shares one pool across a batch. Use explain.")
+    adapter, config, _ = self._configure(
+        model, None, num_samples=num_samples, num_features=num_features, labels=labels,
+        top_labels=top_labels, batch_size=batch_size, model_input_dtype=model_input_dtype)
+    return functools.partial(tabular_core.explain_instance, adapter.params, tables=self.tables,
+                             kernel_width=self.kernel_width, config=config, apply=adapter.apply)
+
+  def _key(self, key):
+    return key if key is not None else (self.random_state or 0)
+
+  def _configure(self, model, host_X, *, num_samples, num_features, labels, top_labels,
+                 batch_size, model_input_dtype):
+    """The model adapter, the static program options for blocks of one instance (checked
+    against the model), and the largest block the memory bound allows."""
     num_samples = checks.positive_int("num_samples", num_samples, minimum=2)
     num_features = checks.positive_int("num_features", num_features, minimum=1)
-    concrete = checks.is_concrete(X)
-    if concrete:
-      # A host copy: calls take slices of it, so only one call's instances live on the devices
-      # (and slicing a sharded array with explicit axes is avoided).
-      host_X = np.asarray(X)
-    adapter = models.as_model(model, example=host_X[0] if concrete else None)
+    adapter = models.as_model(model, example=None if host_X is None else host_X[0])
     dtype = self.tables.mean.dtype
     input_dtype = None if model_input_dtype is None else jnp.dtype(model_input_dtype).name
     num_outputs = checks.model_outputs(adapter, (self.num_features_in,),
@@ -413,10 +457,7 @@ class TabularExplainer:
         labels = checks.labels_in_range(labels, num_outputs)
     else:
       labels, top_labels = (0,), None
-    num_instances = X.shape[0]
-    placement = streaming.placement_for(X, mesh, axis)
-    block_size, chunk_size = plan_blocks(-(-num_instances // placement.num_shards), num_samples,
-                                         self.num_features_in, batch_size)
+    max_block, rows = plan_blocks(num_samples, self.num_features_in, batch_size)
     config = tabular_core.TabularConfig(
         num_samples=num_samples,
         num_features=num_features,
@@ -426,43 +467,71 @@ class TabularExplainer:
         top_labels=top_labels,
         discretize=self.discretizer is not None,
         sample_around_instance=self.sample_around_instance,
-        block_size=block_size,
-        chunk_size=chunk_size,
+        block_size=1,
+        chunk_size=min(rows, num_samples),
         shared_samples=self.shared_samples,
         kernel=self.kernel,
         input_dtype=input_dtype,
+        num_outputs=num_outputs,
     )
-    key = key if key is not None else (self.random_state or 0)
+    return adapter, config, (max_block, rows)
+
+  def _job(self, X, model, run: streaming.RunOptions, key, **options):
+    """Validates the arguments; returns the driver's job and the placement."""
+    X = checks.as_instances("X", X, self.num_features_in, "the training data")
+    placement = streaming.placement_for(X, run)
+    concrete = checks.is_concrete(X)
+    # A host copy: calls take slices of it, so only one call's instances live on the devices
+    # (and slicing a sharded array with explicit axes is avoided).
+    host_X = streaming.to_host(X, placement) if concrete else None
+    adapter, config, (max_block, rows) = self._configure(
+        model, host_X, batch_size=run.batch_size, **options)
+    dtype = self.tables.mean.dtype
     if concrete:
       self._warn_unseen_categories(host_X)
-      per_call, num_calls = streaming.call_size(num_instances, block_size, placement,
-                                                instances_per_call)
-    else:  # Traced: one call, no host loop.
-      per_call, num_calls = streaming.call_size(num_instances, block_size, placement,
-                                                num_instances)
-    instances = host_X.astype(dtype) if concrete else jnp.asarray(X, dtype)
+      instances = host_X.astype(dtype)
+    else:
+      instances = jnp.asarray(X, dtype)
     # explain_tabular(params, instances, keys, tables, kernel_width): instances split, and keys
     # too unless one key is shared.
     split = (False, True, not self.shared_samples, False, False)
-    call = streaming.split_over(tabular_core.explain_tabular, placement, split, config=config,
-                                apply=adapter.apply)
     if self.shared_samples:
-      shared_key = checks.as_key(key, sharded=placement.num_shards > 1)
-      per_instance = (instances,)
+      if keys_lib.is_key(key) and key.ndim:
+        raise ValueError("shared_samples=True draws one pool of samples from one key; got "
+                         f"a key array of shape {key.shape}.")
+      pool_key = keys_lib.as_key(self._key(key))
+      pool_key = jax.random.wrap_key_data(
+          jax.random.key_data(pool_key),
+          impl=keys_lib.impl_for(jax.random.key_impl(pool_key), placement.mesh is not None))
 
-      def run_call(instances):
-        return call(adapter.params, instances, shared_key, self.tables, self.kernel_width)
-    else:
-      per_instance = (instances, checks.instance_keys(key, num_instances,
-                                                      sharded=placement.num_shards > 1))
+    def call_for(block_size):
+      block_config = dataclasses.replace(config, block_size=block_size,
+                                         chunk_size=min(rows, block_size * config.num_samples))
+      program = streaming.split_over(tabular_core.explain_tabular, placement, split,
+                                     config=block_config, apply=adapter.apply)
 
-      def run_call(instances, keys):
-        return call(adapter.params, instances, keys, self.tables, self.kernel_width)
+      def call(instances, keys):
+        if self.shared_samples:  # One pool of samples for every instance, from the key itself.
+          keys = pool_key
+        return program(adapter.params, instances, keys, self.tables, self.kernel_width)
 
-    run = streaming.run_calls(run_call, per_instance, num_instances=num_instances,
-                              per_call=per_call, num_calls=num_calls, placement=placement,
-                              progress=progress if concrete else False)
-    return run, num_outputs, placement
+      return call
+
+    domain = self._domain_for(config.num_outputs)
+
+    def finish(fit, start):
+      rows = instances[start:start + fit.coef.shape[0]]
+      if concrete:
+        fit, rows = streaming.put((fit, rows), placement)
+      result = Explanation.from_surrogate(fit, rows, domain=domain)
+      checks.check_result(result, self.mode)
+      return result
+
+    tables_shape = jax.tree.map(np.shape, self.tables)
+    job = streaming.Job(per_instance=(instances,), call_for=call_for, finish=finish,
+                        max_block=max_block,
+                        program=("tabular", placement, config, adapter.apply, tables_shape))
+    return job, placement
 
   def _domain_for(self, num_outputs: int) -> TabularDomain:
     if self.mode == "classification" and self.class_names is None:
@@ -483,23 +552,20 @@ class TabularExplainer:
             "against this unseen one.", stacklevel=3)
 
 
-def plan_blocks(num_instances: int, num_samples: int, num_columns: int,
-                batch_size: int | None) -> tuple[int, int]:
-  """Instances per block and model rows per call.
+def plan_blocks(num_samples: int, num_columns: int, batch_size: int | None) -> tuple[int, int]:
+  """The largest block of instances and the model rows per call.
 
   Args:
-    num_instances: N.
     num_samples: S.
     num_columns: F, model-input size of one row.
     batch_size: the user's bound on model rows per call, or None.
 
   Returns:
-    (block_size, chunk_size): blocks of block_size instances; the model sees chunk_size rows.
+    (max_block, rows): blocks of at most max_block instances; the model sees at most `rows`
+    rows at once (a block of b instances: min(rows, b * S)).
   """
   if batch_size is None:
     rows = max(num_samples, _DEFAULT_BLOCK_ELEMENTS // max(num_columns, 1))
   else:
     rows = checks.positive_int("batch_size", batch_size, minimum=1)
-  block_size = int(max(1, min(num_instances, rows // num_samples)))
-  chunk_size = int(min(rows, block_size * num_samples))
-  return block_size, chunk_size
+  return int(max(1, rows // num_samples)), int(rows)

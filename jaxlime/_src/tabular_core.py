@@ -25,7 +25,6 @@ import jax.numpy as jnp
 from jaxlime._src import kernels
 from jaxlime._src import models
 from jaxlime._src import surrogate
-from jaxlime._src.explanation import Explanation
 
 
 class TabularTables(NamedTuple):
@@ -68,6 +67,7 @@ class TabularConfig:
   shared_samples: bool
   kernel: Callable | None  # kernel(distances, kernel_width) -> weights; None for lime's.
   input_dtype: str | None = None  # dtype the model's inputs are cast to (e.g. "bfloat16").
+  num_outputs: int | None = None  # C, the model's outputs (1 in regression).
 
 
 # Choice columns with at most this many choices select their table entries with a chain of
@@ -177,7 +177,7 @@ def _as_outputs(outputs: jax.Array, mode: str) -> jax.Array:
   return outputs
 
 
-def _fit_instance(z, outputs, kernel_width, config: TabularConfig):
+def _fit_instance(z, outputs, kernel_width, config: TabularConfig) -> surrogate.Surrogate:
   """Weights, label choice and surrogate fit of one instance: z [D, S], outputs [S, C]."""
   return surrogate.fit_local(
       z, outputs, kernels.euclidean_distances_columns(z), kernel_width, kernel=config.kernel,
@@ -214,9 +214,7 @@ def _explain_block_independent(params, x_block, keys, tables, kernel_width, conf
   _, bits = jax.lax.scan(draw_one, None, keys)
   _, (input_columns, z) = jax.lax.scan(sample_one, None, (bits, x_block))
   outputs = _evaluate(apply, params, jnp.swapaxes(input_columns, 1, 2), config, dtype)
-  fit, labels = jax.vmap(_fit_instance, in_axes=(0, 0, None, None))(
-      z, outputs, kernel_width, config)
-  return fit, labels, outputs[:, 0]
+  return jax.vmap(_fit_instance, in_axes=(0, 0, None, None))(z, outputs, kernel_width, config)
 
 
 def _explain_block_shared(params, x_block, pool, tables, kernel_width, config, apply):
@@ -230,13 +228,42 @@ def _explain_block_shared(params, x_block, pool, tables, kernel_width, config, a
     outputs = pool_outputs.at[0].set(prediction)
     return _fit_instance(z, outputs, kernel_width, config)
 
-  fit, labels = jax.vmap(fit_one)(x_block, instance_outputs)
-  return fit, labels, instance_outputs
+  return jax.vmap(fit_one)(x_block, instance_outputs)
+
+
+def explain_instance(params: Any, x: jax.Array, key: jax.Array, *, tables: TabularTables,
+                     kernel_width, config: TabularConfig,
+                     apply: Callable) -> surrogate.Surrogate:
+  """lime's tabular explanation of ONE instance: the function `explain_fn` returns.
+
+  The same steps as a block of `explain_tabular`, written for one instance so that research
+  code can `jit`, `vmap` and differentiate it: draw the random words from `key`, map them to
+  perturbations of x, evaluate the model on the S rows, weight them and fit the surrogate.
+
+  Args:
+    params: the model's parameters (a pytree of arrays, or None).
+    x: [F] the instance.
+    key: its PRNG key.
+    tables: training statistics.
+    kernel_width: scalar, may be traced.
+    config: static options (block_size and shared_samples are not used).
+    apply: apply(params, inputs [R, F]) -> [R, C] or [R].
+
+  Returns:
+    A `Surrogate` with coef [L, F], labels [L] and prediction [C].
+  """
+  dtype = tables.mean.dtype
+  bits = draw_bits(key, config.num_samples, x.shape[-1])
+  choice, values = draw_tabular(bits, tables, dtype)
+  input_columns, z = perturb_instance(x, choice, values, tables, config)
+  outputs = _evaluate(apply, params, input_columns.T, config, dtype)
+  return _fit_instance(z, outputs, kernel_width, config)
 
 
 @functools.partial(jax.jit, static_argnames=("config", "apply"))
 def explain_tabular(params: Any, instances: jax.Array, keys: jax.Array, tables: TabularTables,
-                    kernel_width, *, config: TabularConfig, apply: Callable) -> Explanation:
+                    kernel_width, *, config: TabularConfig,
+                    apply: Callable) -> surrogate.Surrogate:
   """Explains N tabular instances in blocks; the jitted program behind `TabularExplainer`.
 
   Instance i draws its perturbations from keys[i] alone, so its explanation does not depend on
@@ -255,7 +282,7 @@ def explain_tabular(params: Any, instances: jax.Array, keys: jax.Array, tables: 
     apply: apply(params, inputs [R, F]) -> [R, C] or [R].
 
   Returns:
-    An Explanation with coef [N, L, F] and the other fields (domain unset).
+    The stacked `Surrogate`s of the N instances (coef [N, L, F]).
   """
   num_instances, num_columns = instances.shape
   block = config.block_size
@@ -273,7 +300,7 @@ def explain_tabular(params: Any, instances: jax.Array, keys: jax.Array, tables: 
     def run_block(x_block):
       return _explain_block_shared(params, x_block, pool, tables, kernel_width, config, apply)
 
-    fit, labels, prediction = jax.lax.map(run_block, x_blocks)
+    fit = jax.lax.map(run_block, x_blocks)
   else:
     key_blocks = keys.reshape(num_instances // block, block)
 
@@ -282,10 +309,9 @@ def explain_tabular(params: Any, instances: jax.Array, keys: jax.Array, tables: 
       return _explain_block_independent(
           params, x_block, key_block, tables, kernel_width, config, apply)
 
-    fit, labels, prediction = jax.lax.map(run_block, (x_blocks, key_blocks))
+    fit = jax.lax.map(run_block, (x_blocks, key_blocks))
 
   def unblock(leaf):
     return leaf.reshape((num_instances,) + leaf.shape[2:])
 
-  fit, labels, prediction = jax.tree.map(unblock, (fit, labels, prediction))
-  return Explanation.from_surrogate(fit, labels, prediction, instances)
+  return jax.tree.map(unblock, fit)

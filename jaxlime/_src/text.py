@@ -29,6 +29,7 @@ from jaxlime._src import streaming
 from jaxlime._src import surrogate
 from jaxlime._src import text_core
 from jaxlime._src.explanation import Explanation
+from jaxlime._src.explanation import ValueDomain
 
 # lime's mask strings of positional (bow=False) mode.
 WORD_MASK = "UNKWORDZ"
@@ -159,7 +160,7 @@ def index_text(raw: str, *, split_expression, bow: bool, mask_string: str | None
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
-class TextDomain:
+class TextDomain(ValueDomain):
   """Host-side knowledge of the explained texts, to read explanations as lime does."""
 
   mode: str
@@ -321,11 +322,6 @@ def _round_up(value: int, multiple: int) -> int:
   return -(-value // multiple) * multiple
 
 
-def _next_power_of_two(value: int) -> int:
-  """Blocks of fewer texts than the cap hold a power of two of them: few compiled programs."""
-  return 1 << (value - 1).bit_length()
-
-
 def _tokenize(tokenizer: Callable, indexed: IndexedText, index: int):
   """Token ids [T] and the feature of each token [T] of one text."""
   output = tokenizer(indexed.raw)
@@ -446,6 +442,7 @@ class TextExplainer:
       self,
       texts: Sequence[str] | str,
       model: Callable,
+      *,
       key=None,
       num_samples: int = 5000,
       num_features: int = 10,
@@ -453,18 +450,21 @@ class TextExplainer:
       top_labels: int | None = None,
       tokenizer: Callable | None = None,
       batch_size: int | None = None,
-      *,
       pad_token_id: int = 0,
       mask_token_id: int | None = None,
       progress: bool | None = None,
       mesh=None,
       axis: str | None = None,
       instances_per_call: int | None = None,
+      process_local: bool = False,
   ) -> TextExplanation:
     """Explains the model's predictions on N texts, call by call.
 
-    Text i draws its randomness from `fold_in(key, i)` (or its own key): its explanation does not
-    depend on the batch, on `batch_size`, or on the padding to the batch's longest text.
+    Text i draws its randomness from `fold_in(key, i)` (or its own key), i its global index:
+    its explanation does not depend on the batch, on `batch_size`, on the padding to the
+    batch's longest text, on the mesh or on the processes. On the token path,
+    `jax.vmap(self.explain_fn(model, ...))(self.tokenize(texts, tokenizer),
+    jaxlime.instance_keys(key, N))` computes the same explanations.
 
     Without `tokenizer` (the string path, lime's): `model` takes a list of B strings and returns
     [B, C] class probabilities (numpy or JAX), like lime's `classifier_fn`. It is called on the
@@ -486,7 +486,7 @@ class TextExplainer:
     Args:
       texts: N strings (a single str is N = 1).
       model: see above.
-      key: a `jax.random.key` or an int seed (text i then draws from `fold_in(key, i)`), or N
+      key: an int seed or a `jax.random.key` (text i then draws from `fold_in(key, i)`), or N
         keys, one per text; defaults to `random_state` or 0.
       num_samples: S, perturbations per text (sample 0 is the text itself).
       num_features: K, the largest number of words in each explanation.
@@ -497,167 +497,230 @@ class TextExplainer:
         evaluated at once (token path); bounds memory.
       pad_token_id: token path: the id of padding positions.
       mask_token_id: token path: the id replacing removed words (see above).
-      progress: show a progress bar (tqdm when installed); None shows it in a terminal when
-        there is more than one call.
-      mesh: a `jax.sharding.Mesh` to split the texts' sampling, model (token path) and fits
-        over; model parameters are replicated. The string path's model runs on the host.
-      axis: the mesh axis to split over; defaults to the mesh's first axis.
-      instances_per_call: texts per jitted call, rounded to whole blocks; the last call is
-        padded so the program compiles once (default: 4096 on the token path, one block of
-        about 20,000 perturbed strings on the string path).
+      progress, mesh, axis, instances_per_call, process_local: how the work runs (see
+        `jaxlime.RunOptions`). The string path's model runs on the host; with a mesh the
+        sampling and the fits are split over the devices. Default instances per call: 4096 on
+        the token path, one block of about 20,000 perturbed strings on the string path.
 
     Returns:
       A `TextExplanation` with coef [N, L, D], D the batch's largest number of features
       (rounded up to a multiple of 8).
     """
-    run, placement, finish = self._prepare(
-        texts, model, key, num_samples, num_features, labels, top_labels, tokenizer,
-        batch_size, pad_token_id, mask_token_id, progress, mesh, axis, instances_per_call)
-    return finish(streaming.concatenate([part for _, part in run], placement), 0)
+    run = streaming.RunOptions(batch_size=batch_size, instances_per_call=instances_per_call,
+                               progress=progress, mesh=mesh, axis=axis,
+                               process_local=process_local)
+    job, placement = self._job(texts, model, run, tokenizer=tokenizer, num_samples=num_samples,
+                               num_features=num_features, labels=labels, top_labels=top_labels,
+                               pad_token_id=pad_token_id, mask_token_id=mask_token_id)
+    return streaming.explain_all(job, self._key(key), run, placement)
 
-  def explain_iter(self, texts: Sequence[str] | str, model: Callable, key=None,
-                   num_samples: int = 5000, num_features: int = 10,
-                   labels: Sequence[int] = (1,), top_labels: int | None = None,
-                   tokenizer: Callable | None = None, batch_size: int | None = None, *,
-                   pad_token_id: int = 0, mask_token_id: int | None = None,
-                   progress: bool | None = None, mesh=None, axis: str | None = None,
-                   instances_per_call: int | None = None
-                   ) -> Iterator[tuple[int, TextExplanation]]:
+  def explain_iter(
+      self,
+      texts: Sequence[str] | str,
+      model: Callable,
+      *,
+      key=None,
+      num_samples: int = 5000,
+      num_features: int = 10,
+      labels: Sequence[int] = (1,),
+      top_labels: int | None = None,
+      tokenizer: Callable | None = None,
+      batch_size: int | None = None,
+      pad_token_id: int = 0,
+      mask_token_id: int | None = None,
+      progress: bool | None = None,
+      mesh=None,
+      axis: str | None = None,
+      instances_per_call: int | None = None,
+      process_local: bool = False,
+  ) -> Iterator[tuple[int, TextExplanation]]:
     """`explain`, yielded call by call: (index of the first text, its TextExplanation).
 
     For streaming many texts to disk: each part is computed while the previous one is handed
     back, and the parts equal `explain`'s result. Arguments as in `explain`.
     """
-    run, _, finish = self._prepare(
-        texts, model, key, num_samples, num_features, labels, top_labels, tokenizer,
-        batch_size, pad_token_id, mask_token_id, progress, mesh, axis, instances_per_call)
-    for start, part in run:
-      yield start, finish(part, start)
+    run = streaming.RunOptions(batch_size=batch_size, instances_per_call=instances_per_call,
+                               progress=progress, mesh=mesh, axis=axis,
+                               process_local=process_local)
+    job, placement = self._job(texts, model, run, tokenizer=tokenizer, num_samples=num_samples,
+                               num_features=num_features, labels=labels, top_labels=top_labels,
+                               pad_token_id=pad_token_id, mask_token_id=mask_token_id)
+    yield from streaming.explain_parts(job, self._key(key), run, placement)
 
-  def _prepare(self, texts, model, key, num_samples, num_features, labels, top_labels,
-               tokenizer, batch_size, pad_token_id, mask_token_id, progress, mesh, axis,
-               instances_per_call):
-    """Validates the arguments; returns the iterator of (start, (fit, labels, prediction)),
-    the placement, and finish(part, start) -> TextExplanation of the part's texts."""
-    texts = _as_texts(texts)
-    num_samples = checks.positive_int("num_samples", num_samples, minimum=2)
-    num_features = checks.positive_int("num_features", num_features, minimum=1)
-    if top_labels is not None:
-      top_labels = checks.positive_int("top_labels", top_labels, minimum=1)
-    if batch_size is not None:
-      batch_size = checks.positive_int("batch_size", batch_size, minimum=1)
+  def tokenize(self, texts: Sequence[str] | str, tokenizer: Callable, *,
+               pad_token_id: int = 0) -> text_core.TokenizedText:
+    """The texts tokenised as the token path tokenises them, for `explain_fn`.
+
+    Returns:
+      A `TokenizedText` with token_ids [N, T] and token_features [N, T] (T the longest text
+      rounded up to a multiple of 4) and num_words [N].
+    """
+    indexed = self._indexed(_as_texts(texts))
+    ids, features, num_words = self._tokenized(indexed, tokenizer,
+                                               _token_id("pad_token_id", pad_token_id))
+    return text_core.TokenizedText(jnp.asarray(ids), jnp.asarray(features),
+                                   jnp.asarray(num_words))
+
+  def explain_fn(
+      self,
+      model: Callable,
+      *,
+      num_tokens: int,
+      num_dims: int,
+      tokenizer: Callable | None = None,
+      num_samples: int = 5000,
+      num_features: int = 10,
+      labels: Sequence[int] = (1,),
+      top_labels: int | None = None,
+      batch_size: int | None = None,
+      pad_token_id: int = 0,
+      mask_token_id: int | None = None,
+  ) -> Callable[[text_core.TokenizedText, jax.Array], surrogate.Surrogate]:
+    """The per-text explanation of the token path: a pure `fn(text, key) -> Surrogate`.
+
+    `fn` explains ONE `TokenizedText` (a row of `tokenize(texts, tokenizer)`); it is jittable,
+    vmappable and differentiable wherever the model is (with respect to its parameters).
+
+    Args:
+      model, num_samples, num_features, labels, top_labels, batch_size, pad_token_id,
+        mask_token_id: as in `explain`.
+      num_tokens: T, the texts' padded token length (`tokenize(...).token_ids.shape[-1]`).
+      num_dims: D_pad, at least every text's number of features.
+      tokenizer: needed only to find the mask token of bow=False when mask_token_id is None.
+
+    Returns:
+      fn(text, key) -> `jaxlime.Surrogate` with coef [L, D_pad], labels [L], prediction [C].
+    """
+    num_tokens = checks.positive_int("num_tokens", num_tokens, minimum=1)
+    num_dims = checks.positive_int("num_dims", num_dims, minimum=1)
+    adapter, config, _ = self._token_config(
+        model, tokenizer, num_tokens=num_tokens, num_samples=num_samples,
+        num_features=num_features, labels=labels, top_labels=top_labels, batch_size=batch_size,
+        pad_token_id=pad_token_id, mask_token_id=mask_token_id)
+    dtype = jax.dtypes.canonicalize_dtype(jnp.float64)
+    return functools.partial(text_core.explain_instance, adapter.params,
+                             kernel_width=jnp.asarray(self.kernel_width, dtype),
+                             num_dims=num_dims, config=config, apply=adapter.apply, dtype=dtype)
+
+  def _key(self, key):
+    return key if key is not None else (self.random_state or 0)
+
+  def _indexed(self, texts: list[str]) -> tuple[IndexedText, ...]:
     indexed = tuple(self.index(text) for text in texts)
     for position, item in enumerate(indexed):
       if item.num_features == 0:
         how = ("characters" if self.char_level else
                f"words (split_expression={self.split_expression!r})")
         raise ValueError(f"texts[{position}] has no {how} to explain: {item.raw!r:.80}.")
-    num_texts = len(texts)
-    placement = streaming.placement_for(None, mesh, axis)
-    keys = checks.instance_keys(key if key is not None else (self.random_state or 0), num_texts,
-                                sharded=placement.num_shards > 1)
+    return indexed
+
+  def _job(self, texts, model, run: streaming.RunOptions, *, tokenizer, **options):
+    """Validates the arguments; returns the driver's job and the placement."""
+    indexed = self._indexed(_as_texts(texts))
+    placement = streaming.placement_for(None, run)
     num_words = np.array([item.num_features for item in indexed], np.int32)
-    num_dims = _round_up(int(num_words.max()), _FEATURE_MULTIPLE)
-    fit_config = dict(num_samples=num_samples, num_features=num_features,
-                      feature_selection=self.feature_selection, kernel=self.kernel)
-    if instances_per_call is not None:
-      instances_per_call = checks.positive_int("instances_per_call", instances_per_call,
-                                               minimum=1)
+    num_dims = _round_up(int(streaming.global_max(num_words, placement)), _FEATURE_MULTIPLE)
     if tokenizer is None:
-      run = self._explain_strings(
-          indexed, model, keys, num_words, num_dims, fit_config, labels, top_labels,
-          batch_size or DEFAULT_STRING_BATCH, placement, instances_per_call, progress)
+      for name in ("pad_token_id", "mask_token_id"):
+        if options.pop(name) not in (None, 0):
+          raise ValueError(f"{name} applies to the token path only: pass a tokenizer.")
+      job = self._string_job(indexed, model, num_words, num_dims, run, placement, **options)
     else:
       if not callable(tokenizer):
         raise TypeError(f"tokenizer must be a callable text -> token ids; got {tokenizer!r}.")
-      run = self._explain_tokens(
-          indexed, model, tokenizer, keys, num_words, num_dims, fit_config, labels,
-          top_labels, batch_size, pad_token_id, mask_token_id, placement, instances_per_call,
-          progress)
+      job = self._token_job(indexed, model, tokenizer, num_dims, run, placement, **options)
+    return job, placement
 
-    def finish(part, start):
-      fit, labels, prediction = part
-      count = prediction.shape[0]
-      num_outputs = prediction.shape[-1]
-      class_names = self.class_names or tuple(str(c) for c in range(num_outputs))
-      positions = streaming.put(np.arange(start, start + count, dtype=np.int32), count,
-                                placement)
-      result = TextExplanation.from_surrogate(
-          fit, labels, prediction, positions,
-          domain=TextDomain(mode="classification", class_names=class_names, texts=indexed))
+  def _finish(self, indexed, placement, num_outputs_of):
+    """finish(fit, start) -> TextExplanation of texts start .. start + len(fit)."""
+    domains = {}
+
+    def finish(fit, start):
+      count = fit.coef.shape[0]
+      num_outputs = num_outputs_of()
+      if num_outputs not in domains:
+        class_names = self.class_names or tuple(str(c) for c in range(num_outputs))
+        domains[num_outputs] = TextDomain(mode="classification", class_names=class_names,
+                                          texts=indexed)
+      positions = np.arange(start, start + count, dtype=np.int32)
+      fit, positions = streaming.put((fit, positions), placement)
+      result = TextExplanation.from_surrogate(fit, positions, domain=domains[num_outputs])
       checks.check_result(result, "classification")
       return result
 
-    return run, placement, finish
+    return finish
 
   def _resolve_labels(self, labels, top_labels, num_outputs):
     if top_labels is not None:
+      top_labels = checks.positive_int("top_labels", top_labels, minimum=1)
       if top_labels > num_outputs:
         raise ValueError(f"top_labels={top_labels} exceeds the model's {num_outputs} outputs.")
-      return None
-    return checks.labels_in_range(labels, num_outputs)
+      return None, top_labels
+    return checks.labels_in_range(labels, num_outputs), None
 
-  def _explain_strings(self, indexed, model, keys, num_words, num_dims, fit_config, labels,
-                       top_labels, batch_size, placement, instances_per_call, progress):
-    """The string path, call by call: masks (JAX), strings and model (host), fit (JAX)."""
+  def _string_job(self, indexed, model, num_words, num_dims, run, placement, *, num_samples,
+                  num_features, labels, top_labels):
+    """The string path: masks (JAX), strings and model (host), fit (JAX), call by call."""
     if not callable(model):
       raise TypeError(f"model must be a callable list[str] -> [B, C] probabilities (or pass a "
                       f"tokenizer for the token path); got {type(model).__name__}.")
-    num_texts = len(indexed)
-    num_samples = fit_config["num_samples"]
-    block = max(1, min(_next_power_of_two(-(-num_texts // placement.num_shards)),
-                       max(batch_size, _STRING_BLOCK_ROWS) // num_samples))
-    per_call, num_calls = streaming.call_size(num_texts, block, placement,
-                                              instances_per_call or block)
+    num_samples = checks.positive_int("num_samples", num_samples, minimum=2)
+    num_features = checks.positive_int("num_features", num_features, minimum=1)
+    batch_size = DEFAULT_STRING_BATCH
+    if run.batch_size is not None:
+      batch_size = checks.positive_int("batch_size", run.batch_size, minimum=1)
+    num_outputs = _call_string_model(model, [indexed[0].raw], 1).shape[1]
+    labels, top_labels = self._resolve_labels(labels, top_labels, num_outputs)
+    config = text_core.TextConfig(
+        num_samples=num_samples, num_features=num_features,
+        feature_selection=self.feature_selection, kernel=self.kernel, labels=labels,
+        top_labels=top_labels)
+    max_block = max(1, max(batch_size, _STRING_BLOCK_ROWS) // num_samples)
     dtype = jax.dtypes.canonicalize_dtype(jnp.float64)
     kernel_width = jnp.asarray(self.kernel_width, dtype)
     sample = streaming.split_over(text_core.sample_masks, placement, (True, True),
                                   num_dims=num_dims, num_samples=num_samples)
-    fit = None
+    fit = streaming.split_over(text_core.fit_masks, placement, (True, True, True, False),
+                               config=config)
 
-    def run_call(positions, words, keys):
-      nonlocal fit
-      kept = sample(keys, words)
-      kept_host = np.asarray(kept)
-      positions = np.asarray(positions)
-      # Padding rows repeat the call's first text: its strings are built and scored once.
-      real = np.ones(per_call, bool)
+    def score_rows(positions: np.ndarray, kept: np.ndarray) -> np.ndarray:
+      """Model outputs [B, S, C] on the perturbed strings of B texts (padding rows repeat the
+      call's first text: its strings are built and scored once)."""
+      real = np.ones(len(positions), bool)
       real[1:] = positions[1:] != positions[0]
       strings = []
       for row in np.flatnonzero(real):
         item = indexed[positions[row]]
-        strings.extend(item.perturbed_strings(kept_host[row, :item.num_features].T))
+        strings.extend(item.perturbed_strings(kept[row, :item.num_features].T))
       scored = _call_string_model(model, strings, batch_size)
-      outputs = np.empty((per_call, num_samples, scored.shape[1]), np.float64)
-      outputs[real] = scored.reshape(-1, num_samples, scored.shape[1])
-      outputs[~real] = outputs[0]
-      if fit is None:
-        config = text_core.TextConfig(
-            labels=self._resolve_labels(labels, top_labels, scored.shape[1]),
-            top_labels=top_labels, **fit_config)
-        fit = (streaming.split_over(text_core.fit_masks, placement, (True, True, True, False),
-                                    config=config), scored.shape[1])
-      elif scored.shape[1] != fit[1]:
+      if scored.shape[1] != num_outputs:
         raise ValueError(f"model returned {scored.shape[1]} columns for some strings and "
-                         f"{fit[1]} for others.")
-      outputs = jax.device_put(outputs.astype(dtype),
-                               placement.sharding() if placement.mesh is not None else None)
-      return fit[0](kept, outputs, words, kernel_width)
+                         f"{num_outputs} for others.")
+      outputs = np.empty((len(positions), num_samples, num_outputs), np.float64)
+      outputs[real] = scored.reshape(-1, num_samples, num_outputs)
+      outputs[~real] = outputs[0]
+      return outputs.astype(dtype)
 
-    positions = np.arange(num_texts, dtype=np.int32)
-    return streaming.run_calls(run_call, (positions, num_words, keys), num_instances=num_texts,
-                               per_call=per_call, num_calls=num_calls, placement=placement,
-                               progress=progress)
+    def call_for(block_size):
+      del block_size  # The string path's programs map over texts; blocks only size calls.
 
-  def _explain_tokens(self, indexed, model, tokenizer, keys, num_words, num_dims, fit_config,
-                      labels, top_labels, batch_size, pad_token_id, mask_token_id, placement,
-                      instances_per_call, progress):
-    """The token path: tokenise once, then one jitted program per call of texts."""
-    pad_token_id = _token_id("pad_token_id", pad_token_id)
-    removal = self.bow and mask_token_id is None
-    if mask_token_id is None and not removal:
-      mask_token_id = self._mask_token_id(tokenizer)
-    mask_token_id = 0 if removal else _token_id("mask_token_id", mask_token_id)
+      def call(positions, words, keys):
+        kept = sample(keys, words)
+        outputs = streaming.rows_to_devices(
+            lambda rows: score_rows(streaming.host_rows(positions, rows, placement),
+                                    streaming.host_rows(kept, rows, placement)),
+            (positions.shape[0], num_samples, num_outputs), placement)
+        return fit(kept, outputs, words, kernel_width)
+
+      return call
+
+    positions = np.arange(len(indexed), dtype=np.int32)
+    return streaming.Job(per_instance=(positions, num_words), call_for=call_for,
+                         finish=self._finish(indexed, placement, lambda: num_outputs),
+                         max_block=max_block, default_per_call=max_block * placement.local_shards)
+
+  def _tokenized(self, indexed, tokenizer, pad_token_id: int):
+    """Host token_ids [N, T], token_features [N, T] and num_words [N] of the texts."""
     tokenised = [_tokenize(tokenizer, item, position) for position, item in enumerate(indexed)]
     longest = max(ids.size for ids, _ in tokenised)
     if longest > _MAX_TOKENS:
@@ -675,29 +738,73 @@ class TextExplainer:
       warnings.warn(
           f"the tokens of texts {clashes[:10]} include the id {pad_token_id}, which is also "
           "pad_token_id: the model cannot tell those tokens from padding. Pass the padding id "
-          "your model ignores as pad_token_id.", stacklevel=3)
+          "your model ignores as pad_token_id.", stacklevel=4)
+    num_words = np.array([item.num_features for item in indexed], np.int32)
+    return token_ids, token_features, num_words
+
+  def _token_config(self, model, tokenizer, *, num_tokens, num_samples, num_features, labels,
+                    top_labels, batch_size, pad_token_id, mask_token_id):
+    """The model adapter, the static options for blocks of one text (checked against the
+    model) and the largest block."""
+    num_samples = checks.positive_int("num_samples", num_samples, minimum=2)
+    num_features = checks.positive_int("num_features", num_features, minimum=1)
+    if batch_size is not None:
+      batch_size = checks.positive_int("batch_size", batch_size, minimum=1)
+    pad_token_id = _token_id("pad_token_id", pad_token_id)
+    removal = self.bow and mask_token_id is None
+    if mask_token_id is None and not removal:
+      if tokenizer is None:
+        raise ValueError("bow=False replaces removed words with a mask token: pass "
+                         "mask_token_id= or the tokenizer that maps mask_string to it.")
+      mask_token_id = self._mask_token_id(tokenizer)
+    mask_token_id = 0 if removal else _token_id("mask_token_id", mask_token_id)
     adapter = models.as_model(_token_model(model, pad_token_id))
     num_outputs = checks.model_outputs(adapter, (num_tokens,), jnp.int32, "classification")
-    labels = self._resolve_labels(labels, top_labels, num_outputs)
-    block_size, chunk_size = plan_token_blocks(-(-num_texts // placement.num_shards),
-                                               fit_config["num_samples"], num_tokens, batch_size)
+    labels, top_labels = self._resolve_labels(labels, top_labels, num_outputs)
+    max_block, rows = plan_token_blocks(num_samples, num_tokens, batch_size)
     config = text_core.TextConfig(
-        labels=labels, top_labels=top_labels, block_size=block_size, chunk_size=chunk_size,
-        removal=removal, pad_token_id=pad_token_id, mask_token_id=mask_token_id, **fit_config)
-    per_call, num_calls = streaming.call_size(num_texts, block_size, placement,
-                                              instances_per_call)
+        num_samples=num_samples, num_features=num_features,
+        feature_selection=self.feature_selection, kernel=self.kernel, labels=labels,
+        top_labels=top_labels, block_size=1, chunk_size=min(rows, num_samples),
+        removal=removal, pad_token_id=pad_token_id, mask_token_id=mask_token_id,
+        num_outputs=num_outputs)
+    return adapter, config, (max_block, rows)
+
+  def _token_job(self, indexed, model, tokenizer, num_dims, run, placement, *, pad_token_id,
+                 **options):
+    """The token path: tokenise once, then one jitted program per call of texts."""
+    token_ids, token_features, num_words = self._tokenized(
+        indexed, tokenizer, _token_id("pad_token_id", pad_token_id))
+    num_tokens = token_ids.shape[1]
+    if placement.process_local:
+      num_tokens = _round_up(int(streaming.global_max(np.array([num_tokens]), placement)),
+                             _TOKEN_MULTIPLE)
+      token_ids = np.pad(token_ids, ((0, 0), (0, num_tokens - token_ids.shape[1])),
+                         constant_values=pad_token_id)
+      token_features = np.pad(token_features, ((0, 0), (0, num_tokens - token_features.shape[1])),
+                              constant_values=text_core.PADDING)
+    adapter, config, (max_block, rows) = self._token_config(
+        model, tokenizer, num_tokens=num_tokens, batch_size=run.batch_size,
+        pad_token_id=pad_token_id, **options)
     dtype = jax.dtypes.canonicalize_dtype(jnp.float64)
-    program = streaming.split_over(
-        text_core.explain_tokens, placement, (False, True, True, True, True, False),
-        num_dims=num_dims, config=config, apply=adapter.apply, dtype=dtype)
     kernel_width = jnp.asarray(self.kernel_width, dtype)
 
-    def run_call(token_ids, token_features, num_words, keys):
-      return program(adapter.params, token_ids, token_features, num_words, keys, kernel_width)
+    def call_for(block_size):
+      block_config = dataclasses.replace(config, block_size=block_size,
+                                         chunk_size=min(rows, block_size * config.num_samples))
+      program = streaming.split_over(
+          text_core.explain_tokens, placement, (False, True, True, True, True, False),
+          num_dims=num_dims, config=block_config, apply=adapter.apply, dtype=dtype)
 
-    return streaming.run_calls(run_call, (token_ids, token_features, num_words, keys),
-                               num_instances=num_texts, per_call=per_call, num_calls=num_calls,
-                               placement=placement, progress=progress)
+      def call(token_ids, token_features, num_words, keys):
+        return program(adapter.params, token_ids, token_features, num_words, keys, kernel_width)
+
+      return call
+
+    return streaming.Job(
+        per_instance=(token_ids, token_features, num_words), call_for=call_for,
+        finish=self._finish(indexed, placement, lambda: config.num_outputs), max_block=max_block,
+        program=("tokens", placement, config, adapter.apply, num_tokens, num_dims))
 
   def _mask_token_id(self, tokenizer) -> int:
     mask_string = self.index("").mask_string
@@ -737,9 +844,9 @@ def _call_string_model(model, strings: list[str], batch_size: int) -> np.ndarray
   return np.concatenate(outputs)
 
 
-def plan_token_blocks(num_texts: int, num_samples: int, num_tokens: int,
+def plan_token_blocks(num_samples: int, num_tokens: int,
                       batch_size: int | None) -> tuple[int, int]:
-  """Texts per block and model rows per call on the token path.
+  """The largest block of texts and the model rows per call on the token path.
 
   A block's masks and token rows take about num_samples * num_tokens elements per text; the
   model runs on chunks of rows. Small chunks measured fastest for an embedding bag on a 2-core
@@ -747,17 +854,16 @@ def plan_token_blocks(num_texts: int, num_samples: int, num_tokens: int,
   against 1.7 ms at 1000-row chunks (T = 16, E = 32).
 
   Args:
-    num_texts: N.
     num_samples: S.
     num_tokens: T.
     batch_size: the user's bound on model rows per call, or None.
 
   Returns:
-    (block_size, chunk_size): blocks of block_size texts; the model sees chunk_size rows.
+    (max_block, rows): blocks of at most max_block texts; the model sees at most `rows` rows
+    at once (a block of b texts: min(rows, b * S)).
   """
   per_text = num_samples * max(num_tokens, 1)
-  block_size = int(max(1, min(_next_power_of_two(num_texts), _DEFAULT_BLOCK_TOKENS // per_text)))
+  max_block = int(max(1, _DEFAULT_BLOCK_TOKENS // per_text))
   if batch_size is None:
     batch_size = max(256, _DEFAULT_CHUNK_TOKENS // max(num_tokens, 1))
-  chunk_size = int(min(batch_size, block_size * num_samples))
-  return block_size, chunk_size
+  return max_block, int(batch_size)

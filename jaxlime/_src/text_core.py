@@ -19,7 +19,7 @@ cosine distances nor the fit of the real features, and the surrogate never selec
 
 import dataclasses
 import functools
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -50,6 +50,7 @@ class TextConfig:
   removal: bool = True  # token path: remove words (lime's bow) or replace them by mask_token_id.
   pad_token_id: int = 0
   mask_token_id: int = 0
+  num_outputs: int | None = None  # C, the model's outputs.
 
 
 def sample_kept(key: jax.Array, num_words: jax.Array, *, num_dims: int,
@@ -162,8 +163,8 @@ def fit_text(kept: jax.Array, outputs: jax.Array, num_words: jax.Array, kernel_w
     config: static options.
 
   Returns:
-    The `surrogate.Surrogate` over D_pad features (padding features never selected) and the
-    [L] explained labels.
+    The `surrogate.Surrogate` over D_pad features (padding features never selected), with the
+    [L] explained labels and the [C] prediction.
   """
   z = kept.astype(outputs.dtype)
   return surrogate.fit_local(
@@ -194,11 +195,10 @@ def fit_masks(kept: jax.Array, outputs: jax.Array, num_words: jax.Array, kernel_
     config: static options.
 
   Returns:
-    (Surrogate with leaves [B, ...], labels [B, L], prediction [B, C]).
+    The stacked `Surrogate`s of the B texts.
   """
-  fit, labels = jax.vmap(fit_text, in_axes=(0, 0, 0, None, None))(
+  return jax.vmap(fit_text, in_axes=(0, 0, 0, None, None))(
       kept, outputs, num_words, kernel_width, config)
-  return fit, labels, outputs[:, 0]
 
 
 @functools.partial(jax.jit, static_argnames=("num_dims", "config", "apply", "dtype"))
@@ -220,7 +220,7 @@ def explain_tokens(params: Any, token_ids: jax.Array, token_features: jax.Array,
     dtype: float dtype of the samples and the fit.
 
   Returns:
-    (Surrogate with leaves [N, ...] over D_pad features, labels [N, L], prediction [N, C]).
+    The stacked `Surrogate`s of the N texts over D_pad features.
   """
   num_texts, num_tokens = token_ids.shape
   block = config.block_size
@@ -235,9 +235,43 @@ def explain_tokens(params: Any, token_ids: jax.Array, token_features: jax.Array,
     outputs = models.evaluate_model(apply, params, rows.reshape(-1, num_tokens),
                                     chunk_size=config.chunk_size).astype(dtype)
     outputs = outputs.reshape(block, config.num_samples, -1)
-    fit, labels = jax.vmap(fit_text, in_axes=(0, 0, 0, None, None))(
+    return jax.vmap(fit_text, in_axes=(0, 0, 0, None, None))(
         kept, outputs, words, kernel_width, config)
-    return fit, labels, outputs[:, 0]
 
   results = jax.lax.map(run_block, blocks)
   return jax.tree.map(lambda leaf: leaf.reshape((num_texts,) + leaf.shape[2:]), results)
+
+
+class TokenizedText(NamedTuple):
+  """One tokenised text (leading [N] axes for a batch, as `TextExplainer.tokenize` returns)."""
+
+  token_ids: jax.Array  # [T] int32 token ids, padded with the pad token id.
+  token_features: jax.Array  # [T] int32 feature of each token, NO_WORD or PADDING (see token_rows).
+  num_words: jax.Array  # [] int32, the text's number of features D.
+
+
+def explain_instance(params: Any, text: TokenizedText, key: jax.Array, *, kernel_width,
+                     num_dims: int, config: TextConfig, apply: Callable,
+                     dtype) -> surrogate.Surrogate:
+  """lime's explanation of ONE tokenised text: the function `TextExplainer.explain_fn` returns.
+
+  The same steps as a block of `explain_tokens`, for one text: which words each sample keeps,
+  the token rows, the model on them (in chunks), the kernel weights and the fit.
+
+  Args:
+    params: the model's parameters (a pytree of arrays, or None).
+    text: the tokenised text.
+    key: its PRNG key.
+    kernel_width: scalar, may be traced.
+    num_dims: D_pad >= the text's D (static).
+    config: static options (block_size is not used).
+    apply: apply(params, ids [R, T] int32) -> [R, C].
+    dtype: float dtype of the samples and the fit.
+
+  Returns:
+    A `Surrogate` with coef [L, D_pad], labels [L] and prediction [C].
+  """
+  kept = sample_kept(key, text.num_words, num_dims=num_dims, num_samples=config.num_samples)
+  rows = token_rows(kept, text.token_ids, text.token_features, config)
+  outputs = models.evaluate_model(apply, params, rows, chunk_size=config.chunk_size)
+  return fit_text(kept, outputs.astype(dtype), text.num_words, kernel_width, config)
