@@ -1,5 +1,7 @@
 """jaxlime: LIME explanations for thousands of instances at once, as jitted, vmapped JAX."""
 
+from jaxlime._src.ale import AccumulatedLocalEffects
+from jaxlime._src.ale import accumulated_local_effects
 from jaxlime._src.explanation import Explanation
 from jaxlime._src.image import ImageExplainer
 from jaxlime._src.image import ImageExplanation
@@ -11,6 +13,9 @@ from jaxlime._src.kernels import euclidean_distances
 from jaxlime._src.kernels import exponential_kernel
 from jaxlime._src.models import HostModel
 from jaxlime._src.models import host_model
+from jaxlime._src.partial_dependence import PartialDependence
+from jaxlime._src.partial_dependence import partial_dependence
+from jaxlime._src.partial_dependence import partial_dependences
 from jaxlime._src.segmentation import SegmentationAlgorithm
 from jaxlime._src.stability import Stability
 from jaxlime._src.stability import explain_under_keys
