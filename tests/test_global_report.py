@@ -1,5 +1,6 @@
 """Global importance, the global figures, and the HTML report rendered in a headless browser."""
 
+import dataclasses
 import os
 import pathlib
 import re
@@ -52,30 +53,23 @@ def test_mean_abs_posterior_interval_and_sp_importance(explained):
   np.testing.assert_allclose(label0.coef, np.asarray(explanation.coef)[:, 0])
 
 
-def test_bootstrap_interval_matches_the_normal_theory_width():
+def test_bootstrap_interval_matches_the_normal_theory_width(explained):
   """Many instances: the percentile interval of the mean is mean -/+ 1.96 sd / sqrt(N)."""
   rng = np.random.default_rng(0)
   num_instances = 4000
-  coef = rng.exponential(size=(num_instances, 1, 3)) * np.array([1.0, 2.0, 0.5])
-  fake = _fake_explanation(coef)
-  result = jaxlime.global_importance(fake, num_bootstrap=2000, key=1)
-  expected = 1.96 * coef[:, 0].std(0) / np.sqrt(num_instances)
-  np.testing.assert_allclose((result.upper - result.lower) / 2, expected, rtol=0.12)
+  coef = rng.exponential(size=(num_instances, 2, 30)) * np.linspace(0.5, 2.0, 30)
+  # 4000 copies of one explanation (labels 0 and 1), with these coefficients and no names.
+  fake = dataclasses.replace(explained[0][np.zeros(num_instances, int)], coef=coef,
+                             selected=coef != 0, coef_std=coef * 0.1, domain=None)
+  result = jaxlime.global_importance(fake, label=1, num_bootstrap=2000, key=1)
+  expected = 1.96 * coef[:, 1].std(0) / np.sqrt(num_instances)
+  np.testing.assert_allclose((result.upper - result.lower) / 2, expected, rtol=0.15)
   assert ((result.lower < result.mean_abs) & (result.mean_abs < result.upper)).all()
-  again = jaxlime.global_importance(fake, num_bootstrap=2000, key=1)
+  assert result.feature_names == tuple(str(j) for j in range(30))
+  again = jaxlime.global_importance(fake, label=1, num_bootstrap=2000, key=1)
   np.testing.assert_array_equal(again.lower, result.lower)
-  other = jaxlime.global_importance(fake, num_bootstrap=2000, key=2)
+  other = jaxlime.global_importance(fake, label=1, num_bootstrap=2000, key=2)
   assert not np.array_equal(other.lower, result.lower)
-
-
-def _fake_explanation(coef: np.ndarray) -> jaxlime.Explanation:
-  """An Explanation of N instances with the given [N, 1, D] coefficients for label 1."""
-  n, _, d = coef.shape
-  zeros = np.zeros((n, 1))
-  return jaxlime.Explanation(
-      coef=coef, selected=coef != 0, intercept=zeros, score=zeros, local_pred=zeros,
-      labels=np.ones((n, 1), np.int32), prediction=np.full((n, 2), 0.5), coef_std=coef * 0.1,
-      degenerate=zeros.astype(bool), instances=np.zeros((n, d)))
 
 
 def test_bad_input(explained):
