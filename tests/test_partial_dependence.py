@@ -105,9 +105,9 @@ def test_jax_model_one_way_two_way_and_ice(data, mlp):
   X, _ = data
   estimator = JaxClassifier(mlp).fit(X)
   for features in (7, (7, 21)):
-    ours = jaxlime.partial_dependence(mlp, X, features, kind="both")
+    ours = jaxlime.partial_dependence(mlp, X, features, kind="both", grid_resolution=25)
     reference = sklearn_pd(estimator, X, [features] if isinstance(features, int) else
-                           list(features), kind="both", method="brute")
+                           list(features), kind="both", method="brute", grid_resolution=25)
     assert_same_grid(ours.grid_values, reference["grid_values"])
     np.testing.assert_allclose(ours.average[1:], reference["average"], atol=ATOL)
     np.testing.assert_allclose(ours.individual[1:], reference["individual"], atol=ATOL)
