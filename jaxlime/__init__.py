@@ -1,6 +1,14 @@
 """jaxlime: LIME explanations for thousands of instances at once, as jitted, vmapped JAX."""
 
+from jaxlime._src.ale import AccumulatedLocalEffects
+from jaxlime._src.ale import accumulated_local_effects
 from jaxlime._src.explanation import Explanation
+from jaxlime._src.global_importance import GlobalImportance
+from jaxlime._src.global_importance import global_importance
+from jaxlime._src.global_plots import ale_figure
+from jaxlime._src.global_plots import importance_figure
+from jaxlime._src.global_plots import partial_dependence_figure
+from jaxlime._src.global_plots import summary_figure
 from jaxlime._src.image import ImageExplainer
 from jaxlime._src.image import ImageExplanation
 from jaxlime._src.kernel_shap import KernelShapExplainer
@@ -12,6 +20,10 @@ from jaxlime._src.kernels import exponential_kernel
 from jaxlime._src.keys import instance_keys
 from jaxlime._src.models import HostModel
 from jaxlime._src.models import host_model
+from jaxlime._src.partial_dependence import PartialDependence
+from jaxlime._src.partial_dependence import partial_dependence
+from jaxlime._src.partial_dependence import partial_dependences
+from jaxlime._src.report import report
 from jaxlime._src.segmentation import SegmentationAlgorithm
 from jaxlime._src.stability import Stability
 from jaxlime._src.status import FitStatus
