@@ -56,6 +56,7 @@ from sklearn.datasets import load_sample_images  # noqa: E402
 
 import jaxlime  # noqa: E402
 from jaxlime._src.image import plan_blocks  # noqa: E402  The explainer's batch, for the floor.
+from jaxlime._src.streaming import choose_call  # noqa: E402
 from jaxlime._src.segmentation import grid_segments  # noqa: E402
 import _harness as harness  # noqa: E402  (benchmarks/, the script's own folder)
 
@@ -224,11 +225,20 @@ def torch_floor(torch_model, image, batch: int) -> float:
   return best
 
 
+def model_chunk(num_images: int, image_size: int) -> int:
+  """Perturbed images per model call in the explainer's program for N images on one device."""
+  max_block, rows = plan_blocks(NUM_SAMPLES, image_size, None)
+  if rows < NUM_SAMPLES:
+    return rows
+  block, _, _ = choose_call(num_images, max_block, 1, instances_per_call=None)
+  return block * NUM_SAMPLES
+
+
 def bench_jaxlime_and_floor(model, forward, images, segments, repeats: int) -> dict:
   """jaxlime on all images and the model alone on as many rows, interleaved; best of repeats."""
   num_images = images.shape[0]
   explainer = jaxlime.ImageExplainer()
-  _, chunk = plan_blocks(num_images, NUM_SAMPLES, int(np.prod(images.shape[1:])), None)
+  chunk = model_chunk(num_images, int(np.prod(images.shape[1:])))
   batch = jnp.asarray(np.resize(images, (chunk,) + images.shape[1:]))
   num_calls, remainder = divmod(num_images * NUM_SAMPLES, chunk)
 
@@ -273,7 +283,7 @@ def memory_child(num_images: int):
       top_labels=TOP_LABELS).coef)
   seconds = time.perf_counter() - start
   peak, maxrss = harness.peak_rss_mb()
-  _, chunk = plan_blocks(num_images, NUM_SAMPLES, MEMORY_SIZE * MEMORY_SIZE * 3, None)
+  chunk = model_chunk(num_images, MEMORY_SIZE * MEMORY_SIZE * 3)
   print(json.dumps(dict(n=num_images, seconds=seconds, chunk_size=chunk,
                         peak_rss_before_explain_mb=before, peak_rss_mb=peak,
                         ru_maxrss_mb=maxrss, images_mb=images.nbytes / 2**20,

@@ -47,6 +47,7 @@ import os
 import pathlib
 import platform
 import shlex
+import socket
 import statistics
 import subprocess
 import sys
@@ -59,7 +60,7 @@ from flax import nnx
 from jax.sharding import NamedSharding, PartitionSpec
 
 import jaxlime
-from jaxlime._src import checks  # The key the explainer makes of a seed.
+from jaxlime._src import keys as keys_lib  # The key the explainer makes of a seed.
 from jaxlime._src import streaming  # The explainer's calls, to warm up and to match the floor.
 from jaxlime._src.tabular import plan_blocks  # The explainer's blocks, to match the floor.
 
@@ -212,9 +213,11 @@ def run_point(spec: dict) -> dict:
                              num_features=NUM_FEATURES, labels=LABELS, mesh=mesh,
                              progress=False)
 
-  placement = streaming.placement_for(X, mesh, None)
-  block_size, chunk_size = plan_blocks(-(-n // devices), s, d, None)
-  per_call, num_calls = streaming.call_size(n, block_size, placement, None)
+  placement = streaming.placement_for(X, streaming.RunOptions(mesh=mesh))
+  max_block, rows_per_call = plan_blocks(s, d, None)
+  block_size, per_call, num_calls = streaming.choose_call(n, max_block, placement.num_shards,
+                                                          instances_per_call=None)
+  chunk_size = min(rows_per_call, block_size * s)
   # One call's worth of instances compiles the explain program; unpadding the last call and
   # joining the calls compile small programs during the steady calls (steady_compile_seconds).
   warm_n = min(n, per_call)
@@ -252,7 +255,7 @@ def run_point(spec: dict) -> dict:
   floor = model_floor(model, n * s, chunk_size * devices, d,
                       mesh or jax.make_mesh((1,), ("data",)), repeats)
   steady = statistics.median(seconds)
-  key_impl = jax.random.key_impl(checks.as_key(make_key(0), sharded=devices > 1))
+  key_impl = keys_lib.impl_for(jax.random.key_impl(keys_lib.as_key(make_key(0))), devices > 1)
   return dict(
       spec, devices=devices, key_impl=str(key_impl),
       block_size=block_size, chunk_size=chunk_size, per_call=per_call, num_calls=num_calls,
@@ -263,6 +266,93 @@ def run_point(spec: dict) -> dict:
       rss_before_mb=before, rss_after_warm_up_mb=after_warm, peak_mb=max(warm_peak, steady_peak),
       peak_over_before_mb=max(warm_peak, steady_peak) - before,
       steady_peak_over_rss_mb=steady_peak - after_warm, iter_peak_over_rss_mb=iter_peak)
+
+
+# ---- processes: 2 processes x 1 device against 1 process x 2 devices ----
+
+PROCESS_CONFIGS = ("1 process x 2 devices", "2 processes x 1 device",
+                   "2 processes x 1 device, process_local")
+
+
+def run_process_point(spec: dict) -> dict:
+  """One process of a processes point: explain N rows of the breast cancer MLP over a mesh of
+  2 devices (one process with 2, or this process's 1 of 2 processes); times and coefficients."""
+  if spec["num_processes"] > 1:
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(coordinator_address=f"127.0.0.1:{spec['port']}",
+                               num_processes=spec["num_processes"],
+                               process_id=spec["process_id"], initialization_timeout=120)
+  assert jax.device_count() == 2, jax.devices()
+  model, X_train, X = problem(dict(spec, sweep="N", d=30))
+  explainer = jaxlime.TabularExplainer(X_train)
+  mesh = jax.make_mesh((2,), ("data",))
+  rows = X
+  if spec["process_local"]:
+    half = len(X) // 2
+    rows = X[:half] if spec["process_id"] == 0 else X[half:]
+
+  def explain(seed):
+    return explainer.explain(rows, model, key=seed, num_samples=spec["s"], mesh=mesh,
+                             process_local=spec["process_local"], num_features=NUM_FEATURES,
+                             labels=LABELS, progress=False)
+
+  warm_seconds, _ = timed(lambda: explain(0))
+  seconds = [timed(lambda: explain(1))[0] for _ in range(spec["repeats"])]
+  coef = np.asarray(explain(1).coef)
+  np.save(spec["coef_path"], coef)
+  if spec["num_processes"] > 1:
+    jax.distributed.shutdown()
+  return dict(warm_seconds=warm_seconds, seconds=statistics.median(seconds), rows=len(rows))
+
+
+def run_process_config(config: str, n: int, s: int, repeats: int, weights: str,
+                       directory: pathlib.Path) -> dict:
+  """Runs one configuration of the processes row in fresh subprocesses; its times and coef."""
+  num_processes = 1 if config.startswith("1 process") else 2
+  devices = 2 // num_processes
+  with socket.socket() as probe:
+    probe.bind(("127.0.0.1", 0))
+    port = probe.getsockname()[1]
+  env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
+  children = []
+  for process_id in range(num_processes):
+    spec = dict(n=n, s=s, repeats=repeats, weights=weights, port=port, process_id=process_id,
+                num_processes=num_processes, process_local=config.endswith("process_local"),
+                coef_path=str(directory / f"coef{process_id}.npy"))
+    children.append(subprocess.Popen(
+        [sys.executable, __file__, "--process-child", json.dumps(spec)], env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+  outputs = []
+  try:
+    for child in children:
+      stdout, stderr = child.communicate(timeout=1800)
+      if child.returncode:
+        raise RuntimeError(f"{config} failed:\n{stderr[-3000:]}")
+      outputs.append(json.loads(stdout.strip().splitlines()[-1]))
+  finally:
+    for child in children:
+      if child.poll() is None:
+        child.kill()
+  coefs = [np.load(directory / f"coef{i}.npy") for i in range(num_processes)]
+  coef = np.concatenate(coefs) if config.endswith("process_local") else coefs[0]
+  return dict(config=config, n=n, s=s, processes=num_processes, devices_per_process=devices,
+              seconds=max(out["seconds"] for out in outputs),
+              warm_seconds=max(out["warm_seconds"] for out in outputs),
+              instances_per_second=n / max(out["seconds"] for out in outputs), coef=coef)
+
+
+def processes_row(n: int, s: int, repeats: int, weights: str) -> list[dict]:
+  """The three process configurations on the same rows and seed; coefficient agreement with the
+  first (one process, two devices)."""
+  rows = []
+  with tempfile.TemporaryDirectory() as directory:
+    for config in PROCESS_CONFIGS:
+      print(f"{config}: N = {n}, S = {s} ...", flush=True)
+      rows.append(run_process_config(config, n, s, repeats, weights, pathlib.Path(directory)))
+  reference = rows[0]["coef"]
+  for row in rows:
+    row["max_abs_coef_difference"] = float(np.abs(row.pop("coef") - reference).max())
+  return rows
 
 
 # ---- parent: the sweeps ----
@@ -390,10 +480,17 @@ def main():
   parser.add_argument("--output", type=pathlib.Path, default=None,
                       help="JSON path (default benchmarks/results/scaling[_quick].json); the PNG "
                       "goes next to it")
+  parser.add_argument("--processes-n", type=int, default=1000,
+                      help="N of the processes row (2 processes x 1 device against 1 process x "
+                      "2 devices); 0 skips it")
   parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
+  parser.add_argument("--process-child", default=None, help=argparse.SUPPRESS)
   args = parser.parse_args()
   if args.child is not None:
     print(json.dumps(run_point(json.loads(args.child))))
+    return
+  if args.process_child is not None:
+    print(json.dumps(run_process_point(json.loads(args.process_child))))
     return
   if args.quick:
     args.repeats = 1
@@ -408,6 +505,10 @@ def main():
   with tempfile.TemporaryDirectory() as directory:
     weights = pathlib.Path(directory) / "breast_cancer_mlp.npz"
     accuracy = save_breast_cancer_mlp(weights)
+    processes = []
+    if args.processes_n:
+      processes = processes_row(200 if args.quick else args.processes_n, 5000, args.repeats,
+                                str(weights))
     # Device configs inside each point, so drifting machine load hits them alike.
     for point in sweep_points(args.quick, int(args.max_n), args.max_d):
       for config in configs:
@@ -427,14 +528,19 @@ def main():
                     max_n=int(args.max_n), max_d=args.max_d, quick=args.quick, repeats=args.repeats,
                     breast_cancer_test_accuracy=accuracy),
       notes=("'1' uses an int seed, hence a philox4x32 key on one device; '2' and '4' pass "
-             "mesh=jax.make_mesh((K,), ('data',)) and an int seed, which becomes a threefry2x32 "
-             "key; '1-threefry' is one device with jax.random.key(seed, impl='threefry2x32'), "
-             "the apples-to-apples baseline for the device counts. Forced host devices share "
+             "mesh=jax.make_mesh((K,), ('data',)) and the same int seed, drawn there by "
+             "philox4x32_limbs (the same bits from 16-bit limbs); '1-threefry' is one device "
+             "with jax.random.key(seed, impl='threefry2x32'). Forced host devices share "
              f"the machine's {os.cpu_count()} cores."),
       runs=runs,
+      processes=processes,
   )
   print()
   print_table(runs)
+  for row in processes:
+    print(f"{row['config']:40s} N={row['n']} {row['seconds']:.2f} s "
+          f"({row['instances_per_second']:.0f} inst/s), max |coef - 1x2| "
+          f"{row['max_abs_coef_difference']:.2e}")
   print(f"\n{results['notes']}\nload average {load_start} at start, "
         f"{results['load_average_end']} at end; {results['wall_seconds'] / 60:.1f} minutes.")
   output.parent.mkdir(parents=True, exist_ok=True)

@@ -37,6 +37,7 @@ import numpy as np
 from lime import lime_tabular
 
 import jaxlime
+from jaxlime._src.streaming import choose_call  # The explainer's calls, to match the floors.
 from jaxlime._src.tabular import plan_blocks  # The explainer's blocks, to match the floors.
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -275,7 +276,9 @@ def main():
   print(f"MLP test accuracy: {data['test_accuracy']:.3f}")
   forward = harness.jitted_forward(model)
   num_columns = data["X_train"].shape[1]
-  block_size, chunk_size = plan_blocks(args.n, NUM_SAMPLES, num_columns, None)
+  max_block, rows = plan_blocks(NUM_SAMPLES, num_columns, None)
+  block_size, _, _ = choose_call(args.n, max_block, 1, instances_per_call=None)
+  chunk_size = min(rows, block_size * NUM_SAMPLES)
 
   results = dict(
       command=shlex.join(["python", *sys.argv]),
