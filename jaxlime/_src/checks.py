@@ -48,7 +48,72 @@ def as_finite_matrix(name: str, value) -> np.ndarray:
   if array.ndim != 2 or array.shape[0] < 1 or array.shape[1] < 1:
     raise ValueError(f"{name} must have shape [M, F] with M, F >= 1; got {array.shape}.")
   _check_finite(name, array)
+  check_representable(name, array, jax.dtypes.canonicalize_dtype(jnp.float64), columns=True)
   return array
+
+
+_X64_HINT = ('Enable float64 with jax.config.update("jax_enable_x64", True) before building the '
+             "explainer")
+
+
+def check_representable(name: str, array: np.ndarray, dtype, *, columns: bool = False):
+  """Raises when the cast of finite host values to the explainer's float dtype would lose them.
+
+  Args:
+    name: the argument's name, for the message.
+    array: [..., F] host values.
+    dtype: the explainer's float dtype (float32 unless jax_enable_x64 is on).
+    columns: also refuse columns whose largest magnitude is below the dtype's smallest normal
+      number (training data: their scale is not representable, so bins and statistics would
+      differ from lime's float64 ones).
+  """
+  info = np.finfo(dtype)
+  if info.bits >= 64:
+    return
+  magnitude = np.abs(np.where(np.isfinite(array), array, 0.0))
+  too_large = magnitude > info.max
+  if too_large.any():
+    where = tuple(np.argwhere(too_large)[0].tolist())
+    raise ValueError(
+        f"{name}{list(where)} = {float(array[where])!r} is beyond the range of the explainer's dtype "
+        f"{np.dtype(dtype).name} (largest {info.max:.4g}): it would become inf. {_X64_HINT}, or rescale the data.")
+  if columns and array.ndim == 2:
+    largest = magnitude.max(axis=0)
+    tiny = (largest > 0) & (largest < info.tiny)
+    if tiny.any():
+      column = int(np.flatnonzero(tiny)[0])
+      raise ValueError(
+          f"{name} column {column} has values no larger than {largest[column]:.4g}, below the "
+          f"smallest normal {np.dtype(dtype).name} ({info.tiny:.4g}): the explainer's dtype keeps "
+          f"too few digits of them to bin or scale them as lime does. {_X64_HINT}, or rescale the data.")
+
+
+def bins_as_lime(name: str, X: np.ndarray, discretizer, dtype):
+  """Raises when a row's bin in the explainer's dtype (the sampler's) differs from lime's float64.
+
+  A value within `dtype` rounding of a bin edge can fall on the other side of it once cast; its
+  explanation would then describe another bin than lime's.
+
+  Args:
+    name: the argument's name, for the message.
+    X: [N, F] float64 host rows.
+    discretizer: the explainer's DiscretizerStats, or None.
+    dtype: the explainer's float dtype.
+  """
+  if discretizer is None or np.finfo(dtype).bits >= 64:
+    return
+  lime_bins = discretizer.discretize(X)
+  bins = discretizer.discretize(X, dtype=dtype)
+  differ = lime_bins != bins
+  if differ.any():
+    row, column = np.argwhere(differ)[0].tolist()
+    names = discretizer.names[column]
+    raise ValueError(
+        f"{name}[{row}, {column}] = {float(X[row, column])!r} lies within {np.dtype(dtype).name} "
+        f"rounding of a bin edge: in the explainer's {np.dtype(dtype).name} it falls in "
+        f"{names[int(bins[row, column])]!r}, lime's float64 puts it in "
+        f"{names[int(lime_bins[row, column])]!r} ({int(differ.any(axis=1).sum())} rows "
+        f"differ). {_X64_HINT}.")
 
 
 def _check_finite(name: str, array: np.ndarray):
@@ -82,6 +147,7 @@ def as_instances(name: str, value, num_features: int, reference: str):
     raise ValueError(f"{name} has no rows; got shape {shape}.")
   if is_concrete(value):
     _check_finite(name, np.asarray(value))
+    check_representable(name, np.asarray(value), jax.dtypes.canonicalize_dtype(jnp.float64))
   return value
 
 

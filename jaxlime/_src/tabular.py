@@ -37,8 +37,12 @@ class TabularDomain:
   discretizer: Any  # DiscretizerStats or None.
 
   def feature_names(self, explanation: Explanation, index: int) -> list[str]:
-    """lime's readable names for instance `index`: "age <= 30.00", "sex=female", "fare"."""
-    row = np.asarray(explanation.instances[index], dtype=np.float64)
+    """lime's readable names for instance `index`: "age <= 30.00", "sex=female", "fare".
+
+    Bins are read as the sampler finds them: the stored instance against the edges, both in the
+    instance's dtype (`explain` refused rows where this differs from lime's float64 bins).
+    """
+    row = np.asarray(explanation.instances[index])
     names = list(self.base_names)
     for column in self.categorical_features:
       value = int(row[column])
@@ -47,7 +51,7 @@ class TabularDomain:
         label = self.categorical_names[column][value]
       names[column] = f"{self.base_names[column]}={label}"
     if self.discretizer is not None:
-      bins = self.discretizer.discretize(row[None, :])[0]
+      bins = self.discretizer.discretize(row[None, :], dtype=row.dtype)[0]
       for column, bin_names in enumerate(self.discretizer.names):
         if bin_names:
           names[column] = bin_names[int(bins[column])]
@@ -434,6 +438,7 @@ class TabularExplainer:
     )
     key = key if key is not None else (self.random_state or 0)
     if concrete:
+      checks.bins_as_lime("X", np.asarray(host_X, np.float64), self.discretizer, dtype)
       self._warn_unseen_categories(host_X)
       per_call, num_calls = streaming.call_size(num_instances, block_size, placement,
                                                 instances_per_call)
