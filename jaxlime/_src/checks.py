@@ -4,6 +4,7 @@ Shape checks are static and also run under `jax.jit`; value checks (NaN, range) 
 the values are concrete, so `explain` stays traceable.
 """
 
+import functools
 import numbers
 import warnings
 from typing import Sequence
@@ -11,6 +12,8 @@ from typing import Sequence
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from jaxlime._src import models
 
 # The PRNG implementation used when an int seed is given: on a 2-core CPU philox4x32 drew raw
 # 32-bit words about 4x faster than the default threefry2x32 (benchmarks/tabular.py prints both).
@@ -155,10 +158,13 @@ def as_key(key, *, sharded: bool = False) -> jax.Array:
   """A typed PRNG key from an int seed or a key (typed, or a raw uint32 key).
 
   An int seed makes a philox4x32 key, or a threefry2x32 key when the work is sharded over
-  several devices (where philox4x32 does not compile); a philox key is refused there.
+  several devices (where philox4x32 does not compile); a philox key is refused there. Every bit
+  of the seed counts: a seed in [0, 2**32) is `jax.random.key(seed)`; any other int (negative,
+  or 2**32 and above, which `jax.random.key` would truncate to 32 bits) folds its sign, its
+  number of 32-bit words and each word into that key (see `_seed_key`).
   """
   if isinstance(key, (numbers.Integral, np.integer)) and not isinstance(key, bool):
-    return jax.random.key(int(key), impl=SHARDED_PRNG_IMPL if sharded else DEFAULT_PRNG_IMPL)
+    return _seed_key(int(key), SHARDED_PRNG_IMPL if sharded else DEFAULT_PRNG_IMPL)
   if isinstance(key, jax.Array) and jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
     if key.shape != ():
       raise ValueError(f"key must be a single PRNG key; got a key array of shape {key.shape}.")
@@ -167,6 +173,22 @@ def as_key(key, *, sharded: bool = False) -> jax.Array:
   if isinstance(key, (jax.Array, np.ndarray)) and key.dtype == np.uint32 and key.shape == (2,):
     return jax.random.wrap_key_data(key)
   raise TypeError(f"key must be an int seed or a jax.random.key; got {key!r}.")
+
+
+def _seed_key(seed: int, impl: str) -> jax.Array:
+  """A key from all the bits of an int seed (jax.random.key keeps only the low 32 bits)."""
+  if 0 <= seed < 2**32:
+    return jax.random.key(seed, impl=impl)
+  magnitude = abs(seed)
+  words = []
+  while magnitude:
+    words.append(magnitude & 0xFFFFFFFF)
+    magnitude >>= 32
+  key = jax.random.key(words[0], impl=impl)
+  key = jax.random.fold_in(key, len(words) | (2**31 if seed < 0 else 0))
+  for word in words[1:]:
+    key = jax.random.fold_in(key, word)
+  return key
 
 
 def _check_shardable(key: jax.Array, sharded: bool):
@@ -189,33 +211,87 @@ def instance_keys(key, num_instances: int, *, sharded: bool = False) -> jax.Arra
   return jax.vmap(jax.random.fold_in, in_axes=(None, 0))(key, jnp.arange(num_instances))
 
 
-def probe_output_shape(adapter, row_shape: tuple[int, ...], dtype
-                       ) -> tuple[tuple[int, ...], tuple[int, ...]]:
-  """(input shape, output shape) of the model on a [2, *row_shape] input, traced abstractly.
+# What JAX raises when a model reads the values of its traced input (numpy code, float(x), a
+# Python branch on x): such a model can only run on the host.
+class _ReturnsNumpy(Exception):
+  """The model returned a numpy array for a traced input: it computes on the host."""
 
-  A failure of the user's model is re-raised with the batch shape it was called on.
+
+_UNTRACEABLE = (jax.errors.TracerArrayConversionError, jax.errors.ConcretizationTypeError,
+                jax.errors.TracerIntegerConversionError, jax.errors.NonConcreteBooleanIndexError,
+                _ReturnsNumpy)
+
+
+def _traced_output(apply, params, x):
+  out = apply(params, x)
+  if isinstance(out, (np.ndarray, np.generic)):
+    raise _ReturnsNumpy
+  return out
+
+
+@functools.lru_cache(maxsize=64)
+def _host_fallback(apply) -> models.HostModel:
+  """The host model standing for a callable JAX cannot trace: one per model, warned once."""
+  name = getattr(apply.fn, "__qualname__", None) or type(apply.fn).__name__
+  warnings.warn(
+      f"the model {name} cannot be traced by JAX (it reads its input's values, e.g. with numpy), "
+      "so it runs on the host as jaxlime.host_model(model), called on whole chunks of rows "
+      "(explain's batch_size bounds them). Pass jaxlime.host_model(model, batch_size=...) "
+      "yourself to choose the rows per call and silence this warning.", stacklevel=6)
+  return models.host_model(apply.fn)
+
+
+def probe_model(model, row_shape: tuple[int, ...], dtype, *, example=None
+                ) -> tuple[models.ModelAdapter, tuple[int, ...], tuple[int, ...]]:
+  """The model as an adapter, probed on a [3, *row_shape] batch traced abstractly.
+
+  A plain callable that JAX cannot trace is wrapped in `host_model` (one warning per model).
+  An error of the model itself is re-raised as it is, with a note naming the probe batch.
+
+  Args:
+    model: anything `models.as_model` accepts.
+    row_shape: the shape of one model input row.
+    dtype: the dtype of the model's inputs.
+    example: one concrete input row, the probe row of a host model; None under tracing.
+
+  Returns:
+    (adapter, probe input shape, output shape on the probe).
   """
-  probe = jax.ShapeDtypeStruct((2,) + tuple(row_shape), dtype)
+  adapter = models.as_model(model, example=example)
+  probe = jax.ShapeDtypeStruct((models.PROBE_ROWS,) + tuple(row_shape), dtype)
   try:
+    out = jax.eval_shape(functools.partial(_traced_output, adapter.apply), adapter.params, probe)
+  except _UNTRACEABLE as error:
+    if not isinstance(adapter.apply, models._CallableApply):
+      error.add_note(f"jaxlime: raised by the model on a batch of shape {probe.shape} ({dtype}).")
+      raise
+    adapter = models.as_model(_host_fallback(adapter.apply), example=example)
     out = jax.eval_shape(adapter.apply, adapter.params, probe)
-  except Exception as error:  # Any failure of the user's model: say where it came from.
-    raise type(error)(
-        f"the model failed on a batch of shape {probe.shape} ({dtype}): {error}") from error
-  return probe.shape, tuple(getattr(out, "shape", ()))
+  except Exception as error:  # The model's own error, kept as it is: say where it came from.
+    error.add_note(f"jaxlime: raised by the model on a batch of shape {probe.shape} ({dtype}).")
+    raise
+  models.check_output(out, probe.shape)
+  return adapter, probe.shape, tuple(out.shape)
 
 
-def model_outputs(adapter, row_shape: tuple[int, ...], dtype, mode: str) -> int:
-  """Checks the model's output shape on a [2, *row_shape] input; returns C (1 for regression)."""
-  probe_shape, shape = probe_output_shape(adapter, row_shape, dtype)
+def model_outputs(model, row_shape: tuple[int, ...], dtype, mode: str, *, example=None
+                  ) -> tuple[models.ModelAdapter, int]:
+  """The model's adapter (see `probe_model`) and C, its number of outputs (1 for regression)."""
+  adapter, probe_shape, shape = probe_model(model, row_shape, dtype, example=example)
   if mode == "classification":
     if len(shape) != 2:
       raise ValueError(
           f"in classification the model must return [B, C] class probabilities; on input "
           f"{probe_shape} it returned shape {shape}. A model returning labels or a single "
           "score is not supported: return probabilities, or use mode='regression'.")
-    return shape[1]
+    if shape[1] == 1:
+      raise ValueError(
+          f"in classification the model must return [B, C] probabilities of C >= 2 classes; on "
+          f"input {probe_shape} it returned {shape}, one column, so the default labels=(1,) do "
+          "not exist. Return [B, 2] (1 - p, p), or use mode='regression' for a score.")
+    return adapter, shape[1]
   if len(shape) == 1 or (len(shape) == 2 and shape[1] == 1):
-    return 1
+    return adapter, 1
   raise ValueError(
       f"in regression the model must return [B] (or [B, 1]) predictions; on input {probe_shape} "
       f"it returned shape {shape}.")

@@ -22,7 +22,6 @@ import numpy as np
 
 from jaxlime._src import checks
 from jaxlime._src import image_core
-from jaxlime._src import models
 from jaxlime._src import segmentation as segmentation_lib
 from jaxlime._src import streaming
 from jaxlime._src import surrogate
@@ -283,9 +282,9 @@ class ImageExplainer:
     else:
       segments, num_segments = segmentation_lib.relabel(_check_segments(segments, images.shape))
       max_segments = int(num_segments.max())
-    adapter = models.as_model(model, example=np.asarray(images[0]) if concrete else None)
-    num_outputs = checks.model_outputs(adapter, (height, width, channels), images.dtype,
-                                       "classification")
+    adapter, num_outputs = checks.model_outputs(
+        model, (height, width, channels), images.dtype, "classification",
+        example=np.asarray(images[0]) if concrete else None)
     if top_labels:
       top_labels = min(checks.positive_int("top_labels", top_labels, minimum=1), num_outputs)
       labels = None
@@ -451,6 +450,12 @@ def _as_hide_color(hide_color, images: jax.Array) -> jax.Array:
                      f"({channels},); got shape {np.shape(color)}.")
   if checks.is_concrete(color) and not np.isfinite(np.asarray(color)).all():
     raise ValueError(f"hide_color must be finite; got {hide_color!r}.")
+  if checks.is_concrete(color) and jnp.issubdtype(images.dtype, jnp.integer):
+    bounds = np.iinfo(images.dtype)
+    if np.any(np.asarray(color) < bounds.min) or np.any(np.asarray(color) > bounds.max):
+      raise ValueError(
+          f"hide_color must lie in {bounds.min}..{bounds.max}, the range of the images' dtype "
+          f"{np.dtype(images.dtype).name}; got {hide_color!r} (lime raises on it too).")
   return jnp.asarray(color).astype(images.dtype)
 
 

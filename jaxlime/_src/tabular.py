@@ -12,7 +12,6 @@ import numpy as np
 
 from jaxlime._src import checks
 from jaxlime._src import discretize as discretize_lib
-from jaxlime._src import models
 from jaxlime._src import streaming
 from jaxlime._src import surrogate
 from jaxlime._src import tabular_core
@@ -402,11 +401,11 @@ class TabularExplainer:
       # A host copy: calls take slices of it, so only one call's instances live on the devices
       # (and slicing a sharded array with explicit axes is avoided).
       host_X = np.asarray(X)
-    adapter = models.as_model(model, example=host_X[0] if concrete else None)
     dtype = self.tables.mean.dtype
     input_dtype = None if model_input_dtype is None else jnp.dtype(model_input_dtype).name
-    num_outputs = checks.model_outputs(adapter, (self.num_features_in,),
-                                       input_dtype or dtype, self.mode)
+    adapter, num_outputs = checks.model_outputs(
+        model, (self.num_features_in,), input_dtype or dtype, self.mode,
+        example=host_X[0] if concrete else None)
     if self.mode == "classification":
       if top_labels is not None:
         top_labels = checks.positive_int("top_labels", top_labels, minimum=1)
