@@ -8,7 +8,6 @@ of issue 15 are kept as explicit `@example` regression cases.
 """
 
 import dataclasses
-import re
 
 import jax
 import jax.numpy as jnp

@@ -263,12 +263,14 @@ def probe_model(model, row_shape: tuple[int, ...], dtype, *, example=None
     out = jax.eval_shape(functools.partial(_traced_output, adapter.apply), adapter.params, probe)
   except _UNTRACEABLE as error:
     if not isinstance(adapter.apply, models._CallableApply):
-      error.add_note(f"jaxlime: raised by the model on a batch of shape {probe.shape} ({dtype}).")
+      models.add_note(error, f"jaxlime: raised by the model on a batch of shape {probe.shape} "
+                             f"({dtype}).")
       raise
     adapter = models.as_model(_host_fallback(adapter.apply), example=example)
     out = jax.eval_shape(adapter.apply, adapter.params, probe)
   except Exception as error:  # The model's own error, kept as it is: say where it came from.
-    error.add_note(f"jaxlime: raised by the model on a batch of shape {probe.shape} ({dtype}).")
+    models.add_note(error, f"jaxlime: raised by the model on a batch of shape {probe.shape} "
+                           f"({dtype}).")
     raise
   models.check_output(out, probe.shape)
   return adapter, probe.shape, tuple(out.shape)

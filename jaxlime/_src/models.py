@@ -232,7 +232,8 @@ class HostModel:
         try:
             out = self._call_once(batch)
         except Exception as error:  # The model's own error, with where it came from.
-            error.add_note(
+            add_note(
+                error,
                 f"jaxlime: raised by {self!r} on the probe batch of shape {batch.shape} "
                 "that finds its output shape (pass num_outputs= or output_shape= to "
                 "host_model to skip the probe)."
@@ -670,6 +671,12 @@ def as_model(model, *, example=None) -> ModelAdapter:
 # --------------------------------------------------------------------------
 # Output contract and chunked evaluation.
 # --------------------------------------------------------------------------
+
+def add_note(error: BaseException, note: str):
+    """``error.add_note(note)`` where Python has it (3.11+); the error is kept as it is."""
+    if hasattr(error, "add_note"):
+        error.add_note(note)
+
 
 # Rows of the batch a model is first probed on: 3 cannot be mistaken for the usual class counts
 # of 2 (a transposed [C, B] output of a binary classifier is then caught by the probe itself).
