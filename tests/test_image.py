@@ -355,7 +355,7 @@ def test_bad_input(images, grid):
   nan_images[1, 2, 3, 0] = np.nan
   with pytest.raises(ValueError, match=r"NaN/inf pixels \(first at index \(1, 2, 3, 0\)"):
     explainer.explain(nan_images, pool_model, segments=grid)
-  with pytest.raises(ValueError, match=r"must return \[B, C\].*returned shape \(2,\)"):
+  with pytest.raises(ValueError, match=r"must return \[B, C\].*returned shape \(3,\)"):
     explainer.explain(images, lambda x: x.mean(axis=(1, 2, 3)), segments=grid)
   with pytest.raises(ValueError, match="hide_color must be a number or one value per channel"):
     explainer.explain(images, pool_model, segments=grid, hide_color=(1, 2))

@@ -359,7 +359,7 @@ def test_bad_input_is_refused(cancer, cancer_mlp):
     KernelShapExplainer(background, feature_names=["a", "b"])
   with pytest.raises(ValueError, match=r"batch_size must be at least B = 20 .*; got 5"):
     explainer.explain(rows, cancer_mlp, batch_size=5)
-  with pytest.raises(ValueError, match=r"must return \[R, C\].*returned shape \(2, 2, 1\)"):
+  with pytest.raises(ValueError, match=r"must return \[R, C\].*returned shape \(3, 2, 1\)"):
     explainer.explain(rows, lambda x: cancer_mlp(x)[:, :, None])
   with pytest.raises(ValueError, match=r"model output is not finite at instances \[1\]"):
     explainer.explain(rows, lambda x: cancer_mlp(x) / (x[:, :1] != rows[1, 0]))

@@ -281,8 +281,8 @@ def test_host_model_sklearn_in_jit_chunked(logreg):
     out = f(None, x, apply=ad.apply)
     assert out.dtype == jnp.float32 and out.shape == (13, 3)
     np.testing.assert_allclose(out, clf.predict_proba(np.asarray(x)), rtol=1e-5, atol=1e-6)
-    # one probe call on a single row (at trace time), then whole chunks
-    assert seen[0] == 1
+    # one probe call on a batch of PROBE_ROWS = 3 rows (at trace time), then whole chunks
+    assert seen[0] == 3
     assert sorted(seen[1:]) == [3, 5, 5]  # remainder may run before the scan
 
     # batch_size bounds every host call
@@ -321,16 +321,16 @@ def test_host_model_regression_and_probe_example(logreg):
 
 
 def test_host_model_wrong_shape_raises():
-    # probe says (C=2,), later calls return the wrong shape
+    # the probe (3 rows) says (C=2,), later calls return the wrong shape
     def fn(x):
-        return np.zeros((x.shape[0], 2 if x.shape[0] == 1 else 3))
+        return np.zeros((x.shape[0], 2 if x.shape[0] == 3 else 3))
 
     ad = as_model(host_model(fn))
     with pytest.raises(Exception, match="expected \\(4, 2\\)"):
         jax.block_until_ready(jax.jit(lambda x: ad.apply(None, x))(jnp.ones((4, 3))))
 
     ad2 = as_model(host_model(lambda x: np.zeros((x.shape[0] + 1, 2))))
-    with pytest.raises(ValueError, match="output shape"):
+    with pytest.raises(ValueError, match=r"returned shape \(4, 2\) for a batch of 3 rows"):
         jax.jit(lambda x: ad2.apply(None, x)).lower(jnp.ones((4, 3)))
 
 

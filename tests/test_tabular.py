@@ -395,7 +395,7 @@ def test_bad_explain_arguments(breast_cancer, logistic):
     explainer.explain(X[:2], model, labels=(2,))
   with pytest.raises(ValueError, match="top_labels=3 exceeds"):
     explainer.explain(X[:2], model, top_labels=3)
-  with pytest.raises(ValueError, match=r"must return \[B, C\] class probabilities.*\(2,\)"):
+  with pytest.raises(ValueError, match=r"must return \[B, C\] class probabilities.*\(3,\)"):
     explainer.explain(X[:2], lambda x: x[:, 0])
   with pytest.raises(ValueError, match="returned NaN/inf at instances"):
     explainer.explain(X[:2], lambda x: jnp.full((x.shape[0], 2), jnp.nan))

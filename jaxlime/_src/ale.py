@@ -116,8 +116,8 @@ def accumulated_local_effects(model, X, feature: int, *, grid_size: int = 20,
                      "distinct values.")
   bins = np.clip(np.searchsorted(edges, values, side="left") - 1, 0, edges.shape[0] - 2)
 
-  adapter = models.as_model(model, example=X_host[0])
-  checks.probe_output_shape(adapter, X_device.shape[1:], X_device.dtype)
+  adapter, _, _ = checks.probe_model(model, X_device.shape[1:], X_device.dtype,
+                                     example=X_host[0])
   differences = _local_differences_jit(
       adapter.apply, adapter.params, X_device, jnp.int32(column), jnp.asarray(edges[bins]),
       jnp.asarray(edges[bins + 1]), batch_size=batch_size)

@@ -84,11 +84,13 @@ class DiscretizerStats:
     """[F] int64: number of bins (num_edges + 1) of discretized columns, 0 for the others."""
     return np.where(self.discretized, self.num_edges + 1, 0)
 
-  def discretize(self, x: np.ndarray) -> np.ndarray:
+  def discretize(self, x: np.ndarray, *, dtype=np.float64) -> np.ndarray:
     """lime's `BaseDiscretizer.discretize`: bins of discretized columns, other columns as is.
 
     Args:
       x: [..., F] values (one row or any batch of rows).
+      dtype: the precision of the comparison: values and edges are cast to it first. float64 is
+        lime's; the explainer's float32 sampler compares float32 values with float32 edges.
 
     Returns:
       [..., F] float64 copy of x where each discretized column holds its bin index
@@ -101,8 +103,8 @@ class DiscretizerStats:
           f"discretize expects an array of shape [..., {self.num_features}], got shape {x.shape}")
     out = np.array(x, dtype=np.float64, copy=True)
     for f in np.flatnonzero(self.discretized):
-      qts = self.edges[f, :self.num_edges[f]]
-      out[..., f] = np.searchsorted(qts, out[..., f], side="left")
+      qts = self.edges[f, :self.num_edges[f]].astype(dtype)
+      out[..., f] = np.searchsorted(qts, x[..., f].astype(dtype), side="left")
     return out
 
 

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlime._src import checks
+from jaxlime._src import keys as keys_lib
 from jaxlime._src import submodular
 from jaxlime._src.explanation import Explanation
 
@@ -148,7 +149,7 @@ def global_importance(explanation: Explanation, *, label: int | None = None,
   mean_abs = magnitude.mean(axis=0)
   tail = (1 - confidence) / 2
   if interval == "bootstrap":
-    keys = jax.random.split(checks.as_key(key), num_bootstrap)
+    keys = jax.random.split(keys_lib.as_key(key), num_bootstrap)
     means = np.asarray(_bootstrap_means(keys, jnp.asarray(magnitude, jnp.float32),
                                         jnp.int32(num_instances)), np.float64)
     lower, upper = np.quantile(means, [tail, 1 - tail], axis=0)

@@ -23,7 +23,6 @@ import numpy as np
 
 from jaxlime._src import checks
 from jaxlime._src import image_core
-from jaxlime._src import models
 from jaxlime._src import segmentation as segmentation_lib
 from jaxlime._src import streaming
 from jaxlime._src import surrogate
@@ -330,8 +329,8 @@ class ImageExplainer:
     model), the largest block, and the hide colour as an array."""
     num_samples = checks.positive_int("num_samples", num_samples, minimum=2)
     num_features = checks.positive_int("num_features", num_features, minimum=1)
-    adapter = models.as_model(model, example=host_image)
-    num_outputs = checks.model_outputs(adapter, example.shape, example.dtype, "classification")
+    adapter, num_outputs = checks.model_outputs(model, example.shape, example.dtype,
+                                                "classification", example=host_image)
     if top_labels:
       top_labels = min(checks.positive_int("top_labels", top_labels, minimum=1), num_outputs)
       labels = None
@@ -536,6 +535,12 @@ def _as_hide_color(hide_color, images) -> jax.Array:
                      f"({channels},); got shape {np.shape(color)}.")
   if checks.is_concrete(color) and not np.isfinite(np.asarray(color)).all():
     raise ValueError(f"hide_color must be finite; got {hide_color!r}.")
+  if checks.is_concrete(color) and jnp.issubdtype(images.dtype, jnp.integer):
+    bounds = np.iinfo(images.dtype)
+    if np.any(np.asarray(color) < bounds.min) or np.any(np.asarray(color) > bounds.max):
+      raise ValueError(
+          f"hide_color must lie in {bounds.min}..{bounds.max}, the range of the images' dtype "
+          f"{np.dtype(images.dtype).name}; got {hide_color!r} (lime raises on it too).")
   return jnp.asarray(color).astype(images.dtype)
 
 

@@ -18,6 +18,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxlime._src import kernels
+from jaxlime._src import models
 from jaxlime._src import surrogate
 
 _BITS_PER_WORD = 32
@@ -181,7 +182,7 @@ def _outputs_in_chunks(params, rows, image, segments, fill, config: ImageConfig,
 
   def evaluate(start):
     masks = jax.lax.dynamic_slice_in_dim(rows, start, chunk)
-    return apply(params, perturb(masks, image, segments, fill))
+    return models.call_model(apply, params, perturb(masks, image, segments, fill))
 
   outputs = jax.lax.map(evaluate, jnp.asarray(starts, jnp.int32))  # [n, chunk, C]
   head = outputs[:-1].reshape((-1,) + outputs.shape[2:])
@@ -216,7 +217,7 @@ def _explain_block(params, images, segments, num_segments, keys, hide_color, ker
   else:
     perturbed = jax.vmap(perturb)(rows, images, segments, fills)
     flat = perturbed.reshape((-1,) + perturbed.shape[2:])
-    outputs = apply(params, flat)
+    outputs = models.call_model(apply, params, flat)
     outputs = outputs.reshape(rows.shape[:2] + outputs.shape[1:])
   outputs = outputs.astype(dtype)
   return jax.vmap(_fit_image, in_axes=(0, 0, 0, None, None))(

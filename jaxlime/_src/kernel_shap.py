@@ -276,7 +276,7 @@ def varying_features(x: jax.Array, background: jax.Array) -> jax.Array:
 
 def _model_outputs(apply, params, rows, dtype) -> jax.Array:
   """apply(params, rows [R, F]) as [R, C] in dtype ([R] becomes [R, 1])."""
-  outputs = apply(params, rows)
+  outputs = models.call_model(apply, params, rows)
   if outputs.ndim == 1:
     outputs = outputs[:, None]
   return outputs.astype(dtype)
@@ -598,8 +598,8 @@ class KernelShapExplainer:
     if nsamples != "auto":
       nsamples = checks.positive_int("nsamples", nsamples, minimum=2)
     dtype = self.background.dtype
-    adapter = models.as_model(model, example=None if host_X is None else host_X[0])
-    scalar_output = self._check_model(adapter, dtype)
+    adapter, scalar_output = self._check_model(
+        model, dtype, example=None if host_X is None else host_X[0])
     plan, sizes = coalition_plan(num_features, nsamples, dtype)
     num_coalitions = sizes["num_fixed"] + sizes["num_random"]
     num_background = self.background.shape[0]
@@ -659,14 +659,15 @@ class KernelShapExplainer:
                                  self.background.shape))
     return job, placement
 
-  def _check_model(self, adapter, dtype) -> bool:
-    """Checks the model's output shape on a probe batch; True when it returns [R]."""
-    probe_shape, shape = checks.probe_output_shape(adapter, (self.num_features_in,), dtype)
-    if len(shape) not in (1, 2) or shape[0] != probe_shape[0]:
+  def _check_model(self, model, dtype, *, example):
+    """(adapter, True when the model returns [R] (one output)): its output shape on a probe."""
+    adapter, probe_shape, shape = checks.probe_model(model, (self.num_features_in,), dtype,
+                                                     example=example)
+    if len(shape) not in (1, 2):
       raise ValueError(
           f"the model must return [R, C] outputs (or [R] for one output); on input "
           f"{probe_shape} it returned shape {shape}.")
-    return len(shape) == 1
+    return adapter, len(shape) == 1
 
   def _check_result(self, result: ShapExplanation):
     """Value checks on computed values (skipped under tracing)."""

@@ -45,6 +45,8 @@ __all__ = [
     "host_model",
     "ModelAdapter",
     "as_model",
+    "call_model",
+    "check_output",
     "evaluate_model",
 ]
 
@@ -198,12 +200,7 @@ class HostModel:
 
     def _call_once(self, x: np.ndarray) -> np.ndarray:
         out = np.asarray(self.fn(x))
-        if out.ndim == 0 or out.shape[0] != x.shape[0]:
-            raise ValueError(
-                f"host model {self!r} returned an output of shape {out.shape} "
-                f"for an input batch of {x.shape[0]} rows (input shape "
-                f"{x.shape}); expected a leading axis of {x.shape[0]} rows."
-            )
+        check_output(out, x.shape)
         return out
 
     def probe(self, example_row) -> tuple[int, ...]:
@@ -231,16 +228,17 @@ class HostModel:
             return cached
         if example is None:
             example = np.zeros(row_shape, dtype=np.dtype(dtype))
+        batch = np.repeat(np.asarray(example)[None], PROBE_ROWS, axis=0)
         try:
-            out = self._call_once(np.asarray(example)[None])
-        except Exception as e:
-            raise ValueError(
-                f"Could not determine the output shape of {self!r}: the probe "
-                f"call on one row of shape {row_shape} failed ({type(e).__name__}: "
-                f"{e}). Pass `num_outputs=` / `output_shape=` to host_model(), "
-                "or register a valid example row with as_model(model, "
-                "example=row)."
-            ) from e
+            out = self._call_once(batch)
+        except Exception as error:  # The model's own error, with where it came from.
+            add_note(
+                error,
+                f"jaxlime: raised by {self!r} on the probe batch of shape {batch.shape} "
+                "that finds its output shape (pass num_outputs= or output_shape= to "
+                "host_model to skip the probe)."
+            )
+            raise
         shape = tuple(out.shape[1:])
         with self._lock:
             self._out_shapes.setdefault(row_shape, shape)
@@ -671,8 +669,63 @@ def as_model(model, *, example=None) -> ModelAdapter:
 
 
 # --------------------------------------------------------------------------
-# Chunked evaluation.
+# Output contract and chunked evaluation.
 # --------------------------------------------------------------------------
+
+def add_note(error: BaseException, note: str):
+    """``error.add_note(note)`` where Python has it (3.11+); the error is kept as it is."""
+    if hasattr(error, "add_note"):
+        error.add_note(note)
+
+
+# Rows of the batch a model is first probed on: 3 cannot be mistaken for the usual class counts
+# of 2 (a transposed [C, B] output of a binary classifier is then caught by the probe itself).
+PROBE_ROWS = 3
+
+
+def check_output(out, input_shape: tuple[int, ...]):
+    """Raises unless ``out`` is a numeric array with one row per input row.
+
+    Shapes are static, so under ``jit`` this fires at trace time, on every path
+    that evaluates the model.
+
+    Args:
+      out: the model's output on a batch of shape ``input_shape`` ([B, ...]).
+      input_shape: the shape of that batch.
+    """
+    rows = int(input_shape[0])
+    shape = getattr(out, "shape", None)
+    dtype = getattr(out, "dtype", None)
+    if shape is None or dtype is None:
+        raise TypeError(
+            f"the model must return an array of [B, C] (or [B]) numbers; for a batch of "
+            f"shape {tuple(input_shape)} it returned a {type(out).__name__}."
+        )
+    if np.dtype(dtype).kind not in "biuf":
+        raise TypeError(
+            f"the model must return numbers (class probabilities or predictions); for a "
+            f"batch of shape {tuple(input_shape)} it returned dtype {np.dtype(dtype)} "
+            "(class labels? return predict_proba's probabilities)."
+        )
+    if len(shape) >= 1 and shape[0] == rows:
+        return
+    hint = ""
+    if len(shape) == 2 and shape[1] == rows:
+        hint = " It looks transposed: return [B, C], not [C, B]."
+    elif len(shape) >= 1 and shape[0] == 1:
+        hint = " It ignores the batch: return one output row per input row."
+    raise ValueError(
+        f"the model returned shape {tuple(shape)} for a batch of {rows} rows (input shape "
+        f"{tuple(input_shape)}); expected {rows} rows first: [{rows}, C] or [{rows}].{hint}"
+    )
+
+
+def call_model(apply, params, x) -> jax.Array:
+    """``apply(params, x)`` with its output checked by :func:`check_output`."""
+    out = apply(params, x)
+    check_output(out, x.shape)
+    return out
+
 
 
 def evaluate_model(apply, params, x, *, chunk_size: int | None) -> jax.Array:
@@ -700,13 +753,13 @@ def evaluate_model(apply, params, x, *, chunk_size: int | None) -> jax.Array:
 
     r = x.shape[0]
     if chunk_size is None or r <= chunk_size:
-        return apply(params, x)
+        return call_model(apply, params, x)
 
     n_full, rem = divmod(r, chunk_size)
     main = x[: n_full * chunk_size].reshape((n_full, chunk_size) + x.shape[1:])
 
     def body(xc):
-        return apply(params, xc)
+        return call_model(apply, params, xc)
 
     out_main = jax.lax.map(body, main)
     out_main = jax.tree_util.tree_map(
@@ -714,7 +767,7 @@ def evaluate_model(apply, params, x, *, chunk_size: int | None) -> jax.Array:
     )
     if rem == 0:
         return out_main
-    out_rem = apply(params, x[n_full * chunk_size :])
+    out_rem = call_model(apply, params, x[n_full * chunk_size :])
     return jax.tree_util.tree_map(
         lambda a, b: jnp.concatenate([a, b], axis=0), out_main, out_rem
     )

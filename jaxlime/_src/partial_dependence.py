@@ -270,8 +270,7 @@ def partial_dependences(model, X, features: Sequence, *, grid_resolution: int = 
   batch_size = checks.positive_int("batch_size", batch_size, minimum=1)
   axis = _mesh_axis(mesh, mesh_axis)
 
-  adapter = models.as_model(model, example=X_host[0])
-  checks.probe_output_shape(adapter, X.shape[1:], X.dtype)
+  adapter, _, _ = checks.probe_model(model, X.shape[1:], X.dtype, example=X_host[0])
 
   def grid(column: int) -> np.ndarray:
     if column in custom:

@@ -14,7 +14,6 @@ import numpy as np
 from jaxlime._src import checks
 from jaxlime._src import discretize as discretize_lib
 from jaxlime._src import keys as keys_lib
-from jaxlime._src import models
 from jaxlime._src import streaming
 from jaxlime._src import surrogate
 from jaxlime._src import tabular_core
@@ -40,8 +39,12 @@ class TabularDomain(ValueDomain):
   discretizer: Any  # DiscretizerStats or None.
 
   def feature_names(self, explanation: Explanation, index: int) -> list[str]:
-    """lime's readable names for instance `index`: "age <= 30.00", "sex=female", "fare"."""
-    row = np.asarray(explanation.instances[index], dtype=np.float64)
+    """lime's readable names for instance `index`: "age <= 30.00", "sex=female", "fare".
+
+    Bins are read as the sampler finds them: the stored instance against the edges, both in the
+    instance's dtype (`explain` refused rows where this differs from lime's float64 bins).
+    """
+    row = np.asarray(explanation.instances[index])
     names = list(self.base_names)
     for column in self.categorical_features:
       value = int(row[column])
@@ -50,7 +53,7 @@ class TabularDomain(ValueDomain):
         label = self.categorical_names[column][value]
       names[column] = f"{self.base_names[column]}={label}"
     if self.discretizer is not None:
-      bins = self.discretizer.discretize(row[None, :])[0]
+      bins = self.discretizer.discretize(row[None, :], dtype=row.dtype)[0]
       for column, bin_names in enumerate(self.discretizer.names):
         if bin_names:
           names[column] = bin_names[int(bins[column])]
@@ -442,11 +445,11 @@ class TabularExplainer:
     against the model), and the largest block the memory bound allows."""
     num_samples = checks.positive_int("num_samples", num_samples, minimum=2)
     num_features = checks.positive_int("num_features", num_features, minimum=1)
-    adapter = models.as_model(model, example=None if host_X is None else host_X[0])
     dtype = self.tables.mean.dtype
     input_dtype = None if model_input_dtype is None else jnp.dtype(model_input_dtype).name
-    num_outputs = checks.model_outputs(adapter, (self.num_features_in,),
-                                       input_dtype or dtype, self.mode)
+    adapter, num_outputs = checks.model_outputs(
+        model, (self.num_features_in,), input_dtype or dtype, self.mode,
+        example=None if host_X is None else host_X[0])
     if self.mode == "classification":
       if top_labels is not None:
         top_labels = checks.positive_int("top_labels", top_labels, minimum=1)
@@ -488,6 +491,7 @@ class TabularExplainer:
         model, host_X, batch_size=run.batch_size, **options)
     dtype = self.tables.mean.dtype
     if concrete:
+      checks.bins_as_lime("X", np.asarray(host_X, np.float64), self.discretizer, dtype)
       self._warn_unseen_categories(host_X)
       instances = host_X.astype(dtype)
     else:

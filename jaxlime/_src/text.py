@@ -384,6 +384,9 @@ class TextExplainer:
       "UNKWORDZ" (chr(0) with char_level), as lime.
     char_level: features are characters.
     random_state: an int, the default key of `explain` (lime's name for the seed).
+    max_length: token path: the model's largest number of tokens T. Every text is padded to
+      exactly T tokens and a text with more tokens is refused; None pads to the batch's longest
+      text rounded up to a multiple of 4, which can exceed a model's maximum length.
   """
 
   def __init__(
@@ -398,6 +401,7 @@ class TextExplainer:
       mask_string: str | None = None,
       char_level: bool = False,
       random_state: int | None = None,
+      max_length: int | None = None,
   ):
     checks.check_option("feature_selection", feature_selection,
                         surrogate.FEATURE_SELECTION_METHODS)
@@ -425,6 +429,8 @@ class TextExplainer:
     self.mask_string = mask_string
     self.char_level = bool(char_level)
     self.random_state = random_state
+    self.max_length = (None if max_length is None else
+                       checks.positive_int("max_length", max_length, minimum=1))
 
   def index(self, text: str) -> IndexedText:
     """The text split into this explainer's features."""
@@ -691,7 +697,9 @@ class TextExplainer:
       strings = []
       for row in np.flatnonzero(real):
         item = indexed[positions[row]]
-        strings.extend(item.perturbed_strings(kept[row, :item.num_features].T))
+        item_strings = item.perturbed_strings(kept[row, :item.num_features].T)
+        item_strings[0] = item.raw  # lime scores the raw text as sample 0.
+        strings.extend(item_strings)
       scored = _call_string_model(model, strings, batch_size)
       if scored.shape[1] != num_outputs:
         raise ValueError(f"model returned {scored.shape[1]} columns for some strings and "
@@ -726,7 +734,8 @@ class TextExplainer:
     if longest > _MAX_TOKENS:
       raise ValueError(f"texts of at most {_MAX_TOKENS} tokens are supported on the token path; "
                        f"the longest has {longest}.")
-    num_tokens = _round_up(longest, _TOKEN_MULTIPLE)
+    num_tokens = _round_up(longest, _TOKEN_MULTIPLE) if self.max_length is None else (
+        _fit_length(tokenised, self.max_length))
     num_texts = len(indexed)
     token_ids = np.full((num_texts, num_tokens), pad_token_id, np.int32)
     token_features = np.full((num_texts, num_tokens), text_core.PADDING, np.int32)
@@ -758,8 +767,8 @@ class TextExplainer:
                          "mask_token_id= or the tokenizer that maps mask_string to it.")
       mask_token_id = self._mask_token_id(tokenizer)
     mask_token_id = 0 if removal else _token_id("mask_token_id", mask_token_id)
-    adapter = models.as_model(_token_model(model, pad_token_id))
-    num_outputs = checks.model_outputs(adapter, (num_tokens,), jnp.int32, "classification")
+    adapter, num_outputs = checks.model_outputs(_token_model(model, pad_token_id), (num_tokens,),
+                                                jnp.int32, "classification")
     labels, top_labels = self._resolve_labels(labels, top_labels, num_outputs)
     max_block, rows = plan_token_blocks(num_samples, num_tokens, batch_size)
     config = text_core.TextConfig(
@@ -821,6 +830,19 @@ class TextExplainer:
     return int(ids[0])
 
 
+def _fit_length(tokenised, max_length: int) -> int:
+  """max_length, after checking that every text's tokens fit in it."""
+  lengths = np.array([ids.size for ids, _ in tokenised])
+  too_long = np.flatnonzero(lengths > max_length)
+  if too_long.size:
+    first = int(too_long[0])
+    raise ValueError(
+        f"texts[{first}] has {int(lengths[first])} tokens, more than max_length={max_length} "
+        f"(the model's largest input; {too_long.size} texts do not fit). Shorten or split "
+        "those texts.")
+  return max_length
+
+
 def _token_id(name: str, value) -> int:
   if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
     raise TypeError(f"{name} must be an int token id; got {value!r}.")
@@ -832,11 +854,13 @@ def _call_string_model(model, strings: list[str], batch_size: int) -> np.ndarray
   outputs = []
   for start in range(0, len(strings), batch_size):
     chunk = strings[start:start + batch_size]
-    output = np.asarray(model(chunk), dtype=np.float64)
-    if output.ndim != 2 or output.shape[0] != len(chunk):
+    output = np.asarray(model(chunk))
+    models.check_output(output, (len(chunk),))
+    if output.ndim != 2 or output.shape[1] < 2:
       raise ValueError(
           f"model must return [B, C] class probabilities for a list of B strings; for "
-          f"{len(chunk)} strings it returned shape {output.shape}.")
+          f"{len(chunk)} strings it returned shape {output.shape} (C >= 2 classes needed).")
+    output = output.astype(np.float64)
     if outputs and output.shape[1] != outputs[0].shape[1]:
       raise ValueError(f"model returned {output.shape[1]} columns for some strings and "
                        f"{outputs[0].shape[1]} for others.")
