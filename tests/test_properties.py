@@ -210,10 +210,15 @@ def test_tabular_names_equal_limes_or_are_refused(case):
 
 # ---- text indexing ----
 
+# NUL is left out: lime keeps its vocabulary in a numpy str array, which drops trailing NULs
+# ("\x00" becomes ""), a quirk of numpy, not a meaning to match.
+_NO_NUL = st.characters(blacklist_characters="\x00")
+
+
 _SPLITS = [r"\W+", r"\s+", r"(\W+)", r"[,;.]", r"\d", r"(a)|b"]
 
 
-@given(text=st.text(alphabet=st.sampled_from(list("ab c,;.1éß中 \t\n-")) | st.characters(),
+@given(text=st.text(alphabet=st.sampled_from(list("ab c,;.1éß中 \t\n-")) | _NO_NUL,
                     max_size=40),
        split=st.sampled_from(_SPLITS), bow=st.booleans(), seed=st.integers(0, 2**31))
 @example(text="good, bad, ugly", split=r"(\W+)", bow=True, seed=0)
@@ -230,7 +235,8 @@ def test_indexed_string_equals_limes(text, split, bow, seed):
   _same_removals(ours, theirs, seed)
 
 
-@given(text=st.text(max_size=30), bow=st.booleans(), seed=st.integers(0, 2**31))
+@given(text=st.text(alphabet=_NO_NUL, max_size=30), bow=st.booleans(),
+       seed=st.integers(0, 2**31))
 def test_indexed_characters_equals_limes(text, bow, seed):
   ours = text_lib.index_text(text, split_expression=None, bow=bow, mask_string=None,
                              char_level=True)

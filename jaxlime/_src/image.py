@@ -378,6 +378,9 @@ class ImageExplainer:
     adapter, config, max_block, hide = self._configure(
         model, example, np.asarray(images[0]) if concrete else None,
         batch_size=run.batch_size, num_segments=largest, **options)
+    if segments_computed and not checks.is_concrete(adapter.params):
+      raise ValueError("segmentation runs on the host, call by call, which a traced model (e.g. "
+                       "under jax.grad) cannot join; pass segments= to explain it.")
     image_bytes = height * width * channels * np.dtype(images.dtype).itemsize
     default_per_call = max(1, min(streaming.DEFAULT_INSTANCES_PER_CALL, _CALL_BYTES // image_bytes))
     dtype = jax.dtypes.canonicalize_dtype(jnp.float64)
@@ -432,7 +435,7 @@ class ImageExplainer:
       count = fit.coef.shape[0]
       maps, counts = part_segments(start, count)
       rows = images[start:start + count] if concrete else images
-      if concrete:
+      if checks.is_concrete(fit):
         fit = _with_features(fit, int(counts.max()))
         fit, rows, maps = streaming.put((fit, rows, maps), placement)
       result = ImageExplanation.from_surrogate(fit, rows, domain=domain, segments=maps)
@@ -445,7 +448,7 @@ class ImageExplainer:
 
     job = streaming.Job(per_instance=per_instance, call_for=call_for, finish=finish,
                         max_block=max_block, prepare=prepare, default_per_call=default_per_call,
-                        join=join,
+                        join=join, traced=not checks.is_concrete(adapter.params),
                         program=("image", placement, config, adapter.apply, images.shape[1:],
                                  str(images.dtype), segments_computed))
     return job, placement

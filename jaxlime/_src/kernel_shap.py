@@ -644,17 +644,19 @@ class KernelShapExplainer:
 
     def finish(solution, start):
       rows = instances[start:start + solution.values.shape[0]]
-      if concrete:
+      expected = solution.expected_value[0]  # The same row for every instance.
+      if checks.is_concrete(solution):
         solution, rows = streaming.put((solution, rows), placement)
+        expected = jax.device_put(expected)
       result = ShapExplanation(
-          values=solution.values, expected_value=solution.expected_value[0],
+          values=solution.values, expected_value=expected,
           prediction=solution.prediction, status=solution.status, instances=rows,
           feature_names=self.feature_names, scalar_output=scalar_output)
       self._check_result(result)
       return result
 
     job = streaming.Job(per_instance=(instances,), call_for=call_for, finish=finish,
-                        max_block=max_block,
+                        max_block=max_block, traced=not checks.is_concrete(adapter.params),
                         program=("kernel_shap", placement, config, adapter.apply,
                                  self.background.shape))
     return job, placement

@@ -113,7 +113,7 @@ def is_key(value) -> bool:
 def as_key(key) -> jax.Array:
   """A single typed PRNG key from an int seed, a typed key, or raw uint32 key data [2].
 
-  An int seed makes a philox4x32 key; seeds must lie in [0, 2**64) (a larger one would wrap).
+  An int seed makes a philox4x32 key (`seed_key`).
   """
   if isinstance(key, (numbers.Integral, np.integer)) and not isinstance(key, bool):
     return seed_key(int(key))
@@ -127,10 +127,12 @@ def as_key(key) -> jax.Array:
 
 
 def seed_key(seed: int) -> jax.Array:
-  """The philox4x32 key of an int seed in [0, 2**64), as `jax.random.key(seed)` makes it with
-  64-bit seeds: every bit of the seed counts (computed on the host, independent of x64)."""
-  if not 0 <= seed < 2**64:
-    raise ValueError(f"key must be an int seed in [0, 2**64); got {seed}.")
+  """The philox4x32 key of an int seed in [-2**63, 2**64), as `jax.random.key(seed)` makes it
+  with a 64-bit seed (a negative seed is its two's complement): every bit of the seed counts
+  (computed on the host, with or without jax_enable_x64)."""
+  if not -(2**63) <= seed < 2**64:
+    raise ValueError(f"key must be an int seed in [-2**63, 2**64); got {seed}.")
+  seed %= 2**64
   words = [np.array([value], np.uint32) for value in (seed >> 32, seed & 0xFFFFFFFF)]
   zero = np.zeros(1, np.uint32)
   with np.errstate(over="ignore"):

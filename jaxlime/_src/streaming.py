@@ -525,6 +525,8 @@ class Job:
     default_per_call: the explainer's default instances per call, when the user gave none.
     join: join(parts) -> one host result from the calls' host results, in order (default:
       concatenated along the leading axis).
+    traced: the work runs under a JAX transformation (traced instances, or a model whose
+      parameters are traced, e.g. under `jax.grad`): one call, no host steps.
   """
 
   per_instance: tuple
@@ -535,13 +537,14 @@ class Job:
   prepare: Callable[..., tuple] | None = None
   default_per_call: int | None = None
   join: Callable[[list], Any] = concatenate
+  traced: bool = False
 
 
 def explain_all(job: Job, key, options: RunOptions, placement: Placement):
   """Runs a job over all its instances and returns `finish` of the joined result."""
   num_instances = job.per_instance[0].shape[0]
   keys = key_plan(key, num_instances)
-  if not all(isinstance(leaf, np.ndarray) for leaf in job.per_instance):
+  if job.traced or not all(isinstance(leaf, np.ndarray) for leaf in job.per_instance):
     block = max(1, min(job.max_block, math.ceil(num_instances / placement.num_shards)))
     result = run_traced(job.call_for(block), job.per_instance, keys, block, placement)
     return job.finish(result, 0)
@@ -554,8 +557,9 @@ def explain_all(job: Job, key, options: RunOptions, placement: Placement):
 
 def explain_parts(job: Job, key, options: RunOptions, placement: Placement) -> Iterator:
   """Runs a job call by call, yielding (index of the first instance, `finish` of the part)."""
-  if not all(isinstance(leaf, np.ndarray) for leaf in job.per_instance):
-    raise TypeError("explain_iter needs concrete (host) inputs; under jax.jit use explain.")
+  if job.traced or not all(isinstance(leaf, np.ndarray) for leaf in job.per_instance):
+    raise TypeError("explain_iter needs concrete inputs and parameters; under a JAX "
+                    "transformation (jit, grad, vmap) use explain.")
   num_instances = job.per_instance[0].shape[0]
   keys = key_plan(key, num_instances)
   calls = plan_calls(num_instances, job.max_block, placement, options, program=job.program,

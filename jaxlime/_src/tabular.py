@@ -491,7 +491,11 @@ class TabularExplainer:
         model, host_X, batch_size=run.batch_size, **options)
     dtype = self.tables.mean.dtype
     if concrete:
-      checks.bins_as_lime("X", np.asarray(host_X, np.float64), self.discretizer, dtype)
+      if np.dtype(host_X.dtype).itemsize > np.dtype(dtype).itemsize:
+        # Rows given in a wider float than the explainer's: their conversion must not move a
+        # value across a bin edge. Rows already in the explainer's float are binned by the same
+        # comparisons for the samples and the names (there is no wider value to disagree with).
+        checks.bins_as_lime("X", np.asarray(host_X, np.float64), self.discretizer, dtype)
       self._warn_unseen_categories(host_X)
       instances = host_X.astype(dtype)
     else:
@@ -525,7 +529,7 @@ class TabularExplainer:
 
     def finish(fit, start):
       rows = instances[start:start + fit.coef.shape[0]]
-      if concrete:
+      if checks.is_concrete(fit):
         fit, rows = streaming.put((fit, rows), placement)
       result = Explanation.from_surrogate(fit, rows, domain=domain)
       checks.check_result(result, self.mode)
@@ -533,7 +537,7 @@ class TabularExplainer:
 
     tables_shape = jax.tree.map(np.shape, self.tables)
     job = streaming.Job(per_instance=(instances,), call_for=call_for, finish=finish,
-                        max_block=max_block,
+                        max_block=max_block, traced=not checks.is_concrete(adapter.params),
                         program=("tabular", placement, config, adapter.apply, tables_shape))
     return job, placement
 

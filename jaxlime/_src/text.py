@@ -649,7 +649,8 @@ class TextExplainer:
         domains[num_outputs] = TextDomain(mode="classification", class_names=class_names,
                                           texts=indexed)
       positions = np.arange(start, start + count, dtype=np.int32)
-      fit, positions = streaming.put((fit, positions), placement)
+      if checks.is_concrete(fit):
+        fit, positions = streaming.put((fit, positions), placement)
       result = TextExplanation.from_surrogate(fit, positions, domain=domains[num_outputs])
       checks.check_result(result, "classification")
       return result
@@ -813,6 +814,7 @@ class TextExplainer:
     return streaming.Job(
         per_instance=(token_ids, token_features, num_words), call_for=call_for,
         finish=self._finish(indexed, placement, lambda: config.num_outputs), max_block=max_block,
+        traced=not checks.is_concrete(adapter.params),
         program=("tokens", placement, config, adapter.apply, num_tokens, num_dims))
 
   def _mask_token_id(self, tokenizer) -> int:
