@@ -164,7 +164,8 @@ class TabularExplainer:
     class_names: names of the C classes; defaults to "0", "1", ...
     feature_selection: "auto", "none", "highest_weights", "forward_selection", "lasso_path".
     discretize_continuous: discretize non-categorical columns.
-    discretizer: "quartile", "decile" or "entropy".
+    discretizer: "quartile", "decile", "entropy", or the bins of F columns as a
+      `DiscretizerStats` (e.g. from a `jaxlime.compat.discretize` discretizer).
     sample_around_instance: without discretization, sample around the instance instead of the
       training mean.
     random_state: an int, the default key of `explain` (lime's name for the seed).
@@ -198,7 +199,7 @@ class TabularExplainer:
     checks.check_option("mode", mode, MODES)
     checks.check_option("feature_selection", feature_selection,
                         surrogate.FEATURE_SELECTION_METHODS)
-    if discretize_continuous:
+    if discretize_continuous and not isinstance(discretizer, discretize_lib.DiscretizerStats):
       checks.check_option("discretizer", discretizer, DISCRETIZERS)
     if kernel is not None and not callable(kernel):
       raise TypeError(f"kernel must be a callable kernel(distances, kernel_width); got {kernel!r}.")
@@ -251,7 +252,9 @@ class TabularExplainer:
       raise ValueError(f"kernel_width must be > 0; got {kernel_width}.")
 
     self.discretizer = None
-    if discretize_continuous:
+    if discretize_continuous and isinstance(discretizer, discretize_lib.DiscretizerStats):
+      self.discretizer = discretizer
+    elif discretize_continuous:
       if training_data_stats is not None:
         self.discretizer = discretize_lib.stats_discretizer(
             training_data_stats, categorical_features, feature_names, num_features=num_columns)
