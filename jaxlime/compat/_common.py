@@ -133,7 +133,7 @@ def explained_labels(outputs: np.ndarray, mode: str, labels, top_labels) -> tupl
 
 
 def fit_instances(z, outputs, weights, labels, *, num_features: int, feature_selection: str,
-                  model_regressor, verbose: bool) -> list[dict]:
+                  model_regressor, verbose: bool, num_real=None) -> list[dict]:
   """lime's `explain_instance_with_data` for every label of N instances.
 
   Args:
@@ -145,6 +145,9 @@ def fit_instances(z, outputs, weights, labels, *, num_features: int, feature_sel
     feature_selection: lime's method name.
     model_regressor: None for lime's Ridge(alpha=1), or a scikit-learn regressor (host path).
     verbose: print what lime prints.
+    num_real: N numbers of real features when instances are padded to one D with features
+      that are zero in every sample (such a feature's ridge coefficient is exactly 0 and leaves
+      the others unchanged); padding features are dropped from the results.
 
   Returns:
     N dicts label -> (intercept, [(feature, weight)] sorted by |weight|, score, local_pred).
@@ -161,6 +164,8 @@ def fit_instances(z, outputs, weights, labels, *, num_features: int, feature_sel
     per_label = {}
     for column, label in enumerate(label_index[n].tolist()):
       used = np.flatnonzero(fit.selected[n, column])
+      if num_real is not None:
+        used = used[used < num_real[n]]
       if model_regressor is None:
         intercept = float(fit.intercept[n, column])
         coef = fit.coef[n, column, used]
