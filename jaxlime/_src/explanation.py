@@ -118,12 +118,29 @@ class Explanation:
     order = selected[np.argsort(-np.abs(coef[selected]), kind="stable")]
     return [(int(j), float(coef[j])) for j in order]
 
-  def as_list(self, index: int = 0, label: int = 1, *, with_std: bool = False) -> list[tuple]:
+  def _default_label(self, index: int, label: int | None) -> int:
+    """`label`, or the first label explained for instance `index` (1 in regression, as lime)."""
+    if label is not None:
+      return label
+    return 1 if self.mode == "regression" else self.available_labels(index)[0]
+
+  def __repr__(self) -> str:
+    num, num_labels, num_features = np.shape(self.coef)
+    labels = "traced"
+    if not isinstance(self.labels, jax.core.Tracer):
+      labels = np.asarray(self.labels[:1]).tolist()[0] if num else []
+    return (f"{type(self).__name__}(N={num}, L={num_labels}, labels[0]={labels}, "
+            f"mode={self.mode!r}, D={num_features})")
+
+  def as_list(self, index: int = 0, label: int | None = None, *,
+              with_std: bool = False) -> list[tuple]:
     """[(readable feature name, weight), ...] sorted by decreasing |weight|, as lime's as_list.
 
-    With `with_std=True` each entry is (name, weight, posterior std of the weight).
+    `label` defaults to the first label explained for instance `index`. With `with_std=True`
+    each entry is (name, weight, posterior std of the weight).
     """
     index = self._check_index(index)
+    label = self._default_label(index, label)
     names = self.domain.feature_names(self, index)
     weights = self._weights(index, label)
     if not with_std:
@@ -132,15 +149,19 @@ class Explanation:
     std = np.asarray(self.coef_std[index, column])
     return [(names[j], weight, float(std[j])) for j, weight in weights]
 
-  def as_pyplot_figure(self, index: int = 0, label: int = 1, figsize=(4, 4)):
-    """Horizontal bar chart of `as_list(index, label)` (needs matplotlib: the `plot` extra)."""
+  def as_pyplot_figure(self, index: int = 0, label: int | None = None, figsize=(4, 4)):
+    """Horizontal bar chart of `as_list(index, label)` (needs matplotlib: the `plot` extra);
+    `label` defaults to the first label explained."""
     from jaxlime._src import plots
 
+    label = self._default_label(self._check_index(index), label)
     return plots.weights_figure(self, index, label, figsize=figsize)
 
-  def as_html(self, index: int = 0, label: int = 1) -> str:
-    """A small self-contained HTML table of the weights of instance `index` for `label`."""
+  def as_html(self, index: int = 0, label: int | None = None) -> str:
+    """A small self-contained HTML table of the weights of instance `index` for `label` (by
+    default the first label explained)."""
     index = self._check_index(index)
+    label = self._default_label(index, label)
     weights = self.as_list(index, label)
     scale = max((abs(weight) for _, weight in weights), default=1.0) or 1.0
     body = "".join(

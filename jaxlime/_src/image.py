@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxlime._src import cache
 from jaxlime._src import checks
 from jaxlime._src import image_core
 from jaxlime._src import models
@@ -267,6 +268,7 @@ class ImageExplainer:
                instances_per_call):
     """Validates the arguments; returns the iterator of (start, part), the placement, and
     finish(part, start) -> ImageExplanation of the part's images."""
+    cache.enable_default()
     placement = streaming.placement_for(images, mesh, axis)
     images = _as_images(images)
     num_images, height, width, channels = images.shape

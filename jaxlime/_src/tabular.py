@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxlime._src import cache
 from jaxlime._src import checks
 from jaxlime._src import discretize as discretize_lib
 from jaxlime._src import models
@@ -393,6 +394,7 @@ class TabularExplainer:
                mesh, axis, instances_per_call, model_input_dtype, progress):
     """Validates the arguments; returns the iterator of (start, Explanation) parts, C and the
     placement."""
+    cache.enable_default()
     X = checks.as_instances("X", X, self.num_features_in, "the training data")
     num_samples = checks.positive_int("num_samples", num_samples, minimum=2)
     num_features = checks.positive_int("num_features", num_features, minimum=1)

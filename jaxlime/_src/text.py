@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxlime._src import cache
 from jaxlime._src import checks
 from jaxlime._src import models
 from jaxlime._src import streaming
@@ -192,16 +193,17 @@ class TextExplanation(Explanation):
     """The D features of instance `index`: its distinct words, word occurrences or characters."""
     return self.domain.feature_names(self, self._check_index(index))
 
-  def as_list(self, index: int = 0, label: int = 1, *,
+  def as_list(self, index: int = 0, label: int | None = None, *,
               positions: bool = False) -> list[tuple[str, float]]:
-    """[(word, weight), ...] sorted by decreasing |weight|, as lime's `as_list`.
+    """[(word, weight), ...] sorted by decreasing |weight|, as lime's `as_list`; `label`
+    defaults to the first label explained.
 
     With positions=True a word is named as lime's `as_list(positions=True)` names it, with the
     character offsets of its occurrences: "bad_3-17".
     """
     index = self._check_index(index)
     indexed = self.domain.indexed(self, index)
-    weights = self._weights(index, label)
+    weights = self._weights(index, self._default_label(index, label))
     if not positions:
       return [(indexed.words[j], weight) for j, weight in weights]
     return [(f"{indexed.words[j]}_{'-'.join(map(str, indexed.string_positions(j)))}", weight)
@@ -539,6 +541,7 @@ class TextExplainer:
                instances_per_call):
     """Validates the arguments; returns the iterator of (start, (fit, labels, prediction)),
     the placement, and finish(part, start) -> TextExplanation of the part's texts."""
+    cache.enable_default()
     texts = _as_texts(texts)
     num_samples = checks.positive_int("num_samples", num_samples, minimum=2)
     num_features = checks.positive_int("num_features", num_features, minimum=1)
