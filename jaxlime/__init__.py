@@ -1,6 +1,7 @@
 """jaxlime: LIME explanations for thousands of instances at once, as jitted, vmapped JAX."""
 
 from jaxlime._src.explanation import Explanation
+from jaxlime._src.frames import write_parquet
 from jaxlime._src.image import ImageExplainer
 from jaxlime._src.image import ImageExplanation
 from jaxlime._src.kernel_shap import KernelShapExplainer

@@ -184,6 +184,13 @@ class Explanation:
       return f"class {names[label]}"
     return f"class {label}"
 
+  def to_pandas(self, *, start: int = 0):
+    """Long format DataFrame: instance, label, feature, feature_index, weight, std (one row per
+    selected feature; needs pandas). `start` numbers the instances from there."""
+    from jaxlime._src import frames
+
+    return frames.to_pandas(self, start=start)
+
   def _repr_html_(self) -> str:
     if len(self) == 0:
       return "<div class='jaxlime'>empty explanation</div>"

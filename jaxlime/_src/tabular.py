@@ -13,6 +13,7 @@ import numpy as np
 from jaxlime._src import cache
 from jaxlime._src import checks
 from jaxlime._src import discretize as discretize_lib
+from jaxlime._src import frames
 from jaxlime._src import models
 from jaxlime._src import streaming
 from jaxlime._src import surrogate
@@ -153,7 +154,9 @@ class TabularExplainer:
   `explain`.
 
   Args:
-    training_data: [M, F] training rows, or None when `training_data_stats` is given.
+    training_data: [M, F] training rows, or None when `training_data_stats` is given; or a
+      pandas DataFrame (see `jaxlime._src.frames`): names from its columns, bool, category and
+      string columns categorical, and X then a DataFrame with the same columns.
     mode: "classification" (the model returns [B, C] probabilities) or "regression" ([B]).
     training_labels: [M] labels, needed by the "entropy" discretizer.
     feature_names: F names; defaults to "0", "1", ...
@@ -200,6 +203,14 @@ class TabularExplainer:
     checks.check_option("mode", mode, MODES)
     checks.check_option("feature_selection", feature_selection,
                         surrogate.FEATURE_SELECTION_METHODS)
+    self.frame_schema = None
+    if frames.is_dataframe(training_data):
+      self.frame_schema = frames.schema_from_frame(training_data, categorical_features)
+      feature_names = feature_names or [str(c) for c in training_data.columns]
+      categorical_features = sorted(self.frame_schema.categories)
+      categorical_names = {**{j: list(v) for j, v in self.frame_schema.categories.items()},
+                           **(categorical_names or {})}
+      training_data = self.frame_schema.encode(training_data, "training_data")
     if discretize_continuous and not isinstance(discretizer, discretize_lib.DiscretizerStats):
       checks.check_option("discretizer", discretizer, DISCRETIZERS)
     if kernel is not None and not callable(kernel):
@@ -395,6 +406,8 @@ class TabularExplainer:
     """Validates the arguments; returns the iterator of (start, Explanation) parts, C and the
     placement."""
     cache.enable_default()
+    if self.frame_schema is not None:
+      X, model = self.frame_schema.encode(X), frames.model_for(self.frame_schema, model)
     X = checks.as_instances("X", X, self.num_features_in, "the training data")
     num_samples = checks.positive_int("num_samples", num_samples, minimum=2)
     num_features = checks.positive_int("num_features", num_features, minimum=1)
