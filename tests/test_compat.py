@@ -249,3 +249,103 @@ def test_html_renders_in_headless_chromium(cancer, tmp_path):
     picture = _chromium.screenshot(str(page))
     assert picture[..., :3].std() > 0.05  # Not a blank page.
     assert (np.abs(picture[..., :3] - picture[0, 0, :3]).sum(-1) > 0.1).mean() > 0.005
+
+
+@pytest.mark.skipif(_chromium.executable() is None, reason="chromium is not installed")
+def test_engine_and_image_html_in_headless_chromium(breast_cancer, logistic, tmp_path):
+  import jaxlime
+  from jaxlime.compat import lime_image
+
+  X, _, names, classes = breast_cancer
+  exp = jaxlime.TabularExplainer(X, feature_names=names, class_names=classes).explain(
+      X[:2], logistic.model, key=0, num_samples=500, num_features=5)
+  tabular_page = tmp_path / "engine.html"
+  exp.save_to_file(str(tabular_page), 1)
+  dom = _chromium.dump_dom(str(tabular_page))
+  for panel in ("probabilities", "weights", "values"):
+    assert f"class=\"panel {panel}\"" in dom
+  assert names[int(exp.as_map(1)[1][0][0])] in dom
+
+  image = np.zeros((96, 96, 3))
+  image[:, 48:] = 1.0
+
+  def brightness(images):
+    p = np.asarray(images).mean(axis=(1, 2, 3))
+    return np.stack([1 - p, p], 1)
+
+  grid = lambda img: (np.arange(96)[:, None] // 24) * 4 + np.arange(96)[None, :] // 24  # noqa
+  image_exp = lime_image.LimeImageExplainer(random_state=0).explain_instance(
+      image, brightness, top_labels=1, hide_color=0, num_samples=200, segmentation_fn=grid)
+  # Hiding a white superpixel darkens the image: the 8 white ones weigh for "bright" (label 1).
+  assert sorted(j for j, w in image_exp.local_exp[1] if w > 0.01) == [2, 3, 6, 7, 10, 11, 14, 15]
+  image_page = tmp_path / "image.html"
+  image_page.write_text(image_exp.as_html())
+  text = image_page.read_text()
+  assert text.count("data:image/png;base64,") == 2 and "<script" not in text
+  assert _chromium.dump_dom(str(image_page)).count("<img") == 2
+  for page in (tabular_page, image_page):
+    picture = _chromium.screenshot(str(page))
+    assert (np.abs(picture[..., :3] - picture[0, 0, :3]).sum(-1) > 0.1).mean() > 0.005
+
+
+@pytest.mark.slow
+def test_image_agrees_with_lime_as_lime_with_itself():
+  from lime import lime_image as lime_lime_image
+
+  from jaxlime.compat import lime_image
+
+  rng = np.random.RandomState(0)
+  image = rng.rand(48, 48, 3) * 0.2
+  image[8:24, 8:40] += 0.7  # A bright band: the superpixels over it drive the model.
+  segments = (np.arange(48)[:, None] // 12) * 4 + np.arange(48)[None, :] // 12
+  segmentation = lambda img: segments  # noqa: E731
+  weights = rng.rand(3)
+
+  def model(images):
+    score = np.asarray(images).reshape(len(images), -1, 3).mean(1) @ weights
+    p = 1 / (1 + np.exp(-8 * (score - 0.25)))
+    return np.stack([1 - p, p], 1)
+
+  options = dict(top_labels=None, labels=(1,), hide_color=0, num_features=16, num_samples=10000,
+                 segmentation_fn=segmentation)
+  ours = dict(lime_image.LimeImageExplainer(random_state=0).explain_instance(
+      image, model, **options).local_exp[1])
+  lime_a, lime_b = [dict(lime_lime_image.LimeImageExplainer(random_state=seed).explain_instance(
+      image, model, **options).local_exp[1]) for seed in (1, 2)]
+  overlap, correlation = _agreement(ours, lime_a, 5)
+  lime_overlap, lime_correlation = _agreement(lime_b, lime_a, 5)
+  assert overlap >= lime_overlap - 0.2
+  assert correlation >= min(lime_correlation, 0.99) - 0.02
+
+
+def test_signatures_are_limes():
+  """Constructors and explain_instance: lime 0.2.0.1's parameters, order and defaults."""
+  import inspect
+
+  from lime import lime_image as lime_lime_image
+  from lime import submodular_pick as lime_submodular_pick
+  from lime.wrappers import scikit_image as lime_scikit_image
+
+  from jaxlime.compat import lime_image
+  from jaxlime.compat import submodular_pick
+  from jaxlime.compat.wrappers import scikit_image
+
+  pairs = [
+      (lime_tabular.LimeTabularExplainer, lime_lime_tabular.LimeTabularExplainer),
+      (lime_tabular.RecurrentTabularExplainer, lime_lime_tabular.RecurrentTabularExplainer),
+      (lime_text.LimeTextExplainer, lime_lime_text.LimeTextExplainer),
+      (lime_text.IndexedString, lime_lime_text.IndexedString),
+      (lime_text.IndexedCharacters, lime_lime_text.IndexedCharacters),
+      (lime_image.LimeImageExplainer, lime_lime_image.LimeImageExplainer),
+      (lime_base.LimeBase, lime_lime_base.LimeBase),
+      (submodular_pick.SubmodularPick, lime_submodular_pick.SubmodularPick),
+      (scikit_image.SegmentationAlgorithm, lime_scikit_image.SegmentationAlgorithm),
+  ]
+  for ours, theirs in pairs:
+    methods = ["__init__"] + [m for m in ("explain_instance", "explain_instance_with_data")
+                              if hasattr(theirs, m)]
+    for method in methods:
+      mine = inspect.signature(getattr(ours, method)).parameters
+      lime_parameters = inspect.signature(getattr(theirs, method)).parameters
+      lime_view = [(p.name, p.default) for p in lime_parameters.values()]
+      assert [(p.name, p.default) for p in mine.values()] == lime_view, (ours, method)

@@ -133,6 +133,23 @@ def png_base64(image: np.ndarray) -> str:
   return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
+def tinted_image(image: np.ndarray, segments: np.ndarray, weights) -> np.ndarray:
+  """[H, W, 3] floats in [0, 1]: the image with each superpixel of `weights` {segment: weight}
+  blended with blue (positive) or orange (negative), the more the larger |weight|."""
+  picture = np.asarray(image, np.float64)
+  if picture.ndim == 2 or picture.shape[-1] == 1:
+    picture = np.repeat(picture.reshape(picture.shape[:2] + (1,)), 3, axis=-1)
+  picture = picture / 255.0 if picture.max() > 1.0 else picture.copy()
+  scale = max((abs(w) for w in weights.values()), default=1.0) or 1.0
+  segments = np.asarray(segments)
+  for segment, weight in weights.items():
+    colour = np.array([0.12, 0.47, 0.71]) if weight > 0 else np.array([1.0, 0.5, 0.05])
+    amount = 0.6 * abs(weight) / scale
+    inside = segments == segment
+    picture[inside] = (1 - amount) * picture[inside] + amount * colour
+  return picture
+
+
 def image_panel(title: str, image: np.ndarray) -> str:
   """An image inline as a PNG data URI."""
   return (f"<div class='panel image'><h3>{escape(title)}</h3>"

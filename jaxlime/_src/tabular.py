@@ -56,6 +56,23 @@ class TabularDomain:
     return names
 
 
+  def instance_panel(self, explanation: Explanation, index: int, weights: Mapping[int, float]
+                     ) -> str:
+    """lime's third panel: the explained features' values, tinted by their weight."""
+    from jaxlime._src import html as html_lib
+
+    row = np.asarray(explanation.instances[index], dtype=np.float64)
+    rows = []
+    for column in weights:
+      value = f"{row[column]:.2f}"
+      names = self.categorical_names.get(column)
+      if column in self.categorical_features and names is not None and (
+          0 <= int(row[column]) < len(names)):
+        value = str(names[int(row[column])])
+      rows.append((self.base_names[column], value, weights[column]))
+    return html_lib.values_panel(rows)
+
+
 def _normal_cdf(values: np.ndarray) -> np.ndarray:
   return 0.5 * np.vectorize(math.erfc)(-np.asarray(values, np.float64) / math.sqrt(2.0))
 

@@ -68,26 +68,34 @@ class ImageExplanation:
     return temp, mask
 
   def as_html(self, label=None, num_features=5):
-    """A self-contained page: the image and the mask of `label`'s top superpixels, inline PNGs."""
+    """A self-contained page: the image, and its `num_features` top superpixels for `label`
+    tinted by weight (blue positive, orange negative), both inline PNGs."""
     label = self.top_labels[0] if label is None and self.top_labels else (
         next(iter(self.local_exp)) if label is None else label)
     image = np.asarray(self.image, np.float64)
     image = image / 255.0 if image.max() > 1.0 else image
-    _, mask = self.get_image_and_mask(label, positive_only=False, num_features=num_features)
-    tint = image.copy()
-    tint[mask > 0] = 0.5 * tint[mask > 0] + 0.5 * np.array([0.12, 0.47, 0.71])
-    tint[mask < 0] = 0.5 * tint[mask < 0] + 0.5 * np.array([1.0, 0.5, 0.05])
+    weights = {f: w for f, w in self.local_exp[label][:num_features]}
     return html_lib.page([html_lib.image_panel("Image", image),
-                          html_lib.image_panel(f"Superpixels for label {label}", tint)])
+                          html_lib.image_panel(f"Superpixels for label {label}",
+                                               html_lib.tinted_image(image, self.segments,
+                                                                     weights))])
 
   def _repr_html_(self):
     return self.as_html()
 
 
 @functools.lru_cache(maxsize=32)
-def _host(classifier_fn, batch_size):
-  """One `host_model` per (function, batch size), so that repeated calls reuse its program."""
+def _cached_host(classifier_fn, batch_size):
   return models.host_model(classifier_fn, batch_size=batch_size)
+
+
+def _host(classifier_fn, batch_size):
+  """One `host_model` per (function, batch size), so that repeated calls reuse its program
+  (an unhashable callable gets a new one each call)."""
+  try:
+    return _cached_host(classifier_fn, batch_size)
+  except TypeError:
+    return models.host_model(classifier_fn, batch_size=batch_size)
 
 
 class LimeImageExplainer:
@@ -108,18 +116,18 @@ class LimeImageExplainer:
   def explain_instance(self, image, classifier_fn, labels=(1,), hide_color=None, top_labels=5,
                        num_features=100000, num_samples=1000, batch_size=10,
                        segmentation_fn=None, distance_metric="cosine", model_regressor=None,
-                       random_seed=None, progress_bar=True):
-    """lime's `explain_instance` on one image [H, W, C]: an `ImageExplanation`."""
+                       random_seed=None):
+    """lime 0.2.0.1's `explain_instance` on one image [H, W, C]: an `ImageExplanation`."""
     return self.explain_instances(
         [image], classifier_fn, labels, hide_color, top_labels, num_features, num_samples,
-        batch_size, segmentation_fn, distance_metric, model_regressor, random_seed,
-        progress_bar)[0]
+        batch_size, segmentation_fn, distance_metric, model_regressor, random_seed)[0]
 
   def explain_instances(self, images, classifier_fn, labels=(1,), hide_color=None, top_labels=5,
                         num_features=100000, num_samples=1000, batch_size=10,
                         segmentation_fn=None, distance_metric="cosine", model_regressor=None,
-                        random_seed=None, progress_bar=True):
-    """`explain_instance` for N images [N, H, W, C] of one size, in one engine call."""
+                        random_seed=None, *, progress_bar=False):
+    """`explain_instance` for N images [N, H, W, C] of one size, in one engine call
+    (`progress_bar` shows the engine's progress over the images)."""
     for name, value, default in (("distance_metric", distance_metric, "cosine"),
                                  ("kernel", self.kernel, None),
                                  ("model_regressor", model_regressor, None)):

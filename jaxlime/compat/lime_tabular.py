@@ -25,6 +25,7 @@ import numpy as np
 
 from jaxlime._src import cache
 from jaxlime._src import checks
+from jaxlime._src import html as html_lib
 from jaxlime._src import kernels
 from jaxlime._src import tabular_core
 from jaxlime._src.tabular import TabularExplainer
@@ -36,7 +37,6 @@ from jaxlime.compat.discretize import DecileDiscretizer
 from jaxlime.compat.discretize import EntropyDiscretizer
 from jaxlime.compat.discretize import QuartileDiscretizer
 from jaxlime.compat.discretize import StatsDiscretizer
-from jaxlime._src import html as html_lib
 
 # Perturbation values (rows x samples x columns) held by one sampling call of explain_instances:
 # 16 MB of float64 per array.
