@@ -5,6 +5,7 @@ Ridge(alpha=1)); with a scikit-learn `model_regressor` the regressor is fit on t
 features the engine selected, as lime does.
 """
 
+import jax
 import numpy as np
 
 from jaxlime.compat import _common
@@ -26,10 +27,10 @@ class LimeBase:
 
   def feature_selection(self, data, labels, weights, num_features, method):
     """The feature ids lime's `method` selects: data [S, D], labels [S], weights [S]."""
-    data = np.asarray(data)
+    dtype = jax.dtypes.canonicalize_dtype(np.float64)
     fit = _common._fit_batch(
-        data[None].astype(np.float32), np.asarray(labels, np.float32)[None, :, None],
-        np.asarray(weights, np.float32)[None], num_features=int(num_features),
+        np.asarray(data, dtype)[None], np.asarray(labels, dtype)[None, :, None],
+        np.asarray(weights, dtype)[None], num_features=int(num_features),
         feature_selection=method)
     return np.flatnonzero(np.asarray(fit.selected[0, 0]))
 
