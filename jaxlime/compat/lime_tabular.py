@@ -238,10 +238,9 @@ class LimeTabularExplainer:
       padded = np.concatenate([rows[start:start + count],
                                np.repeat(rows[start:start + 1], block - count, axis=0)])
       block_keys = keys[np.minimum(np.arange(start, start + block), num_rows - 1)]
-      inputs, z, distances, weights = jax.tree.map(
-          lambda a: np.asarray(a)[:count],
-          _sample_rows(block_keys, padded, self.engine.tables, self.kernel_width,
-                       num_samples=num_samples, sample_around_instance=self.sample_around_instance))
+      inputs, z, distances, weights = jax.tree.map(np.asarray, _sample_rows(
+          block_keys, padded, self.engine.tables, self.kernel_width, num_samples=num_samples,
+          sample_around_instance=self.sample_around_instance))
       explanations += self._explain_block(rows[start:start + count], inputs, z, distances,
                                           weights, predict_fn, labels, top_labels, num_features,
                                           distance_metric, model_regressor)
@@ -249,10 +248,15 @@ class LimeTabularExplainer:
 
   def _explain_block(self, rows, inputs, z, distances, weights, predict_fn, labels, top_labels,
                      num_features, distance_metric, model_regressor):
-    count, num_samples, num_columns = inputs.shape
-    outputs = _common.check_outputs(predict_fn(inputs.reshape(-1, num_columns)), self.mode,
-                                    count * num_samples)
+    """Explains the first len(rows) of a block padded to a fixed size (so that the fit compiles
+    once): the model runs on the real rows' samples, padding rows copy the first row's outputs.
+    """
+    count = len(rows)
+    block, num_samples, num_columns = inputs.shape
+    outputs = _common.check_outputs(predict_fn(inputs[:count].reshape(-1, num_columns)),
+                                    self.mode, count * num_samples)
     outputs = outputs.reshape(count, num_samples, -1)
+    outputs = np.concatenate([outputs, np.repeat(outputs[:1], block - count, axis=0)])
     if distance_metric != "euclidean":
       distances = _common.host_distances(z, distance_metric)
     if distance_metric != "euclidean" or self.kernel is not None:
@@ -264,7 +268,7 @@ class LimeTabularExplainer:
                                  feature_selection=self.feature_selection,
                                  model_regressor=model_regressor, verbose=self.verbose)
     return [self._explanation(row, z_row[0], out, fit, top)
-            for row, z_row, out, fit, top in zip(rows, z, outputs, fits, reported)]
+            for row, z_row, out, fit, top in zip(rows, z[:count], outputs, fits, reported)]
 
   def _explanation(self, row, scaled_row, outputs, fit, top_labels):
     feature_names = copy.deepcopy(self.feature_names)
