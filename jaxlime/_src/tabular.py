@@ -55,7 +55,6 @@ class TabularDomain:
           names[column] = bin_names[int(bins[column])]
     return names
 
-
   def instance_panel(self, explanation: Explanation, index: int, weights: Mapping[int, float]
                      ) -> str:
     """lime's third panel: the explained features' values, tinted by their weight."""
@@ -223,7 +222,8 @@ class TabularExplainer:
     self.frame_schema = None
     if frames.is_dataframe(training_data):
       self.frame_schema = frames.schema_from_frame(training_data, categorical_features)
-      feature_names = feature_names or [str(c) for c in training_data.columns]
+      if feature_names is None:
+        feature_names = [str(c) for c in training_data.columns]
       categorical_features = sorted(self.frame_schema.categories)
       categorical_names = {**{j: list(v) for j, v in self.frame_schema.categories.items()},
                            **(categorical_names or {})}
