@@ -349,3 +349,59 @@ def test_signatures_are_limes():
       lime_parameters = inspect.signature(getattr(theirs, method)).parameters
       lime_view = [(p.name, p.default) for p in lime_parameters.values()]
       assert [(p.name, p.default) for p in mine.values()] == lime_view, (ours, method)
+
+
+def test_submodular_pick_is_limes_on_the_same_explanations(cancer):
+  """lime's SubmodularPick and ours, fed the very same explanations, pick the same rows."""
+  from lime import submodular_pick as lime_submodular_pick
+
+  from jaxlime.compat import submodular_pick
+
+  X, _, _, model = cancer
+  rows = X[:40]
+  fixed = _tabular(cancer, random_state=0).explain_instances(rows, model, num_features=4,
+                                                             num_samples=500, top_labels=1)
+  by_row = {row.tobytes(): exp for row, exp in zip(rows, fixed)}
+
+  class Replay:
+    """An explainer that returns the precomputed explanation of each row."""
+
+    def explain_instance(self, row, predict_fn, **options):
+      return by_row[np.asarray(row).tobytes()]
+
+    def explain_instances(self, rows, predict_fn, **options):
+      return [by_row[np.asarray(row).tobytes()] for row in rows]
+
+  picks = []
+  for kind in (submodular_pick.SubmodularPick, lime_submodular_pick.SubmodularPick):
+    np.random.seed(3)
+    pick = kind(Replay(), rows, model, method="sample", sample_size=30, num_exps_desired=5,
+                num_features=4)
+    picks.append([id(exp) for exp in pick.sp_explanations])
+  assert picks[0] == picks[1] and len(picks[0]) == 5
+
+
+def test_engine_readers_default_to_first_explained_label():
+  import jax
+  import jax.numpy as jnp
+
+  import jaxlime
+
+  rng = np.random.RandomState(0)
+  X = rng.randn(100, 4)
+
+  def model(x):
+    logits = jnp.stack([x[:, 0], x[:, 1], -x[:, 0] - x[:, 1]], axis=1)
+    return jax.nn.softmax(logits)
+
+  exp = jaxlime.TabularExplainer(X).explain(X[:2], model, key=0, num_samples=300,
+                                            num_features=2, top_labels=2)
+  first = exp.available_labels(0)[0]
+  assert exp.as_list(0) == exp.as_list(0, first)
+  assert "Prediction probabilities" in exp.as_html(0)
+  exp.as_pyplot_figure(0)
+  missing = ({0, 1, 2} - set(exp.available_labels(0))).pop()
+  with pytest.raises(ValueError, match=r"explained labels: \["):
+    exp.as_list(0, missing)
+  assert repr(exp) == (f"Explanation(N=2, L=2, labels[0]={exp.available_labels(0)}, "
+                       "mode='classification', D=4)")

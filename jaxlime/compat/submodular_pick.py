@@ -47,14 +47,17 @@ class SubmodularPick:
       warnings.warn("Requested number of explanations should be less than the number of "
                     "explanations. Setting to the number of explanations.", stacklevel=2)
     num_exps_desired = min(num_exps_desired, len(self.explanations))
-    features = sorted({feature for exp in self.explanations for label in self._labels(exp)
-                       for feature, _ in exp.as_map()[label]})
-    column = {feature: j for j, feature in enumerate(features)}
-    weights = np.zeros((len(self.explanations), len(features)))
+    # lime's matrix: one column per readable feature name (as_list), in order of appearance.
+    columns = {}
+    for exp in self.explanations:
+      for label in self._labels(exp):
+        for name, _ in exp.as_list(label):
+          columns.setdefault(name, len(columns))
+    weights = np.zeros((len(self.explanations), len(columns)))
     for i, exp in enumerate(self.explanations):
       for label in self._labels(exp):
-        for feature, value in exp.as_map()[label]:
-          weights[i, column[feature]] += value
+        for name, value in exp.as_list(label):
+          weights[i, columns[name]] += value
     self.V = [int(i) for i in np.asarray(submodular.submodular_pick(weights, num_exps_desired))]
     self.sp_explanations = [self.explanations[i] for i in self.V]
 
