@@ -4,6 +4,8 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 _SCRIPT = r"""
 import sys
 import jax
@@ -38,6 +40,7 @@ def test_default_directory_set_at_first_explain_not_at_import(tmp_path):
   assert os.listdir(after)  # Programs were written.
 
 
+@pytest.mark.slow
 def test_env_var_moves_and_disables(tmp_path):
   moved = tmp_path / "moved"
   assert _run(tmp_path, "default", env_value=str(moved))[1] == str(moved)

@@ -251,6 +251,7 @@ def test_html_renders_in_headless_chromium(cancer, tmp_path):
     assert (np.abs(picture[..., :3] - picture[0, 0, :3]).sum(-1) > 0.1).mean() > 0.005
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(_chromium.executable() is None, reason="chromium is not installed")
 def test_engine_and_image_html_in_headless_chromium(breast_cancer, logistic, tmp_path):
   import jaxlime
