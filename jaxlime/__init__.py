@@ -9,6 +9,7 @@ from jaxlime._src.global_plots import ale_figure
 from jaxlime._src.global_plots import importance_figure
 from jaxlime._src.global_plots import partial_dependence_figure
 from jaxlime._src.global_plots import summary_figure
+from jaxlime._src.frames import write_parquet
 from jaxlime._src.image import ImageExplainer
 from jaxlime._src.image import ImageExplanation
 from jaxlime._src.kernel_shap import KernelShapExplainer

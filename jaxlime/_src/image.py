@@ -53,6 +53,13 @@ class ImageDomain(ValueDomain):
     """"superpixel j" for each of the D (padded) superpixel features of image `index`."""
     return [f"superpixel {j}" for j in range(np.shape(explanation.coef)[-1])]
 
+  def instance_panel(self, explanation: Explanation, index: int, weights) -> str:
+    """The image with its explained superpixels tinted by their weight, as an inline PNG."""
+    from jaxlime._src import html as html_lib
+
+    return html_lib.image_panel("Superpixels", html_lib.tinted_image(
+        explanation.instances[index], explanation.segments[index], weights))
+
 
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)

@@ -35,6 +35,7 @@ import numpy as np
 from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
+from jaxlime._src import cache
 from jaxlime._src import keys as keys_lib
 
 # Instances per call when N is large: enough to amortise dispatch, small enough that a call's
@@ -542,6 +543,7 @@ class Job:
 
 def explain_all(job: Job, key, options: RunOptions, placement: Placement):
   """Runs a job over all its instances and returns `finish` of the joined result."""
+  cache.enable_default()
   num_instances = job.per_instance[0].shape[0]
   keys = key_plan(key, num_instances)
   if job.traced or not all(isinstance(leaf, np.ndarray) for leaf in job.per_instance):
@@ -557,6 +559,7 @@ def explain_all(job: Job, key, options: RunOptions, placement: Placement):
 
 def explain_parts(job: Job, key, options: RunOptions, placement: Placement) -> Iterator:
   """Runs a job call by call, yielding (index of the first instance, `finish` of the part)."""
+  cache.enable_default()
   if job.traced or not all(isinstance(leaf, np.ndarray) for leaf in job.per_instance):
     raise TypeError("explain_iter needs concrete inputs and parameters; under a JAX "
                     "transformation (jit, grad, vmap) use explain.")

@@ -13,6 +13,7 @@ import numpy as np
 
 from jaxlime._src import checks
 from jaxlime._src import discretize as discretize_lib
+from jaxlime._src import frames
 from jaxlime._src import keys as keys_lib
 from jaxlime._src import streaming
 from jaxlime._src import surrogate
@@ -58,6 +59,22 @@ class TabularDomain(ValueDomain):
         if bin_names:
           names[column] = bin_names[int(bins[column])]
     return names
+
+  def instance_panel(self, explanation: Explanation, index: int, weights: Mapping[int, float]
+                     ) -> str:
+    """lime's third panel: the explained features' values, tinted by their weight."""
+    from jaxlime._src import html as html_lib
+
+    row = np.asarray(explanation.instances[index], dtype=np.float64)
+    rows = []
+    for column in weights:
+      value = f"{row[column]:.2f}"
+      names = self.categorical_names.get(column)
+      if column in self.categorical_features and names is not None and (
+          0 <= int(row[column]) < len(names)):
+        value = str(names[int(row[column])])
+      rows.append((self.base_names[column], value, weights[column]))
+    return html_lib.values_panel(rows)
 
 
 def _normal_cdf(values: np.ndarray) -> np.ndarray:
@@ -158,7 +175,9 @@ class TabularExplainer:
   `explain`.
 
   Args:
-    training_data: [M, F] training rows, or None when `training_data_stats` is given.
+    training_data: [M, F] training rows, or None when `training_data_stats` is given; or a
+      pandas DataFrame (see `jaxlime._src.frames`): names from its columns, bool, category and
+      string columns categorical, and X then a DataFrame with the same columns.
     mode: "classification" (the model returns [B, C] probabilities) or "regression" ([B]).
     training_labels: [M] labels, needed by the "entropy" discretizer.
     feature_names: F names; defaults to "0", "1", ...
@@ -170,7 +189,8 @@ class TabularExplainer:
     class_names: names of the C classes; defaults to "0", "1", ...
     feature_selection: "auto", "none", "highest_weights", "forward_selection", "lasso_path".
     discretize_continuous: discretize non-categorical columns.
-    discretizer: "quartile", "decile" or "entropy".
+    discretizer: "quartile", "decile", "entropy", or the bins of F columns as a
+      `DiscretizerStats` (e.g. from a `jaxlime.compat.discretize` discretizer).
     sample_around_instance: without discretization, sample around the instance instead of the
       training mean.
     random_state: an int, the default key of `explain` (lime's name for the seed).
@@ -204,7 +224,16 @@ class TabularExplainer:
     checks.check_option("mode", mode, MODES)
     checks.check_option("feature_selection", feature_selection,
                         surrogate.FEATURE_SELECTION_METHODS)
-    if discretize_continuous:
+    self.frame_schema = None
+    if frames.is_dataframe(training_data):
+      self.frame_schema = frames.schema_from_frame(training_data, categorical_features)
+      if feature_names is None:
+        feature_names = [str(c) for c in training_data.columns]
+      categorical_features = sorted(self.frame_schema.categories)
+      categorical_names = {**{j: list(v) for j, v in self.frame_schema.categories.items()},
+                           **(categorical_names or {})}
+      training_data = self.frame_schema.encode(training_data, "training_data")
+    if discretize_continuous and not isinstance(discretizer, discretize_lib.DiscretizerStats):
       checks.check_option("discretizer", discretizer, DISCRETIZERS)
     if kernel is not None and not callable(kernel):
       raise TypeError(f"kernel must be a callable kernel(distances, kernel_width); got {kernel!r}.")
@@ -257,7 +286,9 @@ class TabularExplainer:
       raise ValueError(f"kernel_width must be > 0; got {kernel_width}.")
 
     self.discretizer = None
-    if discretize_continuous:
+    if discretize_continuous and isinstance(discretizer, discretize_lib.DiscretizerStats):
+      self.discretizer = discretizer
+    elif discretize_continuous:
       if training_data_stats is not None:
         self.discretizer = discretize_lib.stats_discretizer(
             training_data_stats, categorical_features, feature_names, num_features=num_columns)
@@ -481,6 +512,8 @@ class TabularExplainer:
 
   def _job(self, X, model, run: streaming.RunOptions, key, **options):
     """Validates the arguments; returns the driver's job and the placement."""
+    if self.frame_schema is not None:
+      X, model = self.frame_schema.encode(X), frames.model_for(self.frame_schema, model)
     X = checks.as_instances("X", X, self.num_features_in, "the training data")
     placement = streaming.placement_for(X, run)
     concrete = checks.is_concrete(X)

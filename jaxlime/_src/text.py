@@ -11,7 +11,6 @@ Two paths share the sampling (`text_core.sample_kept`) and the fit (`text_core.f
 
 import dataclasses
 import functools
-import html
 import inspect
 import itertools
 import numbers
@@ -174,6 +173,17 @@ class TextDomain(ValueDomain):
     """The word of each feature of instance `index` (lime's `IndexedString.word`)."""
     return list(self.indexed(explanation, index).words)
 
+  def instance_panel(self, explanation: Explanation, index: int, weights) -> str:
+    """The text with each explained word's occurrences highlighted by its weight."""
+    from jaxlime._src import html as html_lib
+
+    indexed = self.indexed(explanation, index)
+    spans = [(int(start), int(start) + len(token), weights[feature])
+             for token, start, feature in zip(indexed.tokens, indexed.starts,
+                                              indexed.token_features.tolist())
+             if feature in weights]
+    return html_lib.text_panel(indexed.raw, spans)
+
 
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
@@ -193,66 +203,21 @@ class TextExplanation(Explanation):
     """The D features of instance `index`: its distinct words, word occurrences or characters."""
     return self.domain.feature_names(self, self._check_index(index))
 
-  def as_list(self, index: int = 0, label: int = 1, *,
+  def as_list(self, index: int = 0, label: int | None = None, *,
               positions: bool = False) -> list[tuple[str, float]]:
-    """[(word, weight), ...] sorted by decreasing |weight|, as lime's `as_list`.
+    """[(word, weight), ...] sorted by decreasing |weight|, as lime's `as_list`; `label`
+    defaults to the first label explained.
 
     With positions=True a word is named as lime's `as_list(positions=True)` names it, with the
     character offsets of its occurrences: "bad_3-17".
     """
     index = self._check_index(index)
     indexed = self.domain.indexed(self, index)
-    weights = self._weights(index, label)
+    weights = self._weights(index, self._default_label(index, label))
     if not positions:
       return [(indexed.words[j], weight) for j, weight in weights]
     return [(f"{indexed.words[j]}_{'-'.join(map(str, indexed.string_positions(j)))}", weight)
             for j, weight in weights]
-
-  def as_html(self, index: int = 0, label: int | None = None) -> str:
-    """Self-contained HTML: the text with its words highlighted by weight, and the weights.
-
-    Words pushing towards `label` are blue, words pushing away orange; opacity grows with
-    |weight|. `label` defaults to the first explained label.
-    """
-    index = self._check_index(index)
-    if label is None:
-      label = self.available_labels(index)[0]
-    indexed = self.domain.indexed(self, index)
-    weights = dict(self._weights(index, label))
-    scale = max((abs(weight) for weight in weights.values()), default=1.0) or 1.0
-    pieces = []
-    for token, feature in zip(indexed.tokens, indexed.token_features.tolist()):
-      text = html.escape(token)
-      if feature in weights:
-        weight = weights[feature]
-        colour = "31,119,180" if weight > 0 else "255,127,14"
-        alpha = 0.15 + 0.85 * abs(weight) / scale
-        text = (f"<span style='background:rgba({colour},{alpha:.2f});border-radius:3px' "
-                f"title='{html.escape(indexed.words[feature], quote=True)}: {weight:+.4f}'>"
-                f"{text}</span>")
-      pieces.append(text)
-    rows = "".join(
-        f"<tr><td>{html.escape(name)}</td><td style='text-align:right'>{weight:+.4f}</td>"
-        f"<td><div style='background:{'#1f77b4' if weight > 0 else '#ff7f0e'};height:10px;"
-        f"width:{int(100 * abs(weight) / scale)}px'></div></td></tr>"
-        for name, weight in self.as_list(index, label))
-    probabilities = np.asarray(self.prediction[index], np.float64)
-    names = self.domain.class_names or tuple(str(c) for c in range(len(probabilities)))
-    prediction = " ".join(f"{html.escape(str(name))}: {p:.3f}"
-                          for name, p in zip(names, probabilities))
-    title = html.escape(self._label_name(index, label))
-    return (
-        f"<div class='jaxlime-text' style='font-family:sans-serif;margin:8px 0'>"
-        f"<b>Explanation of text {index} for {title}</b>"
-        f"<div style='color:#555'>prediction: {prediction}</div>"
-        f"<p style='white-space:pre-wrap;line-height:1.8;border:1px solid #ddd;padding:6px'>"
-        f"{''.join(pieces)}</p><table>{rows}</table></div>"
-    )
-
-  def _repr_html_(self) -> str:
-    if len(self) == 0:
-      return "<div class='jaxlime'>empty explanation</div>"
-    return self.as_html(0)
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,0 +1,60 @@
+"""JAX's persistent compilation cache, on by default for jaxlime's explainers.
+
+A new explainer configuration compiles for seconds; with the cache a fresh process loads the
+compiled programs from disk instead. `enable_default()` is called by the explainers at their
+first explain (never at import). It does nothing when:
+
+* the environment variable `JAXLIME_CACHE_DIR` is `off` (or `0`, `false`, `none`);
+* the user configured JAX's cache already (`jax_compilation_cache_dir` set, e.g. through
+  `JAX_COMPILATION_CACHE_DIR`): theirs is kept, with their settings.
+
+Otherwise the cache directory is `JAXLIME_CACHE_DIR`, else `$XDG_CACHE_HOME/jaxlime/jax`
+(`~/.cache/jaxlime/jax`), and programs that took at least `MIN_COMPILE_SECONDS` to compile are
+written to it. JAX's cache is process-wide: the user's own jitted functions are cached there too.
+Programs that call back into Python (`jaxlime.host_model`) are never cached by JAX.
+"""
+
+import os
+import threading
+
+import jax
+
+ENV_VAR = "JAXLIME_CACHE_DIR"
+_OFF = ("off", "0", "false", "none")
+# Programs compiling faster than this are not worth a disk entry (JAX's default is 1 s, which
+# skips most of jaxlime's sampling and fitting programs: they compile in 0.1-1 s).
+MIN_COMPILE_SECONDS = 0.05
+
+_lock = threading.Lock()
+_configured = False
+
+
+def default_directory() -> str:
+  """`$XDG_CACHE_HOME/jaxlime/jax`, or `~/.cache/jaxlime/jax`."""
+  base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+  return os.path.join(base, "jaxlime", "jax")
+
+
+def enable_default() -> str | None:
+  """Turns on JAX's persistent compilation cache once per process, unless disabled or set.
+
+  Returns:
+    The cache directory in use (jaxlime's or the user's), or None when it is off.
+  """
+  global _configured
+  with _lock:
+    user_directory = jax.config.jax_compilation_cache_dir
+    if _configured or user_directory:
+      return user_directory
+    _configured = True
+    setting = os.environ.get(ENV_VAR)
+    if setting is not None and setting.strip().lower() in _OFF:
+      return None
+    directory = setting or default_directory()
+    try:
+      os.makedirs(directory, exist_ok=True)
+    except OSError:
+      return None  # A read-only home: explain without the cache rather than fail.
+    jax.config.update("jax_compilation_cache_dir", directory)
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", MIN_COMPILE_SECONDS)
+    return directory
