@@ -32,14 +32,12 @@ import shlex
 import sys
 import time
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.datasets import load_breast_cancer
 from sklearn.inspection import partial_dependence as sklearn_partial_dependence
 
-import jaxlime
 from jaxlime._src import partial_dependence as pd_lib
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent

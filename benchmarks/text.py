@@ -39,6 +39,7 @@ from flax import nnx
 from lime import lime_text
 
 import jaxlime
+from jaxlime._src.streaming import choose_call  # The token path's calls, to match the floor.
 from jaxlime._src.text import plan_token_blocks  # The token path's chunks, to match the floor.
 
 ROOT = pathlib.Path(__file__).resolve().parent.parent
@@ -137,7 +138,9 @@ def main():
                       seconds_per_text=steady / args.n))
 
   padded_tokens = -(-num_tokens // 4) * 4
-  _, chunk_size = plan_token_blocks(args.n, NUM_SAMPLES, padded_tokens, None)
+  max_block, rows = plan_token_blocks(NUM_SAMPLES, padded_tokens, None)
+  block, _, _ = choose_call(args.n, max_block, 1, instances_per_call=None)
+  chunk_size = min(rows, block * NUM_SAMPLES)
   floor = model_floor(model, args.n * NUM_SAMPLES, padded_tokens, chunk_size, len(tokenizer),
                       args.repeats)
   results.append(dict(method="model floor", texts=args.n, compile_s=0.0,

@@ -1,6 +1,5 @@
 """Accumulated local effects: the centred component of additive models, and PyALE's values."""
 
-import jax
 import jax.numpy as jnp
 import numpy as np
 import pandas as pd

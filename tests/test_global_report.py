@@ -13,7 +13,6 @@ import pytest
 from statistics import NormalDist
 
 import jaxlime
-from jaxlime._src import global_plots
 
 import browser
 

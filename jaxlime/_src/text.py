@@ -11,8 +11,6 @@ Two paths share the sampling (`text_core.sample_kept`) and the fit (`text_core.f
 
 import dataclasses
 import functools
-import inspect
-import itertools
 import numbers
 import re
 import warnings
@@ -23,16 +21,15 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxlime._src import checks
-from jaxlime._src import models
 from jaxlime._src import streaming
 from jaxlime._src import surrogate
 from jaxlime._src import text_core
-from jaxlime._src.explanation import Explanation
-from jaxlime._src.explanation import ValueDomain
+from jaxlime._src import text_models
+from jaxlime._src.text_explanation import TextDomain
+from jaxlime._src.text_explanation import TextExplanation
+from jaxlime._src.text_indexing import IndexedText
+from jaxlime._src.text_indexing import index_text
 
-# lime's mask strings of positional (bow=False) mode.
-WORD_MASK = "UNKWORDZ"
-CHARACTER_MASK = chr(0)
 # Default number of strings per model call on the string path.
 DEFAULT_STRING_BATCH = 1000
 # Perturbed strings held at once on the string path (masks, strings and outputs of a block).
@@ -48,224 +45,6 @@ _FEATURE_MULTIPLE = 8
 _TOKEN_MULTIPLE = 4
 # compact_rows packs a token index and a shift into one int32.
 _MAX_TOKENS = 2**15 - 1
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class IndexedText:
-  """A text split as lime's `IndexedString` (or `IndexedCharacters`) splits it.
-
-  `tokens` concatenate to the text: words and the separators between them. Feature j is a
-  distinct word (bow) or one word occurrence (positional); characters when char_level.
-  """
-
-  raw: str
-  tokens: tuple[str, ...]  # [P] words and separators.
-  starts: np.ndarray  # [P] character offset of each token (lime's string_start).
-  token_features: np.ndarray  # [P] int: feature of each token, -1 for separators.
-  words: tuple[str, ...]  # [D] the word of each feature (lime's inverse_vocab).
-  bow: bool
-  mask_string: str
-
-  @property
-  def num_features(self) -> int:
-    return len(self.words)
-
-  @property
-  def occurrence_features(self) -> np.ndarray:
-    """[W] the feature of each word occurrence, in text order."""
-    return self.token_features[self.token_features >= 0]
-
-  def occurrences(self) -> list[str]:
-    """The W word occurrences in text order (what a token-path tokenizer must map, one id each)."""
-    return [token for token, feature in zip(self.tokens, self.token_features) if feature >= 0]
-
-  def string_positions(self, feature: int) -> np.ndarray:
-    """Character offsets of the occurrences of `feature` (lime's `string_position`)."""
-    return self.starts[self.token_features == feature]
-
-  def perturbed_strings(self, kept: np.ndarray) -> list[str]:
-    """lime's `inverse_removing` of every sample: kept [S, D] bool -> S strings.
-
-    bow drops the tokens of removed features; positional mode writes mask_string in their place.
-    """
-    kept = np.asarray(kept, bool)
-    is_word = self.token_features >= 0
-    keep = np.ones((kept.shape[0], len(self.tokens)), bool)
-    keep[:, is_word] = kept[:, self.token_features[is_word]]
-    if self.bow:
-      return ["".join(itertools.compress(self.tokens, row)) for row in keep.tolist()]
-    # Python strings in an object array: numpy's own strings would drop a trailing chr(0).
-    choices = np.array(self.tokens + (self.mask_string,), dtype=object)
-    chosen = choices[np.where(keep, np.arange(len(self.tokens)), len(self.tokens))]
-    return ["".join(row) for row in chosen.tolist()]
-
-
-def _segment_with_tokens(text: str, tokens: Sequence[str]) -> list[str]:
-  """lime's `IndexedString._segment_with_tokens`: the text cut around the given tokens."""
-  pieces = []
-  position = 0
-  for token in tokens:
-    start = text.find(token, position)
-    if start < 0:
-      raise ValueError(
-          f"split_expression returned the token {token!r}, which is not in the text after "
-          f"character {position}: {text!r}. A callable split_expression must return substrings "
-          "of the text, in order.")
-    if start > position:
-      pieces.append(text[position:start])
-    pieces.append(token)
-    position = start + len(token)
-  if position < len(text):
-    pieces.append(text[position:])
-  return pieces
-
-
-def index_text(raw: str, *, split_expression, bow: bool, mask_string: str | None,
-               char_level: bool) -> IndexedText:
-  """Splits a text into lime's features (see `IndexedText`)."""
-  if char_level:
-    tokens = list(raw)
-    is_word = [True] * len(tokens)
-    mask_string = CHARACTER_MASK if mask_string is None else mask_string
-  elif callable(split_expression):
-    pieces = list(split_expression(raw))
-    tokens = _segment_with_tokens(raw, pieces)
-    vocabulary = set(pieces)
-    is_word = [token in vocabulary for token in tokens]
-  else:
-    splitter = re.compile(r"(%s)|$" % split_expression)
-    tokens = [piece for piece in splitter.split(raw) if piece]
-    is_word = [not splitter.match(token) for token in tokens]
-  if mask_string is None:
-    mask_string = WORD_MASK
-  token_features = np.full(len(tokens), -1, np.int64)
-  words, vocabulary = [], {}
-  for position, (token, word) in enumerate(zip(tokens, is_word)):
-    if not word:
-      continue
-    if bow:
-      if token not in vocabulary:
-        vocabulary[token] = len(words)
-        words.append(token)
-      token_features[position] = vocabulary[token]
-    else:
-      token_features[position] = len(words)
-      words.append(token)
-  lengths = [len(token) for token in tokens]
-  starts = np.concatenate([[0], np.cumsum(lengths[:-1])]).astype(np.int64) if tokens else (
-      np.zeros(0, np.int64))
-  return IndexedText(raw=raw, tokens=tuple(tokens), starts=starts, token_features=token_features,
-                     words=tuple(words), bow=bow, mask_string=mask_string)
-
-
-@dataclasses.dataclass(frozen=True, eq=False)
-class TextDomain(ValueDomain):
-  """Host-side knowledge of the explained texts, to read explanations as lime does."""
-
-  mode: str
-  class_names: tuple[str, ...] | None
-  texts: tuple[IndexedText, ...]
-
-  def indexed(self, explanation: Explanation, index: int) -> IndexedText:
-    return self.texts[int(np.asarray(explanation.instances[index]))]
-
-  def feature_names(self, explanation: Explanation, index: int) -> list[str]:
-    """The word of each feature of instance `index` (lime's `IndexedString.word`)."""
-    return list(self.indexed(explanation, index).words)
-
-  def instance_panel(self, explanation: Explanation, index: int, weights) -> str:
-    """The text with each explained word's occurrences highlighted by its weight."""
-    from jaxlime._src import html as html_lib
-
-    indexed = self.indexed(explanation, index)
-    spans = [(int(start), int(start) + len(token), weights[feature])
-             for token, start, feature in zip(indexed.tokens, indexed.starts,
-                                              indexed.token_features.tolist())
-             if feature in weights]
-    return html_lib.text_panel(indexed.raw, spans)
-
-
-@jax.tree_util.register_dataclass
-@dataclasses.dataclass(frozen=True)
-class TextExplanation(Explanation):
-  """Explanations of N texts; features are words (or word positions, or characters).
-
-  Texts of a batch are padded to one number of features D: `coef[i, :, j]` is exactly 0 and
-  `selected[i, :, j]` False for j at or past text i's own number of features. `instances` [N]
-  holds each explanation's position in `domain.texts`, the host-side split texts.
-  """
-
-  def text(self, index: int = 0) -> str:
-    """The explained text of instance `index`."""
-    return self.domain.indexed(self, self._check_index(index)).raw
-
-  def words(self, index: int = 0) -> list[str]:
-    """The D features of instance `index`: its distinct words, word occurrences or characters."""
-    return self.domain.feature_names(self, self._check_index(index))
-
-  def as_list(self, index: int = 0, label: int | None = None, *,
-              positions: bool = False) -> list[tuple[str, float]]:
-    """[(word, weight), ...] sorted by decreasing |weight|, as lime's `as_list`; `label`
-    defaults to the first label explained.
-
-    With positions=True a word is named as lime's `as_list(positions=True)` names it, with the
-    character offsets of its occurrences: "bad_3-17".
-    """
-    index = self._check_index(index)
-    indexed = self.domain.indexed(self, index)
-    weights = self._weights(index, self._default_label(index, label))
-    if not positions:
-      return [(indexed.words[j], weight) for j, weight in weights]
-    return [(f"{indexed.words[j]}_{'-'.join(map(str, indexed.string_positions(j)))}", weight)
-            for j, weight in weights]
-
-
-@dataclasses.dataclass(frozen=True)
-class _WithPaddingMask:
-  """model(ids, mask=ids != pad_token_id) as a callable of ids alone."""
-
-  fn: Callable
-  pad_token_id: int
-
-  def __call__(self, ids):
-    return self.fn(ids, mask=ids != self.pad_token_id)
-
-
-@functools.cache
-def _masked_module_class():
-  from flax import nnx
-
-  class PaddingMasked(nnx.Module):
-    """An NNX module called as module(ids, mask=ids != pad_token_id)."""
-
-    def __init__(self, module, pad_token_id: int):
-      self.module = module
-      self.pad_token_id = pad_token_id
-
-    def __call__(self, ids):
-      return self.module(ids, mask=ids != self.pad_token_id)
-
-  return PaddingMasked
-
-
-def _takes_mask(model) -> bool:
-  """True when the model's call signature has a parameter named `mask`."""
-  if isinstance(model, (models.ModelAdapter, models.HostModel)):
-    return False
-  call = model.__call__ if models._is_nnx_module(model) else model
-  try:
-    return "mask" in inspect.signature(call).parameters
-  except (TypeError, ValueError):
-    return False
-
-
-def _token_model(model, pad_token_id: int):
-  """`model` on ids alone: a `mask` keyword, when the model has one, gets the padding mask."""
-  if not _takes_mask(model):
-    return model
-  if models._is_nnx_module(model):
-    return _masked_module_class()(model, pad_token_id)
-  return _WithPaddingMask(model, pad_token_id)
 
 
 def _as_texts(texts) -> list[str]:
@@ -285,46 +64,6 @@ def _as_texts(texts) -> list[str]:
 
 def _round_up(value: int, multiple: int) -> int:
   return -(-value // multiple) * multiple
-
-
-def _tokenize(tokenizer: Callable, indexed: IndexedText, index: int):
-  """Token ids [T] and the feature of each token [T] of one text."""
-  output = tokenizer(indexed.raw)
-  word_index = None
-  if isinstance(output, tuple) and len(output) == 2 and all(
-      np.ndim(part) == 1 for part in output):
-    output, word_index = output
-  ids = np.asarray(output)
-  if ids.ndim != 1:
-    raise ValueError(f"tokenizer must return a list of token ids (or (ids, word_index)); for "
-                     f"texts[{index}] it returned an array of shape {ids.shape}.")
-  if ids.size == 0:
-    raise ValueError(f"tokenizer returned no tokens for texts[{index}]: {indexed.raw!r:.80}.")
-  if not np.issubdtype(ids.dtype, np.integer):
-    raise TypeError(f"tokenizer must return integer token ids; for texts[{index}] it returned "
-                    f"{ids.dtype} values {ids[:5].tolist()}.")
-  if np.abs(ids).max() >= 2**31:
-    raise ValueError(f"token ids of texts[{index}] do not fit in int32: {ids.max()}.")
-  occurrences = indexed.occurrences()
-  if word_index is None:
-    if ids.size != len(occurrences):
-      raise ValueError(
-          f"tokenizer returned {ids.size} token ids for texts[{index}], which has "
-          f"{len(occurrences)} words {occurrences[:8]}{'...' if len(occurrences) > 8 else ''}. "
-          "Return one id per word as TextExplainer.split(text) lists them, or a pair (ids, "
-          "word_index) mapping each token to its word (-1 for tokens of no word).")
-    word_index = np.arange(ids.size)
-  word_index = np.asarray(word_index)
-  if word_index.shape != ids.shape or not np.issubdtype(word_index.dtype, np.integer):
-    raise ValueError(f"tokenizer's word_index for texts[{index}] must be {ids.size} integers, "
-                     f"one per token; got {word_index.dtype} of shape {word_index.shape}.")
-  if word_index.min() < -1 or word_index.max() >= len(occurrences):
-    raise ValueError(f"tokenizer's word_index for texts[{index}] must lie in -1..."
-                     f"{len(occurrences) - 1} (the text's words); got values "
-                     f"{word_index.min()}..{word_index.max()}.")
-  features = np.where(word_index >= 0,
-                      indexed.occurrence_features[np.maximum(word_index, 0)], text_core.NO_WORD)
-  return ids.astype(np.int32), features.astype(np.int32)
 
 
 class TextExplainer:
@@ -528,7 +267,7 @@ class TextExplainer:
     """
     indexed = self._indexed(_as_texts(texts))
     ids, features, num_words = self._tokenized(indexed, tokenizer,
-                                               _token_id("pad_token_id", pad_token_id))
+                                               text_models.token_id("pad_token_id", pad_token_id))
     return text_core.TokenizedText(jnp.asarray(ids), jnp.asarray(features),
                                    jnp.asarray(num_words))
 
@@ -641,7 +380,7 @@ class TextExplainer:
     batch_size = DEFAULT_STRING_BATCH
     if run.batch_size is not None:
       batch_size = checks.positive_int("batch_size", run.batch_size, minimum=1)
-    num_outputs = _call_string_model(model, [indexed[0].raw], 1).shape[1]
+    num_outputs = text_models.call_string_model(model, [indexed[0].raw], 1).shape[1]
     labels, top_labels = self._resolve_labels(labels, top_labels, num_outputs)
     config = text_core.TextConfig(
         num_samples=num_samples, num_features=num_features,
@@ -666,7 +405,7 @@ class TextExplainer:
         item_strings = item.perturbed_strings(kept[row, :item.num_features].T)
         item_strings[0] = item.raw  # lime scores the raw text as sample 0.
         strings.extend(item_strings)
-      scored = _call_string_model(model, strings, batch_size)
+      scored = text_models.call_string_model(model, strings, batch_size)
       if scored.shape[1] != num_outputs:
         raise ValueError(f"model returned {scored.shape[1]} columns for some strings and "
                          f"{num_outputs} for others.")
@@ -695,13 +434,13 @@ class TextExplainer:
 
   def _tokenized(self, indexed, tokenizer, pad_token_id: int):
     """Host token_ids [N, T], token_features [N, T] and num_words [N] of the texts."""
-    tokenised = [_tokenize(tokenizer, item, position) for position, item in enumerate(indexed)]
+    tokenised = [text_models.tokenize_text(tokenizer, item, position) for position, item in enumerate(indexed)]
     longest = max(ids.size for ids, _ in tokenised)
     if longest > _MAX_TOKENS:
       raise ValueError(f"texts of at most {_MAX_TOKENS} tokens are supported on the token path; "
                        f"the longest has {longest}.")
     num_tokens = _round_up(longest, _TOKEN_MULTIPLE) if self.max_length is None else (
-        _fit_length(tokenised, self.max_length))
+        text_models.fit_length(tokenised, self.max_length))
     num_texts = len(indexed)
     token_ids = np.full((num_texts, num_tokens), pad_token_id, np.int32)
     token_features = np.full((num_texts, num_tokens), text_core.PADDING, np.int32)
@@ -725,15 +464,15 @@ class TextExplainer:
     num_features = checks.positive_int("num_features", num_features, minimum=1)
     if batch_size is not None:
       batch_size = checks.positive_int("batch_size", batch_size, minimum=1)
-    pad_token_id = _token_id("pad_token_id", pad_token_id)
+    pad_token_id = text_models.token_id("pad_token_id", pad_token_id)
     removal = self.bow and mask_token_id is None
     if mask_token_id is None and not removal:
       if tokenizer is None:
         raise ValueError("bow=False replaces removed words with a mask token: pass "
                          "mask_token_id= or the tokenizer that maps mask_string to it.")
       mask_token_id = self._mask_token_id(tokenizer)
-    mask_token_id = 0 if removal else _token_id("mask_token_id", mask_token_id)
-    adapter, num_outputs = checks.model_outputs(_token_model(model, pad_token_id), (num_tokens,),
+    mask_token_id = 0 if removal else text_models.token_id("mask_token_id", mask_token_id)
+    adapter, num_outputs = checks.model_outputs(text_models.token_model(model, pad_token_id), (num_tokens,),
                                                 jnp.int32, "classification")
     labels, top_labels = self._resolve_labels(labels, top_labels, num_outputs)
     max_block, rows = plan_token_blocks(num_samples, num_tokens, batch_size)
@@ -749,7 +488,7 @@ class TextExplainer:
                  **options):
     """The token path: tokenise once, then one jitted program per call of texts."""
     token_ids, token_features, num_words = self._tokenized(
-        indexed, tokenizer, _token_id("pad_token_id", pad_token_id))
+        indexed, tokenizer, text_models.token_id("pad_token_id", pad_token_id))
     num_tokens = token_ids.shape[1]
     if placement.process_local:
       num_tokens = _round_up(int(streaming.global_max(np.array([num_tokens]), placement)),
@@ -795,44 +534,6 @@ class TextExplainer:
           f"maps it to {ids.size} tokens {ids.tolist()[:8]}; pass mask_token_id= (the id that "
           "stands for a removed word).")
     return int(ids[0])
-
-
-def _fit_length(tokenised, max_length: int) -> int:
-  """max_length, after checking that every text's tokens fit in it."""
-  lengths = np.array([ids.size for ids, _ in tokenised])
-  too_long = np.flatnonzero(lengths > max_length)
-  if too_long.size:
-    first = int(too_long[0])
-    raise ValueError(
-        f"texts[{first}] has {int(lengths[first])} tokens, more than max_length={max_length} "
-        f"(the model's largest input; {too_long.size} texts do not fit). Shorten or split "
-        "those texts.")
-  return max_length
-
-
-def _token_id(name: str, value) -> int:
-  if isinstance(value, bool) or not isinstance(value, (numbers.Integral, np.integer)):
-    raise TypeError(f"{name} must be an int token id; got {value!r}.")
-  return int(value)
-
-
-def _call_string_model(model, strings: list[str], batch_size: int) -> np.ndarray:
-  """model on the strings in chunks of batch_size: [len(strings), C] float64."""
-  outputs = []
-  for start in range(0, len(strings), batch_size):
-    chunk = strings[start:start + batch_size]
-    output = np.asarray(model(chunk))
-    models.check_output(output, (len(chunk),))
-    if output.ndim != 2 or output.shape[1] < 2:
-      raise ValueError(
-          f"model must return [B, C] class probabilities for a list of B strings; for "
-          f"{len(chunk)} strings it returned shape {output.shape} (C >= 2 classes needed).")
-    output = output.astype(np.float64)
-    if outputs and output.shape[1] != outputs[0].shape[1]:
-      raise ValueError(f"model returned {output.shape[1]} columns for some strings and "
-                       f"{outputs[0].shape[1]} for others.")
-    outputs.append(output)
-  return np.concatenate(outputs)
 
 
 def plan_token_blocks(num_samples: int, num_tokens: int,
