@@ -15,9 +15,11 @@ import numpy as np
 from flax import nnx
 
 # jax.monitoring events whose durations add up to tracing, lowering and compiling a program.
-COMPILE_EVENTS = ("/jax/core/compile/jaxpr_trace_duration",
-                  "/jax/core/compile/jaxpr_to_mlir_module_duration",
-                  "/jax/core/compile/backend_compile_duration")
+COMPILE_EVENTS = (
+    "/jax/core/compile/jaxpr_trace_duration",
+    "/jax/core/compile/jaxpr_to_mlir_module_duration",
+    "/jax/core/compile/backend_compile_duration",
+)
 
 
 class CompileTimer:
@@ -57,8 +59,7 @@ def jitted_forward(model: nnx.Module):
   return lambda x: forward(state, x)
 
 
-def model_floor(forward, num_rows: int, chunk_size: int, num_columns: int, repeats: int
-                ) -> float:
+def model_floor(forward, num_rows: int, chunk_size: int, num_columns: int, repeats: int) -> float:
   """Median seconds of the jitted model on num_rows rows of num_columns, chunk_size per call."""
   num_full, remainder = divmod(num_rows, chunk_size)
   rng = np.random.default_rng(0)
@@ -103,7 +104,12 @@ def cpu_model() -> str:
 
 def machine_info(*packages: str) -> dict:
   """The machine, Python, JAX's backend and the versions of `packages`."""
-  return dict(cpu_count=os.cpu_count(), cpu=cpu_model(), platform=platform.platform(),
-              python=platform.python_version(), jax=jax.__version__,
-              backend=jax.default_backend(),
-              **{name: metadata.version(name) for name in packages})
+  return dict(
+      cpu_count=os.cpu_count(),
+      cpu=cpu_model(),
+      platform=platform.platform(),
+      python=platform.python_version(),
+      jax=jax.__version__,
+      backend=jax.default_backend(),
+      **{name: metadata.version(name) for name in packages},
+  )

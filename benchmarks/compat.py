@@ -38,8 +38,13 @@ print(time.perf_counter() - imported)
 def first_call(which: str, cache_dir: str) -> float:
   """Seconds from after the imports to the end of the first explain_instance, fresh process."""
   environment = dict(os.environ, JAXLIME_CACHE_DIR=cache_dir)
-  out = subprocess.run([sys.executable, "-c", _CHILD, which], env=environment, check=True,
-                       capture_output=True, text=True).stdout
+  out = subprocess.run(
+      [sys.executable, "-c", _CHILD, which],
+      env=environment,
+      check=True,
+      capture_output=True,
+      text=True,
+  ).stdout
   return float(out.strip().splitlines()[-1])
 
 
@@ -60,7 +65,8 @@ def main():
   results["first_call_cold_cache_s_median"] = statistics.median(cold)
   results["first_call_warm_cache_s_median"] = statistics.median(warm)
   results["first_call_lime_s_median"] = statistics.median(
-      first_call("lime", "off") for _ in range(_REPEATS))
+      first_call("lime", "off") for _ in range(_REPEATS)
+  )
   results["first_call_runs"] = {"cold": cold, "warm": warm}
   data = load_breast_cancer()
   model = LogisticRegression(max_iter=5000).fit(data.data, data.target).predict_proba

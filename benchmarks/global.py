@@ -61,20 +61,24 @@ class JittedClassifier(ClassifierMixin, BaseEstimator):
 
 
 def run_sklearn(estimator, X, features, grid_resolution):
-  return [sklearn_partial_dependence(estimator, X, [j], method="brute",
-                                     grid_resolution=grid_resolution) for j in features]
+  return [
+      sklearn_partial_dependence(estimator, X, [j], method="brute", grid_resolution=grid_resolution)
+      for j in features
+  ]
 
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--quick", action="store_true")
   parser.add_argument("--repeats", type=int, default=5)
-  parser.add_argument("--batch-sizes", default="",
-                      help="comma-separated model rows per call to sweep for jaxlime")
+  parser.add_argument(
+      "--batch-sizes", default="", help="comma-separated model rows per call to sweep for jaxlime"
+  )
   parser.add_argument("--output", type=pathlib.Path, default=None)
   args = parser.parse_args()
   output = args.output or ROOT / "benchmarks" / "results" / (
-      "global_quick.json" if args.quick else "global.json")
+      "global_quick.json" if args.quick else "global.json"
+  )
   load_start = [round(load, 2) for load in os.getloadavg()]
 
   model, data = train_breast_cancer_mlp()
@@ -87,8 +91,9 @@ def main():
   estimator = JittedClassifier(forward).fit(X)
 
   def ours(batch_size=None):
-    return pd_lib.partial_dependences(model, X, features, grid_resolution=grid_resolution,
-                                      batch_size=batch_size)
+    return pd_lib.partial_dependences(
+        model, X, features, grid_resolution=grid_resolution, batch_size=batch_size
+    )
 
   compile_timer = harness.CompileTimer()
   first = harness.timed(lambda: [r.average for r in ours()])
@@ -97,18 +102,19 @@ def main():
   forward(X[:1])  # Compiles the 569-row and the 1-row shapes outside the timings.
   forward(X)
   sklearn_seconds = harness.steady_seconds(
-      lambda: [r["average"] for r in run_sklearn(estimator, X, features, grid_resolution)],
-      repeats)
+      lambda: [r["average"] for r in run_sklearn(estimator, X, features, grid_resolution)], repeats
+  )
   total_rows = num_features * grid_resolution * X.shape[0]
-  floor = harness.model_floor(forward, total_rows, pd_lib.DEFAULT_BATCH_SIZE, X.shape[1],
-                              repeats)
+  floor = harness.model_floor(forward, total_rows, pd_lib.DEFAULT_BATCH_SIZE, X.shape[1], repeats)
 
   reference = run_sklearn(estimator, X, features, grid_resolution)
   results_ours = ours()
-  max_difference = max(float(np.abs(a.average[1] - b["average"][0]).max())
-                       for a, b in zip(results_ours, reference))
-  same_grids = all(np.array_equal(a.grid_values[0], b["grid_values"][0])
-                   for a, b in zip(results_ours, reference))
+  max_difference = max(
+      float(np.abs(a.average[1] - b["average"][0]).max()) for a, b in zip(results_ours, reference)
+  )
+  same_grids = all(
+      np.array_equal(a.grid_values[0], b["grid_values"][0]) for a, b in zip(results_ours, reference)
+  )
 
   sweep = {}
   for size in [int(s) for s in args.batch_sizes.split(",") if s]:
@@ -120,26 +126,41 @@ def main():
       machine=harness.machine_info("scikit-learn", "flax", "jaxlime"),
       load_average_start=load_start,
       load_average_end=[round(load, 2) for load in os.getloadavg()],
-      settings=dict(num_rows=int(X.shape[0]), num_features=num_features,
-                    grid_resolution=grid_resolution, repeats=repeats,
-                    batch_size=pd_lib.DEFAULT_BATCH_SIZE, model_rows=total_rows,
-                    test_accuracy=data["test_accuracy"]),
+      settings=dict(
+          num_rows=int(X.shape[0]),
+          num_features=num_features,
+          grid_resolution=grid_resolution,
+          repeats=repeats,
+          batch_size=pd_lib.DEFAULT_BATCH_SIZE,
+          model_rows=total_rows,
+          test_accuracy=data["test_accuracy"],
+      ),
       sklearn=dict(seconds=sklearn_seconds),
-      jaxlime=dict(seconds=jaxlime_seconds, first_call_seconds=first,
-                   compile_seconds=first - jaxlime_seconds, jax_compile_seconds=jax_compile,
-                   batch_size_sweep=sweep),
+      jaxlime=dict(
+          seconds=jaxlime_seconds,
+          first_call_seconds=first,
+          compile_seconds=first - jaxlime_seconds,
+          jax_compile_seconds=jax_compile,
+          batch_size_sweep=sweep,
+      ),
       floor=dict(seconds=floor),
       agreement=dict(max_abs_difference=max_difference, same_grids=same_grids),
-      derived=dict(speedup=sklearn_seconds / jaxlime_seconds,
-                   speedup_with_compile=sklearn_seconds / first,
-                   over_floor=jaxlime_seconds / floor),
+      derived=dict(
+          speedup=sklearn_seconds / jaxlime_seconds,
+          speedup_with_compile=sklearn_seconds / first,
+          over_floor=jaxlime_seconds / floor,
+      ),
   )
-  print(f"PDP of {num_features} features x {grid_resolution} grid points x {X.shape[0]} rows "
-        f"({total_rows:,} model rows), {results['machine']['cpu_count']} CPUs, load "
-        f"{load_start} -> {results['load_average_end']}")
+  print(
+      f"PDP of {num_features} features x {grid_resolution} grid points x {X.shape[0]} rows "
+      f"({total_rows:,} model rows), {results['machine']['cpu_count']} CPUs, load "
+      f"{load_start} -> {results['load_average_end']}"
+  )
   print(f"  scikit-learn loop : {sklearn_seconds:8.3f} s")
-  print(f"  jaxlime           : {jaxlime_seconds:8.3f} s  (first call {first:.2f} s, JAX compile "
-        f"{jax_compile:.2f} s)  -> {sklearn_seconds / jaxlime_seconds:.1f}x")
+  print(
+      f"  jaxlime           : {jaxlime_seconds:8.3f} s  (first call {first:.2f} s, JAX compile "
+      f"{jax_compile:.2f} s)  -> {sklearn_seconds / jaxlime_seconds:.1f}x"
+  )
   print(f"  model-only floor  : {floor:8.3f} s  (jaxlime / floor = {jaxlime_seconds / floor:.2f})")
   print(f"  max |ours - sklearn| = {max_difference:.2e}, same grids: {same_grids}")
   for size, seconds in sweep.items():

@@ -148,7 +148,7 @@ def sample_crops(num_images: int, size: int) -> np.ndarray:
     photo = photos[index % len(photos)]
     top = rng.integers(0, photo.shape[0] - size + 1)
     left = rng.integers(0, photo.shape[1] - size + 1)
-    crops.append(photo[top:top + size, left:left + size])
+    crops.append(photo[top : top + size, left : left + size])
   return (np.stack(crops) / 255.0).astype(np.float32)
 
 
@@ -161,9 +161,12 @@ def timed(fn) -> tuple[float, float]:
 
 def summary(times: list[tuple[float, float]]) -> dict:
   """Median wall and CPU seconds of a list of (wall, CPU) timings."""
-  return dict(seconds=statistics.median(t[0] for t in times),
-              cpu_seconds=statistics.median(t[1] for t in times),
-              all_seconds=[t[0] for t in times], all_cpu_seconds=[t[1] for t in times])
+  return dict(
+      seconds=statistics.median(t[0] for t in times),
+      cpu_seconds=statistics.median(t[1] for t in times),
+      all_seconds=[t[0] for t in times],
+      all_cpu_seconds=[t[1] for t in times],
+  )
 
 
 # ---- the explainers ----
@@ -176,9 +179,19 @@ def bench_lime(forward, images, segments, num_images: int) -> dict:
   for batch in (10, NUM_SAMPLES % 10 or 10):
     classifier_fn(images[:1].repeat(batch, axis=0))  # Compiles lime's batch shapes.
   explainer = lime_image.LimeImageExplainer(random_state=0)
-  times = [timed(lambda: explainer.explain_instance(
-      image, classifier_fn, hide_color=0, num_samples=NUM_SAMPLES, top_labels=TOP_LABELS,
-      segmentation_fn=lambda _: segments).local_exp) for image in images[:num_images]]
+  times = [
+      timed(
+          lambda: explainer.explain_instance(
+              image,
+              classifier_fn,
+              hide_color=0,
+              num_samples=NUM_SAMPLES,
+              top_labels=TOP_LABELS,
+              segmentation_fn=lambda _: segments,
+          ).local_exp
+      )
+      for image in images[:num_images]
+  ]
   return dict(**summary(times), labels=TOP_LABELS)
 
 
@@ -192,21 +205,32 @@ def bench_captum(torch_model, forward, images, segments, num_images: int) -> dic
     del original, perturbed, kwargs
     mask = interpretable.float().flatten()
     distance = 1 - mask.sum() / (mask.norm() * mask.numel() ** 0.5 + 1e-12)
-    return float(torch.exp(-distance**2 / 0.25**2) ** 0.5)
+    return float(torch.exp(-(distance**2) / 0.25**2) ** 0.5)
 
-  explainer = Lime(torch_model, interpretable_model=SkLearnRidge(alpha=1.0),
-                   similarity_func=similarity)
+  explainer = Lime(
+      torch_model, interpretable_model=SkLearnRidge(alpha=1.0), similarity_func=similarity
+  )
   feature_mask = torch.tensor(segments, dtype=torch.long)[None, None]
   inputs = torch.tensor(np.asarray(images)).permute(0, 3, 1, 2).contiguous()
   targets = np.asarray(forward(jnp.asarray(images[:num_images]))).argmax(axis=-1)
   with torch.no_grad():
-    times = [timed(lambda: explainer.attribute(
-        inputs[index:index + 1], target=int(targets[index]), baselines=0.0,
-        feature_mask=feature_mask, n_samples=NUM_SAMPLES,
-        perturbations_per_eval=CAPTUM_BATCH).numpy()) for index in range(num_images)]
+    times = [
+        timed(
+            lambda: explainer.attribute(
+                inputs[index : index + 1],
+                target=int(targets[index]),
+                baselines=0.0,
+                feature_mask=feature_mask,
+                n_samples=NUM_SAMPLES,
+                perturbations_per_eval=CAPTUM_BATCH,
+            ).numpy()
+        )
+        for index in range(num_images)
+    ]
   floor = torch_floor(torch_model, inputs[:1], CAPTUM_BATCH)
-  return dict(**summary(times), labels=1, perturbations_per_eval=CAPTUM_BATCH,
-              torch_model_seconds=floor)
+  return dict(
+      **summary(times), labels=1, perturbations_per_eval=CAPTUM_BATCH, torch_model_seconds=floor
+  )
 
 
 def torch_floor(torch_model, image, batch: int) -> float:
@@ -243,8 +267,15 @@ def bench_jaxlime_and_floor(model, forward, images, segments, repeats: int) -> d
   num_calls, remainder = divmod(num_images * NUM_SAMPLES, chunk)
 
   def explain(key):
-    return explainer.explain(images, model, key=key, segments=segments, hide_color=0,
-                             num_samples=NUM_SAMPLES, top_labels=TOP_LABELS).coef
+    return explainer.explain(
+        images,
+        model,
+        key=key,
+        segments=segments,
+        hide_color=0,
+        num_samples=NUM_SAMPLES,
+        top_labels=TOP_LABELS,
+    ).coef
 
   def model_alone():
     outputs = [forward(batch) for _ in range(num_calls)]
@@ -261,11 +292,19 @@ def bench_jaxlime_and_floor(model, forward, images, segments, repeats: int) -> d
   floors.append(timed(model_alone))
   best = min(runs)  # The least disturbed run, by wall time.
   best_floor = min(floors)
-  return dict(first_call_seconds=first, compile_seconds=first - best[0], seconds=best[0],
-              cpu_seconds=min(t[1] for t in runs), all_seconds=[t[0] for t in runs],
-              all_cpu_seconds=[t[1] for t in runs], floor_seconds=best_floor[0],
-              floor_cpu_seconds=min(t[1] for t in floors), all_floor_seconds=[t[0] for t in floors],
-              all_floor_cpu_seconds=[t[1] for t in floors], chunk_size=chunk)
+  return dict(
+      first_call_seconds=first,
+      compile_seconds=first - best[0],
+      seconds=best[0],
+      cpu_seconds=min(t[1] for t in runs),
+      all_seconds=[t[0] for t in runs],
+      all_cpu_seconds=[t[1] for t in runs],
+      floor_seconds=best_floor[0],
+      floor_cpu_seconds=min(t[1] for t in floors),
+      all_floor_seconds=[t[0] for t in floors],
+      all_floor_cpu_seconds=[t[1] for t in floors],
+      chunk_size=chunk,
+  )
 
 
 # ---- memory ----
@@ -278,23 +317,46 @@ def memory_child(num_images: int):
   model = make_model("linear", MEMORY_SIZE)
   before, _ = harness.peak_rss_mb()
   start = time.perf_counter()
-  jax.block_until_ready(jaxlime.ImageExplainer().explain(
-      images, model, segments=segments, hide_color=0, num_samples=NUM_SAMPLES,
-      top_labels=TOP_LABELS).coef)
+  jax.block_until_ready(
+      jaxlime.ImageExplainer()
+      .explain(
+          images,
+          model,
+          segments=segments,
+          hide_color=0,
+          num_samples=NUM_SAMPLES,
+          top_labels=TOP_LABELS,
+      )
+      .coef
+  )
   seconds = time.perf_counter() - start
   peak, maxrss = harness.peak_rss_mb()
   chunk = model_chunk(num_images, MEMORY_SIZE * MEMORY_SIZE * 3)
-  print(json.dumps(dict(n=num_images, seconds=seconds, chunk_size=chunk,
-                        peak_rss_before_explain_mb=before, peak_rss_mb=peak,
-                        ru_maxrss_mb=maxrss, images_mb=images.nbytes / 2**20,
-                        all_perturbations_mb=images.nbytes * NUM_SAMPLES / 2**20)))
+  print(
+      json.dumps(
+          dict(
+              n=num_images,
+              seconds=seconds,
+              chunk_size=chunk,
+              peak_rss_before_explain_mb=before,
+              peak_rss_mb=peak,
+              ru_maxrss_mb=maxrss,
+              images_mb=images.nbytes / 2**20,
+              all_perturbations_mb=images.nbytes * NUM_SAMPLES / 2**20,
+          )
+      )
+  )
 
 
 def bench_memory() -> list[dict]:
   results = []
   for num_images in MEMORY_IMAGES:
-    completed = subprocess.run([sys.executable, __file__, "--memory-child", str(num_images)],
-                               capture_output=True, text=True, check=True)
+    completed = subprocess.run(
+        [sys.executable, __file__, "--memory-child", str(num_images)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     results.append(json.loads(completed.stdout.strip().splitlines()[-1]))
   return results
 
@@ -304,20 +366,30 @@ def bench_memory() -> list[dict]:
 
 def machine_info() -> dict:
   versions = {name: metadata.version(name) for name in ("jax", "flax", "lime", "torch", "captum")}
-  return dict(cpu_count=os.cpu_count(), cpu=harness.cpu_model(), platform=platform.platform(),
-              python=platform.python_version(), backend=jax.default_backend(),
-              load_average=os.getloadavg(),
-              openblas_num_threads=os.environ.get("OPENBLAS_NUM_THREADS"), **versions)
+  return dict(
+      cpu_count=os.cpu_count(),
+      cpu=harness.cpu_model(),
+      platform=platform.platform(),
+      python=platform.python_version(),
+      backend=jax.default_backend(),
+      load_average=os.getloadavg(),
+      openblas_num_threads=os.environ.get("OPENBLAS_NUM_THREADS"),
+      **versions,
+  )
 
 
 def print_report(results: dict):
   settings = results["settings"]
-  print(f"\nImage LIME, {SIZE} x {SIZE} x 3, {GRID * GRID} grid superpixels, S = {NUM_SAMPLES}, "
-        f"jaxlime on N = {settings['n']} images; {results['machine']['cpu_count']} CPUs, load "
-        f"{results['machine']['load_average'][0]:.1f}, OPENBLAS_NUM_THREADS="
-        f"{results['machine']['openblas_num_threads']}.")
-  header = (f"{'model':7s} {'method':8s} {'labels':>6s} | {'wall s/img':>10s} {'images/s':>9s} "
-            f"{'x lime':>7s} {'/ floor':>8s} | {'CPU s/img':>10s} {'x lime':>7s} {'/ floor':>8s}")
+  print(
+      f"\nImage LIME, {SIZE} x {SIZE} x 3, {GRID * GRID} grid superpixels, S = {NUM_SAMPLES}, "
+      f"jaxlime on N = {settings['n']} images; {results['machine']['cpu_count']} CPUs, load "
+      f"{results['machine']['load_average'][0]:.1f}, OPENBLAS_NUM_THREADS="
+      f"{results['machine']['openblas_num_threads']}."
+  )
+  header = (
+      f"{'model':7s} {'method':8s} {'labels':>6s} | {'wall s/img':>10s} {'images/s':>9s} "
+      f"{'x lime':>7s} {'/ floor':>8s} | {'CPU s/img':>10s} {'x lime':>7s} {'/ floor':>8s}"
+  )
   print(header)
   print("-" * len(header))
   n = settings["n"]
@@ -325,39 +397,54 @@ def print_report(results: dict):
     ours = run["jaxlime"]
     lime_wall, lime_cpu = run["lime"]["seconds"], run["lime"]["cpu_seconds"]
     floor_wall, floor_cpu = ours["floor_seconds"] / n, ours["floor_cpu_seconds"] / n
-    rows = [("lime", run["lime"]["labels"], lime_wall, lime_cpu),
-            ("captum", run["captum"]["labels"], run["captum"]["seconds"],
-             run["captum"]["cpu_seconds"]),
-            ("jaxlime", TOP_LABELS, ours["seconds"] / n, ours["cpu_seconds"] / n),
-            ("floor", "-", floor_wall, floor_cpu)]
+    rows = [
+        ("lime", run["lime"]["labels"], lime_wall, lime_cpu),
+        ("captum", run["captum"]["labels"], run["captum"]["seconds"], run["captum"]["cpu_seconds"]),
+        ("jaxlime", TOP_LABELS, ours["seconds"] / n, ours["cpu_seconds"] / n),
+        ("floor", "-", floor_wall, floor_cpu),
+    ]
     for method, labels, wall, cpu in rows:
-      print(f"{name:7s} {method:8s} {labels!s:>6s} | {wall:10.4f} {1 / wall:9.1f} "
-            f"{lime_wall / wall:7.1f} {wall / floor_wall:8.2f} | {cpu:10.4f} "
-            f"{lime_cpu / cpu:7.1f} {cpu / floor_cpu:8.2f}")
-    print(f"{'':7s} jaxlime compile {ours['compile_seconds']:.1f} s, batches of "
-          f"{ours['chunk_size']} images; the torch model alone "
-          f"{run['captum']['torch_model_seconds']:.4f} s per {NUM_SAMPLES} images")
+      print(
+          f"{name:7s} {method:8s} {labels!s:>6s} | {wall:10.4f} {1 / wall:9.1f} "
+          f"{lime_wall / wall:7.1f} {wall / floor_wall:8.2f} | {cpu:10.4f} "
+          f"{lime_cpu / cpu:7.1f} {cpu / floor_cpu:8.2f}"
+      )
+    print(
+        f"{'':7s} jaxlime compile {ours['compile_seconds']:.1f} s, batches of "
+        f"{ours['chunk_size']} images; the torch model alone "
+        f"{run['captum']['torch_model_seconds']:.4f} s per {NUM_SAMPLES} images"
+    )
   if results["memory"]:
-    print(f"\nPeak RSS (VmHWM) explaining N images of {MEMORY_SIZE} x {MEMORY_SIZE} x 3 with the "
-          "linear model:")
+    print(
+        f"\nPeak RSS (VmHWM) explaining N images of {MEMORY_SIZE} x {MEMORY_SIZE} x 3 with the "
+        "linear model:"
+    )
     for run in results["memory"]:
-      print(f"  N = {run['n']:3d}: {run['peak_rss_mb']:6.0f} MB peak "
-            f"({run['peak_rss_before_explain_mb']:.0f} MB before explain; the images "
-            f"{run['images_mb']:.0f} MB, all perturbations {run['all_perturbations_mb']:,.0f} MB), "
-            f"{run['seconds']:.1f} s")
+      print(
+          f"  N = {run['n']:3d}: {run['peak_rss_mb']:6.0f} MB peak "
+          f"({run['peak_rss_before_explain_mb']:.0f} MB before explain; the images "
+          f"{run['images_mb']:.0f} MB, all perturbations {run['all_perturbations_mb']:,.0f} MB), "
+          f"{run['seconds']:.1f} s"
+      )
 
 
 def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--n", type=int, default=64, help="images explained by jaxlime")
-  parser.add_argument("--lime-images", type=int, default=3,
-                      help="images timed for lime and captum")
+  parser.add_argument("--lime-images", type=int, default=3, help="images timed for lime and captum")
   parser.add_argument("--repeats", type=int, default=5, help="timed jaxlime and floor runs")
   parser.add_argument("--skip-memory", action="store_true", help="skip the peak-RSS subprocesses")
-  parser.add_argument("--quick", action="store_true",
-                      help="smoke run: N=8, 1 lime/captum image, 2 repeats, no memory runs")
-  parser.add_argument("--output", type=pathlib.Path, default=None,
-                      help="JSON path (default benchmarks/results/image[_quick].json)")
+  parser.add_argument(
+      "--quick",
+      action="store_true",
+      help="smoke run: N=8, 1 lime/captum image, 2 repeats, no memory runs",
+  )
+  parser.add_argument(
+      "--output",
+      type=pathlib.Path,
+      default=None,
+      help="JSON path (default benchmarks/results/image[_quick].json)",
+  )
   parser.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
   args = parser.parse_args()
   if args.memory_child is not None:
@@ -366,15 +453,25 @@ def main():
   if args.quick:
     args.n, args.lime_images, args.repeats, args.skip_memory = 8, 1, 2, True
   output = args.output or ROOT / "benchmarks" / "results" / (
-      "image_quick.json" if args.quick else "image.json")
+      "image_quick.json" if args.quick else "image.json"
+  )
 
   images = sample_crops(args.n, SIZE)
   segments = grid_segments(SIZE, SIZE, GRID)
-  results = dict(command=shlex.join(["python", *sys.argv]), machine=machine_info(),
-                 settings=dict(n=args.n, num_samples=NUM_SAMPLES, size=SIZE,
-                               superpixels=GRID * GRID, top_labels=TOP_LABELS,
-                               lime_images=args.lime_images, repeats=args.repeats),
-                 models={})
+  results = dict(
+      command=shlex.join(["python", *sys.argv]),
+      machine=machine_info(),
+      settings=dict(
+          n=args.n,
+          num_samples=NUM_SAMPLES,
+          size=SIZE,
+          superpixels=GRID * GRID,
+          top_labels=TOP_LABELS,
+          lime_images=args.lime_images,
+          repeats=args.repeats,
+      ),
+      models={},
+  )
   for name in ("cnn", "linear"):
     model = make_model(name, SIZE)
     forward = harness.jitted_forward(model)

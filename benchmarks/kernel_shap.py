@@ -84,10 +84,18 @@ def bench_jaxlime(model, background, rows, repeats, compile_timer) -> tuple[dict
   seconds = [harness.timed(lambda: run(key)) for key in range(1, repeats + 1)]
   steady = statistics.median(seconds)
   n = len(rows)
-  return dict(first_call_seconds=first_seconds, compile_seconds=first_seconds - steady,
-              jax_compile_seconds=jax_compile, seconds=steady, all_seconds=seconds,
-              seconds_per_explanation=steady / n, explanations_per_second=n / steady
-              ), first.shap_values()
+  return (
+      dict(
+          first_call_seconds=first_seconds,
+          compile_seconds=first_seconds - steady,
+          jax_compile_seconds=jax_compile,
+          seconds=steady,
+          all_seconds=seconds,
+          seconds_per_explanation=steady / n,
+          explanations_per_second=n / steady,
+      ),
+      first.shap_values(),
+  )
 
 
 def machine_info() -> dict:
@@ -98,27 +106,39 @@ def print_report(results: dict):
   settings, floor = results["settings"], results["floor"]
   n = settings["n"]
   jl, sh = results["jaxlime"], results["shap"]
-  print(f"\nKernel SHAP, breast-cancer MLP 30-64-64-2, B = {NUM_BACKGROUND} background rows, "
-        f"nsamples = {NSAMPLES} ({NSAMPLES * NUM_BACKGROUND:,} model rows per explanation); "
-        f"{results['machine']['cpu_count']} CPUs, jax {results['machine']['jax']}, shap "
-        f"{results['machine']['shap']}; load average {results['load_average_start']} at start, "
-        f"{results['load_average_end']} at end.")
-  print(f"  shap KernelExplainer (l1_reg=0): {sh['seconds_per_explanation'] * 1e3:8.1f} ms per "
-        f"explanation (median of {settings['shap_instances']})")
-  print(f"  jaxlime, N = {n}:                {jl['seconds_per_explanation'] * 1e3:8.1f} ms per "
-        f"explanation ({jl['seconds']:.2f} s steady, {jl['explanations_per_second']:.1f} expl/s; "
-        f"first call {jl['first_call_seconds']:.2f} s, JAX compile "
-        f"{jl['jax_compile_seconds']:.2f} s)")
-  print(f"  floor, model alone on N*S*B = {floor['rows']:,} rows: {floor['seconds']:.2f} s, "
-        f"{floor['seconds'] / n * 1e3:.1f} ms per explanation")
+  print(
+      f"\nKernel SHAP, breast-cancer MLP 30-64-64-2, B = {NUM_BACKGROUND} background rows, "
+      f"nsamples = {NSAMPLES} ({NSAMPLES * NUM_BACKGROUND:,} model rows per explanation); "
+      f"{results['machine']['cpu_count']} CPUs, jax {results['machine']['jax']}, shap "
+      f"{results['machine']['shap']}; load average {results['load_average_start']} at start, "
+      f"{results['load_average_end']} at end."
+  )
+  print(
+      f"  shap KernelExplainer (l1_reg=0): {sh['seconds_per_explanation'] * 1e3:8.1f} ms per "
+      f"explanation (median of {settings['shap_instances']})"
+  )
+  print(
+      f"  jaxlime, N = {n}:                {jl['seconds_per_explanation'] * 1e3:8.1f} ms per "
+      f"explanation ({jl['seconds']:.2f} s steady, {jl['explanations_per_second']:.1f} expl/s; "
+      f"first call {jl['first_call_seconds']:.2f} s, JAX compile "
+      f"{jl['jax_compile_seconds']:.2f} s)"
+  )
+  print(
+      f"  floor, model alone on N*S*B = {floor['rows']:,} rows: {floor['seconds']:.2f} s, "
+      f"{floor['seconds'] / n * 1e3:.1f} ms per explanation"
+  )
   derived = results["derived"]
-  print(f"  jaxlime is {derived['speedup_vs_shap']:.1f}x shap and "
-        f"{derived['time_over_floor']:.2f}x the floor")
-  print(f"  correlation of the class-1 values with shap's: jaxlime mean "
-        f"{derived['mean_correlation_with_shap']:.4f} (min "
-        f"{derived['min_correlation_with_shap']:.4f}); shap with another seed mean "
-        f"{derived['mean_correlation_shap_reseeded']:.4f} (min "
-        f"{derived['min_correlation_shap_reseeded']:.4f})")
+  print(
+      f"  jaxlime is {derived['speedup_vs_shap']:.1f}x shap and "
+      f"{derived['time_over_floor']:.2f}x the floor"
+  )
+  print(
+      f"  correlation of the class-1 values with shap's: jaxlime mean "
+      f"{derived['mean_correlation_with_shap']:.4f} (min "
+      f"{derived['min_correlation_with_shap']:.4f}); shap with another seed mean "
+      f"{derived['mean_correlation_shap_reseeded']:.4f} (min "
+      f"{derived['min_correlation_shap_reseeded']:.4f})"
+  )
 
 
 def main():
@@ -126,15 +146,21 @@ def main():
   parser.add_argument("--n", type=int, default=200, help="instances explained by jaxlime")
   parser.add_argument("--shap-instances", type=int, default=10, help="instances timed for shap")
   parser.add_argument("--repeats", type=int, default=3, help="steady-state calls timed")
-  parser.add_argument("--quick", action="store_true",
-                      help="smoke run: N=20, 2 shap instances, 1 repeat")
-  parser.add_argument("--output", type=pathlib.Path, default=None,
-                      help="JSON path (default benchmarks/results/kernel_shap[_quick].json)")
+  parser.add_argument(
+      "--quick", action="store_true", help="smoke run: N=20, 2 shap instances, 1 repeat"
+  )
+  parser.add_argument(
+      "--output",
+      type=pathlib.Path,
+      default=None,
+      help="JSON path (default benchmarks/results/kernel_shap[_quick].json)",
+  )
   args = parser.parse_args()
   if args.quick:
     args.n, args.shap_instances, args.repeats = 20, 2, 1
   output = args.output or ROOT / "benchmarks" / "results" / (
-      "kernel_shap_quick.json" if args.quick else "kernel_shap.json")
+      "kernel_shap_quick.json" if args.quick else "kernel_shap.json"
+  )
   load_start = [round(load, 2) for load in os.getloadavg()]
 
   compile_timer = harness.CompileTimer()
@@ -146,15 +172,13 @@ def main():
   rows = np.resize(data["X_test"], (args.n, data["X_test"].shape[1]))
 
   print("shap ...", flush=True)
-  shap_run, shap_values = bench_shap(forward, background, rows[:args.shap_instances], seed=0)
-  _, shap_values_again = bench_shap(forward, background, rows[:args.shap_instances], seed=1)
+  shap_run, shap_values = bench_shap(forward, background, rows[: args.shap_instances], seed=0)
+  _, shap_values_again = bench_shap(forward, background, rows[: args.shap_instances], seed=1)
   print("jaxlime ...", flush=True)
-  jaxlime_run, jaxlime_values = bench_jaxlime(model, background, rows, args.repeats,
-                                              compile_timer)
+  jaxlime_run, jaxlime_values = bench_jaxlime(model, background, rows, args.repeats, compile_timer)
   print("floor ...", flush=True)
   num_rows = args.n * NSAMPLES * NUM_BACKGROUND
-  floor_seconds = harness.model_floor(forward, num_rows, CALL_ROWS, rows.shape[1],
-                                      args.repeats)
+  floor_seconds = harness.model_floor(forward, num_rows, CALL_ROWS, rows.shape[1], args.repeats)
 
   with_shap = correlations(jaxlime_values, shap_values)
   shap_with_shap = correlations(shap_values_again, shap_values)
@@ -163,10 +187,16 @@ def main():
       machine=machine_info(),
       load_average_start=load_start,
       load_average_end=[round(load, 2) for load in os.getloadavg()],
-      settings=dict(n=args.n, nsamples=NSAMPLES, num_background=NUM_BACKGROUND,
-                    num_columns=rows.shape[1], shap_instances=args.shap_instances,
-                    repeats=args.repeats, call_rows=CALL_ROWS,
-                    test_accuracy=data["test_accuracy"]),
+      settings=dict(
+          n=args.n,
+          nsamples=NSAMPLES,
+          num_background=NUM_BACKGROUND,
+          num_columns=rows.shape[1],
+          shap_instances=args.shap_instances,
+          repeats=args.repeats,
+          call_rows=CALL_ROWS,
+          test_accuracy=data["test_accuracy"],
+      ),
       shap=shap_run,
       jaxlime=jaxlime_run,
       floor=dict(rows=num_rows, seconds=floor_seconds),
@@ -179,7 +209,8 @@ def main():
           correlations_with_shap=with_shap,
           mean_correlation_shap_reseeded=float(np.mean(shap_with_shap)),
           min_correlation_shap_reseeded=float(np.min(shap_with_shap)),
-          correlations_shap_reseeded=shap_with_shap),
+          correlations_shap_reseeded=shap_with_shap,
+      ),
   )
   print_report(results)
   output.parent.mkdir(parents=True, exist_ok=True)

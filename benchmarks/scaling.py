@@ -74,12 +74,15 @@ NUM_FEATURES = 10
 LABELS = (1,)
 BASE_SAMPLES = 5000
 SWEEPS = {
-    "N": dict(values=(100, 1_000, 10_000, 100_000), quick=(100, 1_000),
-              fixed=dict(s=BASE_SAMPLES, d=30)),
-    "S": dict(values=(500, 1_000, 2_000, 5_000, 10_000, 20_000), quick=(500, 2_000),
-              fixed=dict(n=200, d=30)),
-    "D": dict(values=(10, 30, 100, 300, 1_000), quick=(10, 100),
-              fixed=dict(n=100, s=BASE_SAMPLES)),
+    "N": dict(
+        values=(100, 1_000, 10_000, 100_000), quick=(100, 1_000), fixed=dict(s=BASE_SAMPLES, d=30)
+    ),
+    "S": dict(
+        values=(500, 1_000, 2_000, 5_000, 10_000, 20_000),
+        quick=(500, 2_000),
+        fixed=dict(n=200, d=30),
+    ),
+    "D": dict(values=(10, 30, 100, 300, 1_000), quick=(10, 100), fixed=dict(n=100, s=BASE_SAMPLES)),
 }
 # name -> (forced host devices, PRNG implementation of the key, or None for an int seed).
 DEVICE_CONFIGS = {
@@ -169,8 +172,9 @@ def problem(spec: dict):
   return model, X_train, X
 
 
-def model_floor(model, num_rows: int, chunk_rows: int, num_columns: int, mesh,
-                repeats: int) -> float:
+def model_floor(
+    model, num_rows: int, chunk_rows: int, num_columns: int, mesh, repeats: int
+) -> float:
   """Median seconds of the jitted model alone on num_rows rows, chunk_rows rows per call.
 
   Each call takes one chunk split over the devices of `mesh` (parameters replicated); outputs
@@ -180,8 +184,10 @@ def model_floor(model, num_rows: int, chunk_rows: int, num_columns: int, mesh,
   state = jax.device_put(state, NamedSharding(mesh, PartitionSpec()))
   forward = jax.jit(lambda state, x: nnx.merge(graphdef, state)(x))
   rng = np.random.default_rng(0)
-  chunk = jax.device_put(rng.normal(size=(chunk_rows, num_columns)).astype(np.float32),
-                         NamedSharding(mesh, PartitionSpec(mesh.axis_names[0])))
+  chunk = jax.device_put(
+      rng.normal(size=(chunk_rows, num_columns)).astype(np.float32),
+      NamedSharding(mesh, PartitionSpec(mesh.axis_names[0])),
+  )
   num_calls = -(-num_rows // chunk_rows)
 
   def run():
@@ -209,14 +215,22 @@ def run_point(spec: dict) -> dict:
   make_key = (lambda seed: seed) if impl is None else functools.partial(jax.random.key, impl=impl)
 
   def explain(rows, seed):
-    return explainer.explain(rows, model, key=make_key(seed), num_samples=s,
-                             num_features=NUM_FEATURES, labels=LABELS, mesh=mesh,
-                             progress=False)
+    return explainer.explain(
+        rows,
+        model,
+        key=make_key(seed),
+        num_samples=s,
+        num_features=NUM_FEATURES,
+        labels=LABELS,
+        mesh=mesh,
+        progress=False,
+    )
 
   placement = streaming.placement_for(X, streaming.RunOptions(mesh=mesh))
   max_block, rows_per_call = plan_blocks(s, d, None)
-  block_size, per_call, num_calls = streaming.choose_call(n, max_block, placement.num_shards,
-                                                          instances_per_call=None)
+  block_size, per_call, num_calls = streaming.choose_call(
+      n, max_block, placement.num_shards, instances_per_call=None
+  )
   chunk_size = min(rows_per_call, block_size * s)
   # One call's worth of instances compiles the explain program; unpadding the last call and
   # joining the calls compile small programs during the steady calls (steady_compile_seconds).
@@ -246,32 +260,59 @@ def run_point(spec: dict) -> dict:
     del result
     before_iter = memory_mb()["VmRSS"]
     reset_peak_rss()
-    for _, part in explainer.explain_iter(X, model, key=make_key(0), num_samples=s,
-                                          num_features=NUM_FEATURES, labels=LABELS, mesh=mesh,
-                                          progress=False):
+    for _, part in explainer.explain_iter(
+        X,
+        model,
+        key=make_key(0),
+        num_samples=s,
+        num_features=NUM_FEATURES,
+        labels=LABELS,
+        mesh=mesh,
+        progress=False,
+    ):
       jax.block_until_ready(part)
     iter_peak = memory_mb()["VmHWM"] - before_iter
 
-  floor = model_floor(model, n * s, chunk_size * devices, d,
-                      mesh or jax.make_mesh((1,), ("data",)), repeats)
+  floor = model_floor(
+      model, n * s, chunk_size * devices, d, mesh or jax.make_mesh((1,), ("data",)), repeats
+  )
   steady = statistics.median(seconds)
   key_impl = keys_lib.impl_for(jax.random.key_impl(keys_lib.as_key(make_key(0))), devices > 1)
   return dict(
-      spec, devices=devices, key_impl=str(key_impl),
-      block_size=block_size, chunk_size=chunk_size, per_call=per_call, num_calls=num_calls,
-      warm_n=warm_n, warm_seconds=warm_seconds, warm_compile_seconds=warm_compile,
-      repeats=repeats, seconds=steady, all_seconds=seconds,
-      steady_compile_seconds=steady_compile, instances_per_second=n / steady,
-      floor_seconds=floor, time_over_floor=steady / floor, result_devices=explained_on,
-      rss_before_mb=before, rss_after_warm_up_mb=after_warm, peak_mb=max(warm_peak, steady_peak),
+      spec,
+      devices=devices,
+      key_impl=str(key_impl),
+      block_size=block_size,
+      chunk_size=chunk_size,
+      per_call=per_call,
+      num_calls=num_calls,
+      warm_n=warm_n,
+      warm_seconds=warm_seconds,
+      warm_compile_seconds=warm_compile,
+      repeats=repeats,
+      seconds=steady,
+      all_seconds=seconds,
+      steady_compile_seconds=steady_compile,
+      instances_per_second=n / steady,
+      floor_seconds=floor,
+      time_over_floor=steady / floor,
+      result_devices=explained_on,
+      rss_before_mb=before,
+      rss_after_warm_up_mb=after_warm,
+      peak_mb=max(warm_peak, steady_peak),
       peak_over_before_mb=max(warm_peak, steady_peak) - before,
-      steady_peak_over_rss_mb=steady_peak - after_warm, iter_peak_over_rss_mb=iter_peak)
+      steady_peak_over_rss_mb=steady_peak - after_warm,
+      iter_peak_over_rss_mb=iter_peak,
+  )
 
 
 # ---- processes: 2 processes x 1 device against 1 process x 2 devices ----
 
-PROCESS_CONFIGS = ("1 process x 2 devices", "2 processes x 1 device",
-                   "2 processes x 1 device, process_local")
+PROCESS_CONFIGS = (
+    "1 process x 2 devices",
+    "2 processes x 1 device",
+    "2 processes x 1 device, process_local",
+)
 
 
 def run_process_point(spec: dict) -> dict:
@@ -279,9 +320,12 @@ def run_process_point(spec: dict) -> dict:
   2 devices (one process with 2, or this process's 1 of 2 processes); times and coefficients."""
   if spec["num_processes"] > 1:
     jax.config.update("jax_cpu_collectives_implementation", "gloo")
-    jax.distributed.initialize(coordinator_address=f"127.0.0.1:{spec['port']}",
-                               num_processes=spec["num_processes"],
-                               process_id=spec["process_id"], initialization_timeout=120)
+    jax.distributed.initialize(
+        coordinator_address=f"127.0.0.1:{spec['port']}",
+        num_processes=spec["num_processes"],
+        process_id=spec["process_id"],
+        initialization_timeout=120,
+    )
   assert jax.device_count() == 2, jax.devices()
   model, X_train, X = problem(dict(spec, sweep="N", d=30))
   explainer = jaxlime.TabularExplainer(X_train)
@@ -292,9 +336,17 @@ def run_process_point(spec: dict) -> dict:
     rows = X[:half] if spec["process_id"] == 0 else X[half:]
 
   def explain(seed):
-    return explainer.explain(rows, model, key=seed, num_samples=spec["s"], mesh=mesh,
-                             process_local=spec["process_local"], num_features=NUM_FEATURES,
-                             labels=LABELS, progress=False)
+    return explainer.explain(
+        rows,
+        model,
+        key=seed,
+        num_samples=spec["s"],
+        mesh=mesh,
+        process_local=spec["process_local"],
+        num_features=NUM_FEATURES,
+        labels=LABELS,
+        progress=False,
+    )
 
   warm_seconds, _ = timed(lambda: explain(0))
   seconds = [timed(lambda: explain(1))[0] for _ in range(spec["repeats"])]
@@ -305,8 +357,9 @@ def run_process_point(spec: dict) -> dict:
   return dict(warm_seconds=warm_seconds, seconds=statistics.median(seconds), rows=len(rows))
 
 
-def run_process_config(config: str, n: int, s: int, repeats: int, weights: str,
-                       directory: pathlib.Path) -> dict:
+def run_process_config(
+    config: str, n: int, s: int, repeats: int, weights: str, directory: pathlib.Path
+) -> dict:
   """Runs one configuration of the processes row in fresh subprocesses; its times and coef."""
   num_processes = 1 if config.startswith("1 process") else 2
   devices = 2 // num_processes
@@ -316,12 +369,26 @@ def run_process_config(config: str, n: int, s: int, repeats: int, weights: str,
   env = dict(os.environ, XLA_FLAGS=f"--xla_force_host_platform_device_count={devices}")
   children = []
   for process_id in range(num_processes):
-    spec = dict(n=n, s=s, repeats=repeats, weights=weights, port=port, process_id=process_id,
-                num_processes=num_processes, process_local=config.endswith("process_local"),
-                coef_path=str(directory / f"coef{process_id}.npy"))
-    children.append(subprocess.Popen(
-        [sys.executable, __file__, "--process-child", json.dumps(spec)], env=env,
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True))
+    spec = dict(
+        n=n,
+        s=s,
+        repeats=repeats,
+        weights=weights,
+        port=port,
+        process_id=process_id,
+        num_processes=num_processes,
+        process_local=config.endswith("process_local"),
+        coef_path=str(directory / f"coef{process_id}.npy"),
+    )
+    children.append(
+        subprocess.Popen(
+            [sys.executable, __file__, "--process-child", json.dumps(spec)],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+    )
   outputs = []
   try:
     for child in children:
@@ -335,10 +402,17 @@ def run_process_config(config: str, n: int, s: int, repeats: int, weights: str,
         child.kill()
   coefs = [np.load(directory / f"coef{i}.npy") for i in range(num_processes)]
   coef = np.concatenate(coefs) if config.endswith("process_local") else coefs[0]
-  return dict(config=config, n=n, s=s, processes=num_processes, devices_per_process=devices,
-              seconds=max(out["seconds"] for out in outputs),
-              warm_seconds=max(out["warm_seconds"] for out in outputs),
-              instances_per_second=n / max(out["seconds"] for out in outputs), coef=coef)
+  return dict(
+      config=config,
+      n=n,
+      s=s,
+      processes=num_processes,
+      devices_per_process=devices,
+      seconds=max(out["seconds"] for out in outputs),
+      warm_seconds=max(out["warm_seconds"] for out in outputs),
+      instances_per_second=n / max(out["seconds"] for out in outputs),
+      coef=coef,
+  )
 
 
 def processes_row(n: int, s: int, repeats: int, weights: str) -> list[dict]:
@@ -363,9 +437,14 @@ def run_child(spec: dict) -> dict:
   devices, _ = DEVICE_CONFIGS[spec["config"]]
   env = dict(os.environ)
   env["XLA_FLAGS"] = " ".join(
-      filter(None, [env.get("XLA_FLAGS"), f"--xla_force_host_platform_device_count={devices}"]))
-  completed = subprocess.run([sys.executable, __file__, "--child", json.dumps(spec)], env=env,
-                             capture_output=True, text=True)
+      filter(None, [env.get("XLA_FLAGS"), f"--xla_force_host_platform_device_count={devices}"])
+  )
+  completed = subprocess.run(
+      [sys.executable, __file__, "--child", json.dumps(spec)],
+      env=env,
+      capture_output=True,
+      text=True,
+  )
   if completed.returncode:
     raise RuntimeError(f"point {spec} failed:\n{completed.stderr[-3000:]}")
   return json.loads(completed.stdout.strip().splitlines()[-1])
@@ -384,64 +463,92 @@ def sweep_points(quick: bool, max_n: int, max_d: int) -> list[dict]:
 
 
 def machine_info() -> dict:
-  return dict(cpu_count=os.cpu_count(), cpu=harness.cpu_model(), platform=platform.platform(),
-              python=platform.python_version(), jax=jax.__version__,
-              jaxlib=metadata.version("jaxlib"), flax=metadata.version("flax"),
-              memory_total_mb=int(pathlib.Path("/proc/meminfo").read_text().split()[1]) / MB)
+  return dict(
+      cpu_count=os.cpu_count(),
+      cpu=harness.cpu_model(),
+      platform=platform.platform(),
+      python=platform.python_version(),
+      jax=jax.__version__,
+      jaxlib=metadata.version("jaxlib"),
+      flax=metadata.version("flax"),
+      memory_total_mb=int(pathlib.Path("/proc/meminfo").read_text().split()[1]) / MB,
+  )
 
 
 def print_table(runs: list[dict]):
-  header = (f"{'sweep':5s} {'value':>7s} {'devices':11s} {'key':12s} {'explain s':>9s} "
-            f"{'inst/s':>8s} {'floor s':>8s} {'/floor':>7s} {'peak MB':>7s} {'steady MB':>9s} "
-            f"{'iter MB':>7s} {'reps':>4s}")
+  header = (
+      f"{'sweep':5s} {'value':>7s} {'devices':11s} {'key':12s} {'explain s':>9s} "
+      f"{'inst/s':>8s} {'floor s':>8s} {'/floor':>7s} {'peak MB':>7s} {'steady MB':>9s} "
+      f"{'iter MB':>7s} {'reps':>4s}"
+  )
   print(header)
   print("-" * len(header))
   previous = None
   for run in runs:
     point = (run["sweep"], run[run["sweep"].lower()])
-    label = (f"{point[0]:5s} {point[1]:7,d}" if point != previous else " " * 13)
+    label = f"{point[0]:5s} {point[1]:7,d}" if point != previous else " " * 13
     previous = point
-    iter_mb = "" if run.get("iter_peak_over_rss_mb") is None else (
-        f"{run['iter_peak_over_rss_mb']:.0f}")
-    print(f"{label} {run['config']:11s} {run['key_impl']:12s} {run['seconds']:9.3f} "
-          f"{run['instances_per_second']:8.1f} {run['floor_seconds']:8.3f} "
-          f"{run['time_over_floor']:7.2f} {run['peak_over_before_mb']:7.0f} "
-          f"{run['steady_peak_over_rss_mb']:9.0f} {iter_mb:>7s} {run['repeats']:4d}")
-  print("peak MB: peak RSS (VmHWM) over all explain calls minus the RSS before the first one "
-        "(includes compiling);\nsteady MB: peak RSS during the steady calls minus the RSS "
-        "before them (explain's calls and its joined O(N) result);\niter MB (N sweep): peak RSS "
-        "of explain_iter with each part dropped when done, minus the RSS before it.")
+    iter_mb = (
+        "" if run.get("iter_peak_over_rss_mb") is None else (f"{run['iter_peak_over_rss_mb']:.0f}")
+    )
+    print(
+        f"{label} {run['config']:11s} {run['key_impl']:12s} {run['seconds']:9.3f} "
+        f"{run['instances_per_second']:8.1f} {run['floor_seconds']:8.3f} "
+        f"{run['time_over_floor']:7.2f} {run['peak_over_before_mb']:7.0f} "
+        f"{run['steady_peak_over_rss_mb']:9.0f} {iter_mb:>7s} {run['repeats']:4d}"
+    )
+  print(
+      "peak MB: peak RSS (VmHWM) over all explain calls minus the RSS before the first one "
+      "(includes compiling);\nsteady MB: peak RSS during the steady calls minus the RSS "
+      "before them (explain's calls and its joined O(N) result);\niter MB (N sweep): peak RSS "
+      "of explain_iter with each part dropped when done, minus the RSS before it."
+  )
 
 
 def plot(runs: list[dict], path: pathlib.Path):
   """Time vs N (with floor), vs S, vs D, and peak memory vs N; one line per device config."""
   import matplotlib
+
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
 
   fig, axes = plt.subplots(2, 2, figsize=(12, 9))
   colors = dict(zip(DEVICE_CONFIGS, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
-  panels = (("N", axes[0, 0], "N instances (S=5000, D=30)"),
-            ("S", axes[0, 1], "S samples per instance (N=200, D=30)"),
-            ("D", axes[1, 0], "D features (N=100, S=5000)"))
+  panels = (
+      ("N", axes[0, 0], "N instances (S=5000, D=30)"),
+      ("S", axes[0, 1], "S samples per instance (N=200, D=30)"),
+      ("D", axes[1, 0], "D features (N=100, S=5000)"),
+  )
   for sweep, ax, xlabel in panels:
     for config, color in colors.items():
-      points = sorted((r[sweep.lower()], r) for r in runs
-                      if r["sweep"] == sweep and r["config"] == config)
+      points = sorted(
+          (r[sweep.lower()], r) for r in runs if r["sweep"] == sweep and r["config"] == config
+      )
       if not points:
         continue
       x = [value for value, _ in points]
       ax.plot(x, [r["seconds"] for _, r in points], "o-", color=color, label=f"explain, {config}")
-      ax.plot(x, [r["floor_seconds"] for _, r in points], "x--", color=color, alpha=0.6,
-              label=f"model floor, {config}")
+      ax.plot(
+          x,
+          [r["floor_seconds"] for _, r in points],
+          "x--",
+          color=color,
+          alpha=0.6,
+          label=f"model floor, {config}",
+      )
     first = [r for r in runs if r["sweep"] == sweep and r["config"] == "1"]
     if sweep != "D" and first:
       first = sorted(first, key=lambda r: r[sweep.lower()])
       x0, t0 = first[0][sweep.lower()], first[0]["seconds"]
       x = np.array([x0, first[-1][sweep.lower()]], float)
       ax.plot(x, t0 * x / x0, ":", color="gray", label="linear from the first point")
-    ax.set(xscale="log", yscale="log", xlabel=xlabel, ylabel="seconds per explain call",
-           title=f"time vs {sweep}")
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel=xlabel,
+        ylabel="seconds per explain call",
+        title=f"time vs {sweep}",
+    )
     ax.grid(True, which="both", alpha=0.3)
   axes[0, 0].legend(fontsize=7)
   ax = axes[1, 1]
@@ -450,19 +557,43 @@ def plot(runs: list[dict], path: pathlib.Path):
     if not points:
       continue
     x = [value for value, _ in points]
-    ax.plot(x, [r["peak_over_before_mb"] for _, r in points], "o-", color=color,
-            label=f"peak - RSS before explaining, {config}")
-    ax.plot(x, [r["steady_peak_over_rss_mb"] for _, r in points], "x--", color=color,
-            alpha=0.6, label=f"steady calls: peak - RSS before them, {config}")
-    ax.plot(x, [r["iter_peak_over_rss_mb"] for _, r in points], "s:", color=color,
-            alpha=0.8, label=f"explain_iter, parts dropped: peak - RSS before, {config}")
-  ax.set(xscale="log", xlabel="N instances (S=5000, D=30)", ylabel="MB (VmHWM - VmRSS)",
-         title="peak memory vs N")
+    ax.plot(
+        x,
+        [r["peak_over_before_mb"] for _, r in points],
+        "o-",
+        color=color,
+        label=f"peak - RSS before explaining, {config}",
+    )
+    ax.plot(
+        x,
+        [r["steady_peak_over_rss_mb"] for _, r in points],
+        "x--",
+        color=color,
+        alpha=0.6,
+        label=f"steady calls: peak - RSS before them, {config}",
+    )
+    ax.plot(
+        x,
+        [r["iter_peak_over_rss_mb"] for _, r in points],
+        "s:",
+        color=color,
+        alpha=0.8,
+        label=f"explain_iter, parts dropped: peak - RSS before, {config}",
+    )
+  ax.set(
+      xscale="log",
+      xlabel="N instances (S=5000, D=30)",
+      ylabel="MB (VmHWM - VmRSS)",
+      title="peak memory vs N",
+  )
   ax.set_ylim(0, 1.6 * max(r["peak_over_before_mb"] for r in runs if r["sweep"] == "N"))
   ax.grid(True, which="both", alpha=0.3)
   ax.legend(fontsize=7, loc="upper left")
-  fig.suptitle("jaxlime TabularExplainer.explain scaling (default config; '1' uses philox4x32, "
-               "'1-threefry', '2', '4' threefry2x32)", fontsize=10)
+  fig.suptitle(
+      "jaxlime TabularExplainer.explain scaling (default config; '1' uses philox4x32, "
+      "'1-threefry', '2', '4' threefry2x32)",
+      fontsize=10,
+  )
   fig.tight_layout()
   fig.savefig(path, dpi=110)
 
@@ -471,18 +602,34 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
   parser.add_argument("--max-n", type=float, default=1e5, help="largest N of the N sweep")
   parser.add_argument("--max-d", type=int, default=1000, help="largest D of the D sweep")
-  parser.add_argument("--repeats", type=int, default=3,
-                      help="most steady calls timed per point (fewer at large points)")
-  parser.add_argument("--configs", default=",".join(DEVICE_CONFIGS),
-                      help=f"comma-separated device configs among {list(DEVICE_CONFIGS)}")
-  parser.add_argument("--quick", action="store_true",
-                      help="smoke run: two points per sweep (N up to 1e3), 1 repeat")
-  parser.add_argument("--output", type=pathlib.Path, default=None,
-                      help="JSON path (default benchmarks/results/scaling[_quick].json); the PNG "
-                      "goes next to it")
-  parser.add_argument("--processes-n", type=int, default=1000,
-                      help="N of the processes row (2 processes x 1 device against 1 process x "
-                      "2 devices); 0 skips it")
+  parser.add_argument(
+      "--repeats",
+      type=int,
+      default=3,
+      help="most steady calls timed per point (fewer at large points)",
+  )
+  parser.add_argument(
+      "--configs",
+      default=",".join(DEVICE_CONFIGS),
+      help=f"comma-separated device configs among {list(DEVICE_CONFIGS)}",
+  )
+  parser.add_argument(
+      "--quick", action="store_true", help="smoke run: two points per sweep (N up to 1e3), 1 repeat"
+  )
+  parser.add_argument(
+      "--output",
+      type=pathlib.Path,
+      default=None,
+      help="JSON path (default benchmarks/results/scaling[_quick].json); the PNG "
+      "goes next to it",
+  )
+  parser.add_argument(
+      "--processes-n",
+      type=int,
+      default=1000,
+      help="N of the processes row (2 processes x 1 device against 1 process x "
+      "2 devices); 0 skips it",
+  )
   parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
   parser.add_argument("--process-child", default=None, help=argparse.SUPPRESS)
   args = parser.parse_args()
@@ -507,42 +654,60 @@ def main():
     accuracy = save_breast_cancer_mlp(weights)
     processes = []
     if args.processes_n:
-      processes = processes_row(200 if args.quick else args.processes_n, 5000, args.repeats,
-                                str(weights))
+      processes = processes_row(
+          200 if args.quick else args.processes_n, 5000, args.repeats, str(weights)
+      )
     # Device configs inside each point, so drifting machine load hits them alike.
     for point in sweep_points(args.quick, int(args.max_n), args.max_d):
       for config in configs:
         print(f"{point} on {config} device(s) ...", flush=True)
-        runs.append(run_child(dict(point, config=config, repeats=args.repeats,
-                                   weights=str(weights))))
+        runs.append(
+            run_child(dict(point, config=config, repeats=args.repeats, weights=str(weights)))
+        )
   results = dict(
       command=shlex.join(["python", *sys.argv]),
       machine=machine_info(),
       load_average_start=load_start,
       load_average_end=os.getloadavg(),
       wall_seconds=time.perf_counter() - start,
-      settings=dict(num_features=NUM_FEATURES, labels=LABELS, feature_selection="auto",
-                    discretizer="quartile", samples="independent",
-                    sweeps={name: dict(values=info["values"], fixed=info["fixed"])
-                            for name, info in SWEEPS.items()},
-                    max_n=int(args.max_n), max_d=args.max_d, quick=args.quick, repeats=args.repeats,
-                    breast_cancer_test_accuracy=accuracy),
-      notes=("'1' uses an int seed, hence a philox4x32 key on one device; '2' and '4' pass "
-             "mesh=jax.make_mesh((K,), ('data',)) and the same int seed, drawn there by "
-             "philox4x32_limbs (the same bits from 16-bit limbs); '1-threefry' is one device "
-             "with jax.random.key(seed, impl='threefry2x32'). Forced host devices share "
-             f"the machine's {os.cpu_count()} cores."),
+      settings=dict(
+          num_features=NUM_FEATURES,
+          labels=LABELS,
+          feature_selection="auto",
+          discretizer="quartile",
+          samples="independent",
+          sweeps={
+              name: dict(values=info["values"], fixed=info["fixed"])
+              for name, info in SWEEPS.items()
+          },
+          max_n=int(args.max_n),
+          max_d=args.max_d,
+          quick=args.quick,
+          repeats=args.repeats,
+          breast_cancer_test_accuracy=accuracy,
+      ),
+      notes=(
+          "'1' uses an int seed, hence a philox4x32 key on one device; '2' and '4' pass "
+          "mesh=jax.make_mesh((K,), ('data',)) and the same int seed, drawn there by "
+          "philox4x32_limbs (the same bits from 16-bit limbs); '1-threefry' is one device "
+          "with jax.random.key(seed, impl='threefry2x32'). Forced host devices share "
+          f"the machine's {os.cpu_count()} cores."
+      ),
       runs=runs,
       processes=processes,
   )
   print()
   print_table(runs)
   for row in processes:
-    print(f"{row['config']:40s} N={row['n']} {row['seconds']:.2f} s "
-          f"({row['instances_per_second']:.0f} inst/s), max |coef - 1x2| "
-          f"{row['max_abs_coef_difference']:.2e}")
-  print(f"\n{results['notes']}\nload average {load_start} at start, "
-        f"{results['load_average_end']} at end; {results['wall_seconds'] / 60:.1f} minutes.")
+    print(
+        f"{row['config']:40s} N={row['n']} {row['seconds']:.2f} s "
+        f"({row['instances_per_second']:.0f} inst/s), max |coef - 1x2| "
+        f"{row['max_abs_coef_difference']:.2e}"
+    )
+  print(
+      f"\n{results['notes']}\nload average {load_start} at start, "
+      f"{results['load_average_end']} at end; {results['wall_seconds'] / 60:.1f} minutes."
+  )
   output.parent.mkdir(parents=True, exist_ok=True)
   output.write_text(json.dumps(results, indent=2) + "\n")
   png = output.with_suffix(".png")

@@ -52,10 +52,18 @@ FLOOR_IMPL = "philox4x32"  # jaxlime's PRNG for int seeds.
 MEMORY_SIZES = (1_000, 10_000)
 # Options shared by lime's and jaxlime's explainers, and num_features.
 CONFIGS = {
-    "default": (dict(discretize_continuous=True, discretizer="quartile",
-                     feature_selection="auto"), 10),
-    "forward_selection": (dict(discretize_continuous=True, discretizer="quartile",
-                               feature_selection="forward_selection"), 5),
+    "default": (
+        dict(discretize_continuous=True, discretizer="quartile", feature_selection="auto"),
+        10,
+    ),
+    "forward_selection": (
+        dict(
+            discretize_continuous=True,
+            discretizer="quartile",
+            feature_selection="forward_selection",
+        ),
+        5,
+    ),
     "continuous": (dict(discretize_continuous=False, feature_selection="auto"), 10),
 }
 
@@ -73,13 +81,18 @@ def bench_lime(forward, data, options, num_features, num_instances) -> dict:
   predict_fn = lambda x: np.asarray(forward(x))  # noqa: E731
   predict_fn(data["X_train"][:1].repeat(NUM_SAMPLES, axis=0))  # Compiles for lime's batch.
   explainer = lime_tabular.LimeTabularExplainer(
-      data["X_train"], feature_names=data["feature_names"], class_names=data["class_names"],
-      random_state=0, **options)
+      data["X_train"],
+      feature_names=data["feature_names"],
+      class_names=data["class_names"],
+      random_state=0,
+      **options,
+  )
   seconds = []
   for x in data["X_test"][:num_instances]:
     start = time.perf_counter()
-    explainer.explain_instance(x, predict_fn, labels=LABELS, num_features=num_features,
-                               num_samples=NUM_SAMPLES)
+    explainer.explain_instance(
+        x, predict_fn, labels=LABELS, num_features=num_features, num_samples=NUM_SAMPLES
+    )
     seconds.append(time.perf_counter() - start)
   return dict(seconds_per_explanation=statistics.median(seconds), seconds=seconds)
 
@@ -87,33 +100,43 @@ def bench_lime(forward, data, options, num_features, num_instances) -> dict:
 # ---- jaxlime ----
 
 
-def bench_jaxlime(model, data, options, num_features, n, repeats, shared, compile_timer
-                  ) -> dict:
+def bench_jaxlime(model, data, options, num_features, n, repeats, shared, compile_timer) -> dict:
   """Compile and steady seconds of one explain call on n rows."""
   explainer = jaxlime.TabularExplainer(
-      data["X_train"], feature_names=data["feature_names"], class_names=data["class_names"],
-      shared_samples=shared, **options)
+      data["X_train"],
+      feature_names=data["feature_names"],
+      class_names=data["class_names"],
+      shared_samples=shared,
+      **options,
+  )
   X = tiled(data["X_test"], n)
 
   def run(key):
-    return explainer.explain(X, model, key=key, num_samples=NUM_SAMPLES,
-                             num_features=num_features, labels=LABELS)
+    return explainer.explain(
+        X, model, key=key, num_samples=NUM_SAMPLES, num_features=num_features, labels=LABELS
+    )
 
   compiled_before = compile_timer.seconds
   first = harness.timed(lambda: run(0))
   jax_compile = compile_timer.seconds - compiled_before
   seconds = [harness.timed(lambda: run(key)) for key in range(1, repeats + 1)]
   steady = statistics.median(seconds)
-  return dict(first_call_seconds=first, compile_seconds=first - steady,
-              jax_compile_seconds=jax_compile, seconds=steady, all_seconds=seconds,
-              explanations_per_second=n / steady)
+  return dict(
+      first_call_seconds=first,
+      compile_seconds=first - steady,
+      jax_compile_seconds=jax_compile,
+      seconds=steady,
+      all_seconds=seconds,
+      explanations_per_second=n / steady,
+  )
 
 
 # ---- floors ----
 
 
-def sampling_floor(impl: str, draw, n: int, block_size: int, num_columns: int,
-                   repeats: int) -> float:
+def sampling_floor(
+    impl: str, draw, n: int, block_size: int, num_columns: int, repeats: int
+) -> float:
   """Seconds to draw S x F variates for each of n instances, as the explainer's blocks do.
 
   Args:
@@ -144,17 +167,22 @@ def bench_floors(forward, n, block_size, chunk_size, num_columns, repeats) -> di
   """Seconds of the model and of the random draws alone, for independent and shared samples."""
   bits = lambda key, shape: jax.random.bits(key, shape, jnp.uint32)  # noqa: E731
   normal = lambda key, shape: jax.random.normal(key, shape, jnp.float32)  # noqa: E731
+
   def floor(num_rows):
     return harness.model_floor(forward, num_rows, chunk_size, num_columns, repeats)
 
   return dict(
       model_seconds=floor(n * NUM_SAMPLES),
       model_shared_seconds=floor(NUM_SAMPLES) + floor(n),
-      bits_seconds={impl: sampling_floor(impl, bits, n, block_size, num_columns, repeats)
-                    for impl in PRNG_IMPLS},
+      bits_seconds={
+          impl: sampling_floor(impl, bits, n, block_size, num_columns, repeats)
+          for impl in PRNG_IMPLS
+      },
       bits_shared_seconds=sampling_floor(FLOOR_IMPL, bits, 1, 1, num_columns, repeats),
-      normal_seconds={impl: sampling_floor(impl, normal, n, block_size, num_columns, repeats)
-                      for impl in PRNG_IMPLS},
+      normal_seconds={
+          impl: sampling_floor(impl, normal, n, block_size, num_columns, repeats)
+          for impl in PRNG_IMPLS
+      },
   )
 
 
@@ -168,20 +196,40 @@ def memory_child(n: int):
   explainer = jaxlime.TabularExplainer(data["X_train"], **options)
   before, _ = harness.peak_rss_mb()
   start = time.perf_counter()
-  jax.block_until_ready(explainer.explain(tiled(data["X_test"], n), model, key=0,
-                                          num_samples=NUM_SAMPLES, num_features=num_features,
-                                          labels=LABELS))
+  jax.block_until_ready(
+      explainer.explain(
+          tiled(data["X_test"], n),
+          model,
+          key=0,
+          num_samples=NUM_SAMPLES,
+          num_features=num_features,
+          labels=LABELS,
+      )
+  )
   seconds = time.perf_counter() - start
   peak, maxrss = harness.peak_rss_mb()
-  print(json.dumps(dict(n=n, seconds=seconds, peak_rss_before_explain_mb=before,
-                        peak_rss_mb=peak, ru_maxrss_mb=maxrss)))
+  print(
+      json.dumps(
+          dict(
+              n=n,
+              seconds=seconds,
+              peak_rss_before_explain_mb=before,
+              peak_rss_mb=peak,
+              ru_maxrss_mb=maxrss,
+          )
+      )
+  )
 
 
 def bench_memory() -> list[dict]:
   results = []
   for n in MEMORY_SIZES:
-    completed = subprocess.run([sys.executable, __file__, "--memory-child", str(n)],
-                               capture_output=True, text=True, check=True)
+    completed = subprocess.run(
+        [sys.executable, __file__, "--memory-child", str(n)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     results.append(json.loads(completed.stdout.strip().splitlines()[-1]))
   return results
 
@@ -204,8 +252,10 @@ def derive(results: dict) -> dict:
   for name, modes in results["jaxlime"].items():
     lime_rate = 1 / results["lime"][name]["seconds_per_explanation"]
     derived[name] = {
-        mode: dict(speedup_vs_lime=run["explanations_per_second"] / lime_rate,
-                   time_over_floor=run["seconds"] / floor[mode])
+        mode: dict(
+            speedup_vs_lime=run["explanations_per_second"] / lime_rate,
+            time_over_floor=run["seconds"] / floor[mode],
+        )
         for mode, run in modes.items()
     }
   return derived
@@ -214,11 +264,15 @@ def derive(results: dict) -> dict:
 def print_report(results: dict):
   settings = results["settings"]
   n = settings["n"]
-  print(f"\nTabular LIME, S = {NUM_SAMPLES} samples, N = {n} instances for jaxlime "
-        f"(blocks of {settings['block_size']}, model chunks of {settings['chunk_size']} rows); "
-        f"{results['machine']['cpu_count']} CPUs, jax {results['machine']['jax']}.")
-  header = (f"{'config':18s} {'lime s/expl':>11s} | {'mode':11s} {'compile s':>9s} "
-            f"{'(jax)':>6s} {'steady s':>9s} {'expl/s':>8s} {'x lime':>7s} {'/ floor':>8s}")
+  print(
+      f"\nTabular LIME, S = {NUM_SAMPLES} samples, N = {n} instances for jaxlime "
+      f"(blocks of {settings['block_size']}, model chunks of {settings['chunk_size']} rows); "
+      f"{results['machine']['cpu_count']} CPUs, jax {results['machine']['jax']}."
+  )
+  header = (
+      f"{'config':18s} {'lime s/expl':>11s} | {'mode':11s} {'compile s':>9s} "
+      f"{'(jax)':>6s} {'steady s':>9s} {'expl/s':>8s} {'x lime':>7s} {'/ floor':>8s}"
+  )
   print(header)
   print("-" * len(header))
   for name, modes in results["jaxlime"].items():
@@ -226,29 +280,41 @@ def print_report(results: dict):
     for row, (mode, run) in enumerate(modes.items()):
       ratios = results["derived"][name][mode]
       first = (name, lime_seconds) if row == 0 else ("", "")
-      print(f"{first[0]:18s} {first[1]:>11s} | {mode:11s} {run['compile_seconds']:9.2f} "
-            f"{run['jax_compile_seconds']:6.2f} {run['seconds']:9.3f} "
-            f"{run['explanations_per_second']:8.0f} {ratios['speedup_vs_lime']:7.1f} "
-            f"{ratios['time_over_floor']:8.2f}")
+      print(
+          f"{first[0]:18s} {first[1]:>11s} | {mode:11s} {run['compile_seconds']:9.2f} "
+          f"{run['jax_compile_seconds']:6.2f} {run['seconds']:9.3f} "
+          f"{run['explanations_per_second']:8.0f} {ratios['speedup_vs_lime']:7.1f} "
+          f"{ratios['time_over_floor']:8.2f}"
+      )
 
   floors = results["floors"]
   print(f"\nFloors for N = {n}:")
-  print(f"  model on N*S = {n * NUM_SAMPLES:,} rows: {floors['model_seconds']:.3f} s; "
-        f"on S + N = {NUM_SAMPLES + n:,} rows (shared): {floors['model_shared_seconds']:.4f} s")
-  print(f"  {'PRNG':14s} {'bits s':>8s} {'normal s':>9s}   (N*S*F = "
-        f"{n * NUM_SAMPLES * settings['num_columns']:,} variates)")
+  print(
+      f"  model on N*S = {n * NUM_SAMPLES:,} rows: {floors['model_seconds']:.3f} s; "
+      f"on S + N = {NUM_SAMPLES + n:,} rows (shared): {floors['model_shared_seconds']:.4f} s"
+  )
+  print(
+      f"  {'PRNG':14s} {'bits s':>8s} {'normal s':>9s}   (N*S*F = "
+      f"{n * NUM_SAMPLES * settings['num_columns']:,} variates)"
+  )
   for impl in PRNG_IMPLS:
     print(f"  {impl:14s} {floors['bits_seconds'][impl]:8.3f} {floors['normal_seconds'][impl]:9.3f}")
   print(f"  shared pool, {FLOOR_IMPL} bits for S*F: {floors['bits_shared_seconds']:.4f} s")
-  print("  'compile s' is the first call minus the steady time; '(jax)' is JAX's own trace, lower "
-        f"and compile time;\n  '/ floor' divides the steady time by {FLOOR_IMPL} bits + model.")
+  print(
+      "  'compile s' is the first call minus the steady time; '(jax)' is JAX's own trace, lower "
+      f"and compile time;\n  '/ floor' divides the steady time by {FLOOR_IMPL} bits + model."
+  )
 
   if results["memory"]:
-    print("\nPeak RSS (VmHWM) of a subprocess explaining N rows, default config, independent "
-          "samples:")
+    print(
+        "\nPeak RSS (VmHWM) of a subprocess explaining N rows, default config, independent "
+        "samples:"
+    )
     for run in results["memory"]:
-      print(f"  N = {run['n']:6,d}: {run['peak_rss_mb']:7.0f} MB peak "
-            f"({run['peak_rss_before_explain_mb']:.0f} MB before explain), {run['seconds']:.1f} s")
+      print(
+          f"  N = {run['n']:6,d}: {run['peak_rss_mb']:7.0f} MB peak "
+          f"({run['peak_rss_before_explain_mb']:.0f} MB before explain), {run['seconds']:.1f} s"
+      )
 
 
 def main():
@@ -257,10 +323,17 @@ def main():
   parser.add_argument("--lime-instances", type=int, default=5, help="instances timed for lime")
   parser.add_argument("--repeats", type=int, default=3, help="steady-state calls timed")
   parser.add_argument("--skip-memory", action="store_true", help="skip the peak-RSS subprocesses")
-  parser.add_argument("--quick", action="store_true",
-                      help="smoke run: N=100, 2 lime instances, 1 repeat, no memory runs")
-  parser.add_argument("--output", type=pathlib.Path, default=None,
-                      help="JSON path (default benchmarks/results/tabular[_quick].json)")
+  parser.add_argument(
+      "--quick",
+      action="store_true",
+      help="smoke run: N=100, 2 lime instances, 1 repeat, no memory runs",
+  )
+  parser.add_argument(
+      "--output",
+      type=pathlib.Path,
+      default=None,
+      help="JSON path (default benchmarks/results/tabular[_quick].json)",
+  )
   parser.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
   args = parser.parse_args()
   if args.memory_child is not None:
@@ -269,7 +342,8 @@ def main():
   if args.quick:
     args.n, args.lime_instances, args.repeats, args.skip_memory = 100, 2, 1, True
   output = args.output or ROOT / "benchmarks" / "results" / (
-      "tabular_quick.json" if args.quick else "tabular.json")
+      "tabular_quick.json" if args.quick else "tabular.json"
+  )
 
   compile_timer = harness.CompileTimer()
   model, data = train_breast_cancer_mlp()
@@ -283,11 +357,18 @@ def main():
   results = dict(
       command=shlex.join(["python", *sys.argv]),
       machine=machine_info(),
-      settings=dict(n=args.n, num_samples=NUM_SAMPLES, num_columns=num_columns,
-                    lime_instances=args.lime_instances, repeats=args.repeats,
-                    block_size=block_size, chunk_size=chunk_size,
-                    test_accuracy=data["test_accuracy"]),
-      lime={}, jaxlime={},
+      settings=dict(
+          n=args.n,
+          num_samples=NUM_SAMPLES,
+          num_columns=num_columns,
+          lime_instances=args.lime_instances,
+          repeats=args.repeats,
+          block_size=block_size,
+          chunk_size=chunk_size,
+          test_accuracy=data["test_accuracy"],
+      ),
+      lime={},
+      jaxlime={},
   )
   for name, (options, num_features) in CONFIGS.items():
     print(f"lime {name} ...", flush=True)
@@ -296,11 +377,19 @@ def main():
     for mode in ("independent", "shared"):
       print(f"jaxlime {name}, {mode} samples ...", flush=True)
       results["jaxlime"][name][mode] = bench_jaxlime(
-          model, data, options, num_features, args.n, args.repeats, shared=mode == "shared",
-          compile_timer=compile_timer)
+          model,
+          data,
+          options,
+          num_features,
+          args.n,
+          args.repeats,
+          shared=mode == "shared",
+          compile_timer=compile_timer,
+      )
   print("floors ...", flush=True)
-  results["floors"] = bench_floors(forward, args.n, block_size, chunk_size, num_columns,
-                                   args.repeats)
+  results["floors"] = bench_floors(
+      forward, args.n, block_size, chunk_size, num_columns, args.repeats
+  )
   results["derived"] = derive(results)
   results["memory"] = None
   if not args.skip_memory:

@@ -81,8 +81,9 @@ def model_floor(model, num_rows, num_tokens, chunk_size, vocabulary_size, repeat
   """Seconds for the jitted model alone on num_rows random token rows, in chunks."""
   graphdef, state = nnx.split(model)
   rows = -(-num_rows // chunk_size) * chunk_size
-  ids = jax.random.randint(jax.random.key(0), (rows // chunk_size, chunk_size, num_tokens), 2,
-                           vocabulary_size)
+  ids = jax.random.randint(
+      jax.random.key(0), (rows // chunk_size, chunk_size, num_tokens), 2, vocabulary_size
+  )
 
   @jax.jit
   def run(state, ids):
@@ -97,8 +98,9 @@ def main():
   parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
   parser.add_argument("--quick", action="store_true", help="smoke run: small N, 1 repeat")
   parser.add_argument("--n", type=int, default=1000, help="texts explained by the token path")
-  parser.add_argument("--string-n", type=int, default=100,
-                      help="texts explained by the string path")
+  parser.add_argument(
+      "--string-n", type=int, default=100, help="texts explained by the string path"
+  )
   parser.add_argument("--lime-n", type=int, default=10, help="texts explained by lime")
   parser.add_argument("--repeats", type=int, default=3)
   args = parser.parse_args()
@@ -115,59 +117,101 @@ def main():
 
   lime_explainer = lime_text.LimeTextExplainer(random_state=0)
   classify(texts[:2])  # Compile the classifier outside the timings.
-  lime_times = [_timed(lambda text=text: lime_explainer.explain_instance(
-      text, classify, num_samples=NUM_SAMPLES).as_list()) for text in texts[:args.lime_n]]
+  lime_times = [
+      _timed(
+          lambda text=text: lime_explainer.explain_instance(
+              text, classify, num_samples=NUM_SAMPLES
+          ).as_list()
+      )
+      for text in texts[: args.lime_n]
+  ]
   lime_seconds = statistics.median(lime_times)
-  results.append(dict(method="lime", texts=args.lime_n, compile_s=0.0,
-                      seconds_per_text=lime_seconds))
+  results.append(
+      dict(method="lime", texts=args.lime_n, compile_s=0.0, seconds_per_text=lime_seconds)
+  )
 
   def by_strings(key):
-    return explainer.explain(texts[:args.string_n], classify, key=key,
-                             num_samples=NUM_SAMPLES).coef
+    return explainer.explain(
+        texts[: args.string_n], classify, key=key, num_samples=NUM_SAMPLES
+    ).coef
 
   first, steady = _steady(by_strings, args.repeats)
-  results.append(dict(method="jaxlime strings", texts=args.string_n, compile_s=first - steady,
-                      seconds_per_text=steady / args.string_n))
+  results.append(
+      dict(
+          method="jaxlime strings",
+          texts=args.string_n,
+          compile_s=first - steady,
+          seconds_per_text=steady / args.string_n,
+      )
+  )
 
   def by_tokens(key):
-    return explainer.explain(texts, model, key=key, num_samples=NUM_SAMPLES,
-                             tokenizer=tokenizer).coef
+    return explainer.explain(
+        texts, model, key=key, num_samples=NUM_SAMPLES, tokenizer=tokenizer
+    ).coef
 
   first, steady = _steady(by_tokens, args.repeats)
-  results.append(dict(method="jaxlime tokens", texts=args.n, compile_s=first - steady,
-                      seconds_per_text=steady / args.n))
+  results.append(
+      dict(
+          method="jaxlime tokens",
+          texts=args.n,
+          compile_s=first - steady,
+          seconds_per_text=steady / args.n,
+      )
+  )
 
   padded_tokens = -(-num_tokens // 4) * 4
   max_block, rows = plan_token_blocks(NUM_SAMPLES, padded_tokens, None)
   block, _, _ = choose_call(args.n, max_block, 1, instances_per_call=None)
   chunk_size = min(rows, block * NUM_SAMPLES)
-  floor = model_floor(model, args.n * NUM_SAMPLES, padded_tokens, chunk_size, len(tokenizer),
-                      args.repeats)
-  results.append(dict(method="model floor", texts=args.n, compile_s=0.0,
-                      seconds_per_text=floor / args.n))
+  floor = model_floor(
+      model, args.n * NUM_SAMPLES, padded_tokens, chunk_size, len(tokenizer), args.repeats
+  )
+  results.append(
+      dict(method="model floor", texts=args.n, compile_s=0.0, seconds_per_text=floor / args.n)
+  )
 
   floor_per_text = floor / args.n
-  print(f"\nS = {NUM_SAMPLES}, T = {padded_tokens} tokens (longest sentence {num_tokens}), "
-        f"held-out accuracy {accuracy:.2f}\n")
-  print(f"{'method':<18}{'texts':>7}{'compile s':>11}{'ms/text':>10}{'texts/s':>10}"
-        f"{'x lime':>9}{'/ floor':>9}")
+  print(
+      f"\nS = {NUM_SAMPLES}, T = {padded_tokens} tokens (longest sentence {num_tokens}), "
+      f"held-out accuracy {accuracy:.2f}\n"
+  )
+  print(
+      f"{'method':<18}{'texts':>7}{'compile s':>11}{'ms/text':>10}{'texts/s':>10}"
+      f"{'x lime':>9}{'/ floor':>9}"
+  )
   for row in results:
     row["texts_per_second"] = 1 / row["seconds_per_text"]
     row["speedup_over_lime"] = lime_seconds / row["seconds_per_text"]
     row["over_floor"] = row["seconds_per_text"] / floor_per_text
-    print(f"{row['method']:<18}{row['texts']:>7}{row['compile_s']:>11.2f}"
-          f"{1e3 * row['seconds_per_text']:>10.2f}{row['texts_per_second']:>10.1f}"
-          f"{row['speedup_over_lime']:>9.1f}{row['over_floor']:>9.2f}")
+    print(
+        f"{row['method']:<18}{row['texts']:>7}{row['compile_s']:>11.2f}"
+        f"{1e3 * row['seconds_per_text']:>10.2f}{row['texts_per_second']:>10.1f}"
+        f"{row['speedup_over_lime']:>9.1f}{row['over_floor']:>9.2f}"
+    )
 
   output = ROOT / "benchmarks" / "results" / ("text_quick.json" if args.quick else "text.json")
   output.parent.mkdir(parents=True, exist_ok=True)
   versions = {name: metadata.version(name) for name in ("jax", "jaxlib", "flax", "lime")}
-  output.write_text(json.dumps(dict(
-      command=shlex.join([sys.executable, *sys.argv]),
-      machine=dict(platform=platform.platform(), processor=platform.processor(),
-                   cpus=os.cpu_count(), load_average=os.getloadavg()),
-      versions=versions, num_samples=NUM_SAMPLES, num_tokens=padded_tokens,
-      results=results), indent=2) + "\n")
+  output.write_text(
+      json.dumps(
+          dict(
+              command=shlex.join([sys.executable, *sys.argv]),
+              machine=dict(
+                  platform=platform.platform(),
+                  processor=platform.processor(),
+                  cpus=os.cpu_count(),
+                  load_average=os.getloadavg(),
+              ),
+              versions=versions,
+              num_samples=NUM_SAMPLES,
+              num_tokens=padded_tokens,
+              results=results,
+          ),
+          indent=2,
+      )
+      + "\n"
+  )
   print(f"\nwrote {output}")
 
 

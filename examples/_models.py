@@ -27,13 +27,19 @@ class MLP(nnx.Module):
     rngs: initialisation randomness.
   """
 
-  def __init__(self, mean: np.ndarray, std: np.ndarray, hidden: tuple[int, ...],
-               num_classes: int, *, rngs: nnx.Rngs):
+  def __init__(
+      self,
+      mean: np.ndarray,
+      std: np.ndarray,
+      hidden: tuple[int, ...],
+      num_classes: int,
+      *,
+      rngs: nnx.Rngs,
+  ):
     self.mean = Statistic(jnp.asarray(mean, jnp.float32))
     self.std = Statistic(jnp.asarray(std, jnp.float32))
     widths = (len(mean),) + tuple(hidden)
-    self.hidden = nnx.List(
-        [nnx.Linear(a, b, rngs=rngs) for a, b in zip(widths[:-1], widths[1:])])
+    self.hidden = nnx.List([nnx.Linear(a, b, rngs=rngs) for a, b in zip(widths[:-1], widths[1:])])
     self.head = nnx.Linear(widths[-1], num_classes, rngs=rngs)
 
   def logits(self, x: jax.Array) -> jax.Array:
@@ -48,9 +54,13 @@ class MLP(nnx.Module):
     return jax.nn.softmax(self.logits(x), axis=-1)
 
 
-def train_breast_cancer_mlp(seed: int = 0, steps: int = 200, learning_rate: float = 1e-3,
-                            hidden: tuple[int, ...] = (64, 64), test_size: float = 0.2
-                            ) -> tuple[MLP, dict]:
+def train_breast_cancer_mlp(
+    seed: int = 0,
+    steps: int = 200,
+    learning_rate: float = 1e-3,
+    hidden: tuple[int, ...] = (64, 64),
+    test_size: float = 0.2,
+) -> tuple[MLP, dict]:
   """Trains a 30 -> 64 -> 64 -> 2 MLP on scikit-learn's breast cancer data (full-batch Adam).
 
   Deterministic: the split uses a fixed seed and `seed` sets the initialisation.
@@ -71,10 +81,10 @@ def train_breast_cancer_mlp(seed: int = 0, steps: int = 200, learning_rate: floa
   X = dataset.data.astype(np.float32)
   y = dataset.target.astype(np.int32)
   X_train, X_test, y_train, y_test = model_selection.train_test_split(
-      X, y, test_size=test_size, random_state=_SPLIT_SEED, stratify=y)
+      X, y, test_size=test_size, random_state=_SPLIT_SEED, stratify=y
+  )
 
-  model = MLP(X_train.mean(axis=0), X_train.std(axis=0), hidden, num_classes=2,
-              rngs=nnx.Rngs(seed))
+  model = MLP(X_train.mean(axis=0), X_train.std(axis=0), hidden, num_classes=2, rngs=nnx.Rngs(seed))
   graphdef, params, statistics = nnx.split(model, nnx.Param, Statistic)
   optimizer = optax.adam(learning_rate)
 

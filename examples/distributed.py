@@ -27,15 +27,20 @@ def worker(process_id: int, port: int, quick: bool):
   import numpy as np
 
   jax.config.update("jax_cpu_collectives_implementation", "gloo")
-  jax.distributed.initialize(coordinator_address=f"127.0.0.1:{port}", num_processes=2,
-                             process_id=process_id, initialization_timeout=120)
+  jax.distributed.initialize(
+      coordinator_address=f"127.0.0.1:{port}",
+      num_processes=2,
+      process_id=process_id,
+      initialization_timeout=120,
+  )
   import jaxlime
   from _models import train_breast_cancer_mlp
 
   model, data = train_breast_cancer_mlp()
   rows = data["X_test"][:16] if quick else data["X_test"]
-  explainer = jaxlime.TabularExplainer(data["X_train"], feature_names=data["feature_names"],
-                                       class_names=data["class_names"])
+  explainer = jaxlime.TabularExplainer(
+      data["X_train"], feature_names=data["feature_names"], class_names=data["class_names"]
+  )
   mesh = jax.make_mesh((jax.device_count(),), ("data",))
   options = dict(key=0, num_samples=1000 if quick else 5000, num_features=5)
 
@@ -50,10 +55,12 @@ def worker(process_id: int, port: int, quick: bool):
   local_seconds = time.perf_counter() - start
 
   same = np.allclose(np.asarray(local.coef), np.asarray(everything.coef)[mine], atol=1e-6)
-  print(f"process {process_id}: {jax.local_device_count()} of {jax.device_count()} devices; "
-        f"global mode: {len(everything)} explanations in {global_seconds:.1f} s; process_local: "
-        f"rows {mine.start}..{mine.stop - 1} in {local_seconds:.1f} s, equal to their global "
-        f"explanations: {same}")
+  print(
+      f"process {process_id}: {jax.local_device_count()} of {jax.device_count()} devices; "
+      f"global mode: {len(everything)} explanations in {global_seconds:.1f} s; process_local: "
+      f"rows {mine.start}..{mine.stop - 1} in {local_seconds:.1f} s, equal to their global "
+      f"explanations: {same}"
+  )
   if process_id == 0:
     print("first test row:", everything.as_list(0)[:3])
   jax.distributed.shutdown()
@@ -65,12 +72,10 @@ def launch(quick: bool):
   with socket.socket() as probe:
     probe.bind(("127.0.0.1", 0))
     port = probe.getsockname()[1]
-  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
-             JAX_PLATFORMS="cpu")
+  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
   command = [sys.executable, __file__, "--process-id", "{}", "--port", str(port)]
   command += ["--quick"] if quick else []
-  processes = [subprocess.Popen([part.format(i) for part in command], env=env)
-               for i in range(2)]
+  processes = [subprocess.Popen([part.format(i) for part in command], env=env) for i in range(2)]
   try:
     codes = [process.wait(timeout=600) for process in processes]
   finally:

@@ -50,12 +50,12 @@ def load_images() -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
   images = digits.images.astype(np.float32) / 16.0
   images = np.kron(images, np.ones((1, UPSAMPLE, UPSAMPLE), np.float32))
   images = np.repeat(images[..., None], 3, axis=-1)
-  return model_selection.train_test_split(images, digits.target, test_size=0.25,
-                                          random_state=0, stratify=digits.target)
+  return model_selection.train_test_split(
+      images, digits.target, test_size=0.25, random_state=0, stratify=digits.target
+  )
 
 
-def train(x_train: np.ndarray, y_train: np.ndarray, epochs: int = 4, batch: int = 64
-          ) -> DigitCNN:
+def train(x_train: np.ndarray, y_train: np.ndarray, epochs: int = 4, batch: int = 64) -> DigitCNN:
   """Adam on mini-batches, a few seconds on a CPU."""
   model = DigitCNN(nnx.Rngs(0))
   graphdef, params = nnx.split(model)
@@ -76,9 +76,10 @@ def train(x_train: np.ndarray, y_train: np.ndarray, epochs: int = 4, batch: int 
   for _ in range(epochs):
     order = rng.permutation(len(x_train))
     for start in range(0, len(order) - batch + 1, batch):
-      rows = order[start:start + batch]
-      params, opt_state = step(params, opt_state, jnp.asarray(x_train[rows]),
-                               jnp.asarray(y_train[rows]))
+      rows = order[start : start + batch]
+      params, opt_state = step(
+          params, opt_state, jnp.asarray(x_train[rows]), jnp.asarray(y_train[rows])
+      )
   nnx.update(model, params)
   return model
 
@@ -96,24 +97,37 @@ def main():
   explainer = jaxlime.ImageExplainer(class_names=[str(d) for d in range(10)])
   images = x_test[:64]
   start = time.perf_counter()
-  exp = jax.block_until_ready(explainer.explain(
-      images, model, key=0, segmentation_fn=jaxlime.SegmentationAlgorithm("grid", grid_size=8),
-      hide_color=0, num_samples=1000, top_labels=1))
-  print(f"Explained {len(exp)} images in {time.perf_counter() - start:.1f} s "
-        "(1000 perturbations each, compilation included).")
+  exp = jax.block_until_ready(
+      explainer.explain(
+          images,
+          model,
+          key=0,
+          segmentation_fn=jaxlime.SegmentationAlgorithm("grid", grid_size=8),
+          hide_color=0,
+          num_samples=1000,
+          top_labels=1,
+      )
+  )
+  print(
+      f"Explained {len(exp)} images in {time.perf_counter() - start:.1f} s "
+      "(1000 perturbations each, compilation included)."
+  )
 
   for i in range(3):
     label = int(exp.labels[i, 0])
-    print(f"\nImage {i}: true {y_test[i]}, predicted {label} "
-          f"(p = {float(exp.prediction[i, label]):.2f}), surrogate R^2 = {float(exp.score[i, 0]):.2f}")
+    print(
+        f"\nImage {i}: true {y_test[i]}, predicted {label} "
+        f"(p = {float(exp.prediction[i, label]):.2f}), surrogate R^2 = {float(exp.score[i, 0]):.2f}"
+    )
     for name, weight in exp.as_list(i, label)[:4]:
       print(f"  {name:16s} {weight:+.3f}")
   _, mask = exp.get_image_and_mask(0, int(exp.labels[0, 0]), positive_only=True, num_features=5)
-  print(f"\nget_image_and_mask: the top 5 positive superpixels of image 0 cover "
-        f"{int(mask.sum())} pixels.")
+  print(
+      f"\nget_image_and_mask: the top 5 positive superpixels of image 0 cover "
+      f"{int(mask.sum())} pixels."
+  )
 
-  figure = exp.image_figure(indices=range(8), num_features=6, positive_only=True,
-                            figsize=(16, 4.6))
+  figure = exp.image_figure(indices=range(8), num_features=6, positive_only=True, figsize=(16, 4.6))
   output = pathlib.Path(__file__).resolve().parent / "output" / "image.png"
   output.parent.mkdir(exist_ok=True)
   figure.savefig(output, dpi=110)

@@ -1,6 +1,6 @@
 """Quickstart: explain every test prediction of a Flax MLP in one call.
 
-  pip install -e ".[examples]" && python examples/quickstart.py
+pip install -e ".[examples]" && python examples/quickstart.py
 """
 
 import importlib.util
@@ -26,8 +26,9 @@ explainer = jaxlime.TabularExplainer(
 
 # All test rows at once: 5000 perturbations each, one jitted computation (compilation included).
 start = time.perf_counter()
-exp = jax.block_until_ready(explainer.explain(data["X_test"], model, key=0, num_samples=5000,
-                                              num_features=10, labels=(1,)))
+exp = jax.block_until_ready(
+    explainer.explain(data["X_test"], model, key=0, num_samples=5000, num_features=10, labels=(1,))
+)
 elapsed = time.perf_counter() - start
 print(f"Explained {len(exp)} instances in {elapsed:.1f} s (including compilation).")
 
@@ -36,8 +37,10 @@ p_benign = np.asarray(exp.prediction[:, label])
 # A confident malignant, a confident benign and the most uncertain prediction.
 for i in (int(np.argmin(p_benign)), int(np.argmax(p_benign)), int(np.argmin(abs(p_benign - 0.5)))):
   predicted = data["class_names"][int(p_benign[i] > 0.5)]
-  print(f"\nInstance {i}: predicted {predicted}, P(benign) = {p_benign[i]:.3f}, "
-        f"surrogate R^2 = {exp.score[i, 0]:.2f}")
+  print(
+      f"\nInstance {i}: predicted {predicted}, P(benign) = {p_benign[i]:.3f}, "
+      f"surrogate R^2 = {exp.score[i, 0]:.2f}"
+  )
   for name, weight, std in exp.as_list(i, label=label, with_std=True)[:5]:
     print(f"  {name:45s} {weight:+.3f} ± {std:.3f}")
 

@@ -60,7 +60,7 @@ class Tokenizer:
     ids = np.full((len(texts), num_tokens), PAD, np.int32)
     for row, text in enumerate(texts):
       tokens = self(text)[:num_tokens]
-      ids[row, :len(tokens)] = tokens
+      ids[row, : len(tokens)] = tokens
     return ids
 
 
@@ -135,11 +135,14 @@ def main():
   ]
   explainer = jaxlime.TextExplainer(class_names=CLASS_NAMES)
   start = time.perf_counter()
-  explanation = explainer.explain(texts, model, key=0, num_samples=5000, num_features=6,
-                                  tokenizer=tokenizer)
+  explanation = explainer.explain(
+      texts, model, key=0, num_samples=5000, num_features=6, tokenizer=tokenizer
+  )
   jax.block_until_ready(explanation.coef)
-  print(f"explained {len(texts)} texts (5000 samples each, including compilation) in "
-        f"{time.perf_counter() - start:.1f} s")
+  print(
+      f"explained {len(texts)} texts (5000 samples each, including compilation) in "
+      f"{time.perf_counter() - start:.1f} s"
+  )
   for i, text in enumerate(texts):
     probability = float(explanation.prediction[i, 1])
     top = ", ".join(f"{word} {weight:+.3f}" for word, weight in explanation.as_list(i)[:4])
@@ -147,8 +150,11 @@ def main():
 
   OUTPUT.parent.mkdir(parents=True, exist_ok=True)
   pages = "".join(explanation.as_html(i, label=1) for i in range(len(texts)))
-  OUTPUT.write_text(f"<html><head><meta charset='utf-8'><title>jaxlime text explanations"
-                    f"</title></head><body>{pages}</body></html>", encoding="utf-8")
+  OUTPUT.write_text(
+      f"<html><head><meta charset='utf-8'><title>jaxlime text explanations"
+      f"</title></head><body>{pages}</body></html>",
+      encoding="utf-8",
+  )
   print(f"wrote {OUTPUT}")
 
 

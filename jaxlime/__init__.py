@@ -42,7 +42,7 @@ from jaxlime._src.surrogate import Surrogate
 from jaxlime._src.surrogate import fit_surrogate
 from jaxlime._src.tabular import TabularExplainer
 from jaxlime._src.text import TextExplainer
-from jaxlime._src.text import TextExplanation
+from jaxlime._src.text_explanation import TextExplanation
 
 __version__ = "0.2.0"
 

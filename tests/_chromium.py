@@ -7,8 +7,15 @@ import tempfile
 
 import numpy as np
 
-_FLAGS = ("--headless", "--no-sandbox", "--disable-gpu", "--no-first-run",
-          "--disable-background-networking", "--disable-component-update", "--disable-sync")
+_FLAGS = (
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+)
 
 
 def executable() -> str | None:
@@ -17,8 +24,13 @@ def executable() -> str | None:
 
 def _run(arguments: list[str]) -> subprocess.CompletedProcess:
   with tempfile.TemporaryDirectory() as profile:
-    return subprocess.run([executable(), *_FLAGS, f"--user-data-dir={profile}", *arguments],
-                          capture_output=True, text=True, timeout=120, check=True)
+    return subprocess.run(
+        [executable(), *_FLAGS, f"--user-data-dir={profile}", *arguments],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
 
 
 def dump_dom(path: str) -> str:
@@ -32,6 +44,11 @@ def screenshot(path: str, size=(1200, 800)) -> np.ndarray:
 
   with tempfile.TemporaryDirectory() as directory:
     png = os.path.join(directory, "page.png")
-    _run([f"--screenshot={png}", f"--window-size={size[0]},{size[1]}",
-          f"file://{os.path.abspath(path)}"])
+    _run(
+        [
+            f"--screenshot={png}",
+            f"--window-size={size[0]},{size[1]}",
+            f"file://{os.path.abspath(path)}",
+        ]
+    )
     return mpl_image.imread(png)

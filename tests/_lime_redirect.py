@@ -12,9 +12,19 @@ import os
 import sys
 import types
 
-MODULES = ("lime_tabular", "lime_text", "lime_image", "lime_base", "explanation", "discretize",
-           "submodular_pick", "wrappers", "wrappers.scikit_image", "utils",
-           "utils.generic_utils")
+MODULES = (
+    "lime_tabular",
+    "lime_text",
+    "lime_image",
+    "lime_base",
+    "explanation",
+    "discretize",
+    "submodular_pick",
+    "wrappers",
+    "wrappers.scikit_image",
+    "utils",
+    "utils.generic_utils",
+)
 
 
 def lime_directory() -> str:

@@ -17,8 +17,15 @@ import tempfile
 import pytest
 
 CANDIDATES = ("chromium", "chromium-browser", "google-chrome", "google-chrome-stable")
-FLAGS = ("--headless", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-         "--disable-component-update", "--disable-sync", "--hide-scrollbars")
+FLAGS = (
+    "--headless",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+)
 TIMEOUT_SECONDS = 120
 
 
@@ -49,8 +56,9 @@ def _run(arguments: list[str]) -> subprocess.CompletedProcess:
     command = [browser, *FLAGS, f"--user-data-dir={profile}"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:
       command.append("--no-sandbox")  # Chromium refuses to run as root with its sandbox.
-    result = subprocess.run(command + arguments, capture_output=True, text=True,
-                            timeout=TIMEOUT_SECONDS)
+    result = subprocess.run(
+        command + arguments, capture_output=True, text=True, timeout=TIMEOUT_SECONDS
+    )
   if result.returncode != 0:
     raise RuntimeError(f"chromium exited with {result.returncode}: {result.stderr[-2000:]}")
   return result

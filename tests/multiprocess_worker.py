@@ -54,12 +54,19 @@ def data():
   def string_model(strings):
     ids = np.zeros((len(strings), 12), np.int32)
     for row, string in enumerate(strings):
-      ids[row, :len(string.split())] = tokenize(string)
+      ids[row, : len(string.split())] = tokenize(string)
     return np.asarray(token_model(jnp.asarray(ids)))
 
-  return dict(X=X, tabular_model=tabular_model, images=images, image_model=image_model,
-              texts=texts, tokenize=tokenize, token_model=token_model,
-              string_model=string_model)
+  return dict(
+      X=X,
+      tabular_model=tabular_model,
+      images=images,
+      image_model=image_model,
+      texts=texts,
+      tokenize=tokenize,
+      token_model=token_model,
+      string_model=string_model,
+  )
 
 
 def explain_all(mesh=None, rows=slice(None), process_local=False):
@@ -71,30 +78,56 @@ def explain_all(mesh=None, rows=slice(None), process_local=False):
   X, images, texts = d["X"], d["images"], d["texts"]
   tabular = jaxlime.TabularExplainer(X)
   out = {}
-  out["tabular"] = tabular.explain(X[:NUM_ROWS][rows], d["tabular_model"], key=0,
-                                   num_samples=300, **run).coef
-  parts = list(tabular.explain_iter(X[:NUM_ROWS][rows], d["tabular_model"], key=0,
-                                    num_samples=300, instances_per_call=4, **run))
+  out["tabular"] = tabular.explain(
+      X[:NUM_ROWS][rows], d["tabular_model"], key=0, num_samples=300, **run
+  ).coef
+  parts = list(
+      tabular.explain_iter(
+          X[:NUM_ROWS][rows],
+          d["tabular_model"],
+          key=0,
+          num_samples=300,
+          instances_per_call=4,
+          **run,
+      )
+  )
   out["tabular_iter"] = np.concatenate([np.asarray(part.coef) for _, part in parts])
   out["tabular_iter_starts"] = np.array([start for start, _ in parts])
-  out["image"] = jaxlime.ImageExplainer().explain(
-      images[rows], d["image_model"], key=1, segmentation_fn="grid", num_samples=64,
-      top_labels=2, **run).coef
+  out["image"] = (
+      jaxlime.ImageExplainer()
+      .explain(
+          images[rows],
+          d["image_model"],
+          key=1,
+          segmentation_fn="grid",
+          num_samples=64,
+          top_labels=2,
+          **run,
+      )
+      .coef
+  )
   text = jaxlime.TextExplainer()
-  out["tokens"] = text.explain(texts[rows], d["token_model"], key=2, num_samples=200,
-                               tokenizer=d["tokenize"], **run).coef
-  out["strings"] = text.explain(texts[rows], d["string_model"], key=2, num_samples=200,
-                                **run).coef
-  out["kernel_shap"] = jaxlime.KernelShapExplainer(X[20:40]).explain(
-      X[:NUM_ROWS][rows], d["tabular_model"], key=3, nsamples=128, **run).values
+  out["tokens"] = text.explain(
+      texts[rows], d["token_model"], key=2, num_samples=200, tokenizer=d["tokenize"], **run
+  ).coef
+  out["strings"] = text.explain(texts[rows], d["string_model"], key=2, num_samples=200, **run).coef
+  out["kernel_shap"] = (
+      jaxlime.KernelShapExplainer(X[20:40])
+      .explain(X[:NUM_ROWS][rows], d["tabular_model"], key=3, nsamples=128, **run)
+      .values
+  )
   return {name: np.asarray(value) for name, value in out.items()}
 
 
 def main():
   process_id, port, out_dir = int(sys.argv[1]), int(sys.argv[2]), sys.argv[3]
   jax.config.update("jax_cpu_collectives_implementation", "gloo")
-  jax.distributed.initialize(coordinator_address=f"127.0.0.1:{port}", num_processes=2,
-                             process_id=process_id, initialization_timeout=120)
+  jax.distributed.initialize(
+      coordinator_address=f"127.0.0.1:{port}",
+      num_processes=2,
+      process_id=process_id,
+      initialization_timeout=120,
+  )
   assert jax.device_count() == 4 and jax.local_device_count() == 2, jax.devices()
   mesh = jax.make_mesh((jax.device_count(),), ("data",))
   results = {f"global_{k}": v for k, v in explain_all(mesh).items()}

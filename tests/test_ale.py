@@ -63,8 +63,14 @@ class PredictModel:
 @pytest.mark.parametrize("grid_size", [7, 20])
 def test_agrees_with_pyale_on_a_non_additive_model(correlated, feature, grid_size):
   frame = pd.DataFrame(correlated, columns=["a", "b", "c"])
-  reference = PyALE.ale(frame, PredictModel(), feature=[frame.columns[feature]],
-                        grid_size=grid_size, include_CI=False, plot=False)
+  reference = PyALE.ale(
+      frame,
+      PredictModel(),
+      feature=[frame.columns[feature]],
+      grid_size=grid_size,
+      include_CI=False,
+      plot=False,
+  )
   ours = jaxlime.accumulated_local_effects(interacting, correlated, feature, grid_size=grid_size)
   np.testing.assert_array_equal(ours.grid_values, reference.index.values)
   np.testing.assert_allclose(ours.ale[0], reference["eff"].values, atol=1e-5)
@@ -82,19 +88,25 @@ def test_host_model_equals_jax_model(correlated):
   host = jaxlime.host_model(lambda x: PredictModel().predict(pd.DataFrame(x)))
   np.testing.assert_allclose(
       jaxlime.accumulated_local_effects(host, correlated, 1, grid_size=9).ale,
-      jaxlime.accumulated_local_effects(interacting, correlated, 1, grid_size=9).ale, atol=1e-6)
+      jaxlime.accumulated_local_effects(interacting, correlated, 1, grid_size=9).ale,
+      atol=1e-6,
+  )
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    (dict(feature=3), r"features \[3\] are out of range"),
-    (dict(feature=(0, 1)), "one column index"),
-    (dict(grid_size=0), "grid_size must be >= 1; got 0"),
-    (dict(X=np.zeros((0, 3))), "X is empty"),
-    (dict(X=np.ones((1, 3))), "at least 2 rows"),
-    (dict(X=np.ones((5, 3))), "feature 0 is constant"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        (dict(feature=3), r"features \[3\] are out of range"),
+        (dict(feature=(0, 1)), "one column index"),
+        (dict(grid_size=0), "grid_size must be >= 1; got 0"),
+        (dict(X=np.zeros((0, 3))), "X is empty"),
+        (dict(X=np.ones((1, 3))), "at least 2 rows"),
+        (dict(X=np.ones((5, 3))), "feature 0 is constant"),
+    ],
+)
 def test_bad_input(correlated, kwargs, match):
   arguments = dict(model=additive, X=correlated, feature=0) | kwargs
   with pytest.raises(ValueError, match=match):
-    jaxlime.accumulated_local_effects(arguments.pop("model"), arguments.pop("X"),
-                                      arguments.pop("feature"), **arguments)
+    jaxlime.accumulated_local_effects(
+        arguments.pop("model"), arguments.pop("X"), arguments.pop("feature"), **arguments
+    )

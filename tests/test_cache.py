@@ -23,13 +23,22 @@ print(before, jax.config.jax_compilation_cache_dir)
 
 def _run(tmp_path, *arguments, env_value=None):
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-  environment = {k: v for k, v in os.environ.items()
-                 if k not in ("JAXLIME_CACHE_DIR", "JAX_COMPILATION_CACHE_DIR")}
+  environment = {
+      k: v
+      for k, v in os.environ.items()
+      if k not in ("JAXLIME_CACHE_DIR", "JAX_COMPILATION_CACHE_DIR")
+  }
   environment.update(PYTHONPATH=root, XDG_CACHE_HOME=str(tmp_path / "xdg"))
   if env_value is not None:
     environment["JAXLIME_CACHE_DIR"] = env_value
-  out = subprocess.run([sys.executable, "-c", _SCRIPT, *arguments], env=environment, check=True,
-                       capture_output=True, text=True, timeout=300).stdout
+  out = subprocess.run(
+      [sys.executable, "-c", _SCRIPT, *arguments],
+      env=environment,
+      check=True,
+      capture_output=True,
+      text=True,
+      timeout=300,
+  ).stdout
   return out.split()
 
 

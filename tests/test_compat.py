@@ -45,7 +45,8 @@ def test_verbose_prints_what_lime_prints(cancer):
   out = io.StringIO()
   with contextlib.redirect_stdout(out):
     exp = _tabular(cancer, random_state=0, verbose=True).explain_instance(
-        X[0], model, num_features=3, num_samples=500)
+        X[0], model, num_features=3, num_samples=500
+    )
   lines = out.getvalue().splitlines()
   assert [line.split()[0] for line in lines] == ["Intercept", "Prediction_local", "Right:"]
   assert float(lines[0].split()[1]) == pytest.approx(exp.intercept[1])
@@ -54,8 +55,10 @@ def test_verbose_prints_what_lime_prints(cancer):
 
 def test_random_state_int_and_randomstate(cancer):
   X, _, _, model = cancer
-  maps = [_tabular(cancer, random_state=seed).explain_instance(X[3], model, num_samples=300)
-          .as_map() for seed in (10, 10, 20)]
+  maps = [
+      _tabular(cancer, random_state=seed).explain_instance(X[3], model, num_samples=300).as_map()
+      for seed in (10, 10, 20)
+  ]
   assert maps[0] == maps[1] and maps[0] != maps[2]
   state = np.random.RandomState(10)
   explainer = _tabular(cancer, random_state=state)
@@ -71,14 +74,17 @@ def test_discretizer_instance_and_feature_statistics(cancer):
   theirs = lime_lime_tabular.LimeTabularExplainer(X, feature_names=names, random_state=1)
   for column in range(X.shape[1]):
     assert list(ours.feature_values[column]) == list(theirs.feature_values[column])
-    np.testing.assert_array_equal(ours.feature_frequencies[column],
-                                  theirs.feature_frequencies[column])
+    np.testing.assert_array_equal(
+        ours.feature_frequencies[column], theirs.feature_frequencies[column]
+    )
   exp = ours.explain_instance(X[5], model, num_samples=500)
   lime_exp = theirs.explain_instance(X[5], model, num_samples=500)
   lime_names = dict(lime_exp.as_list())
   # Bin names of the instance are lime's, for every feature either reports.
-  names_for = dict(lime_exp.domain_mapper.discretized_feature_names and
-                   enumerate(lime_exp.domain_mapper.discretized_feature_names))
+  names_for = dict(
+      lime_exp.domain_mapper.discretized_feature_names
+      and enumerate(lime_exp.domain_mapper.discretized_feature_names)
+  )
   assert [names_for[j] for j, _ in exp.local_exp[1]] == [name for name, _ in exp.as_list()]
   assert set(lime_names) <= set(names_for.values())
 
@@ -109,9 +115,11 @@ def test_lime_base_equals_lime_on_same_samples(regressor, selection):
   distances = np.sqrt(((data - data[0]) ** 2).sum(1))
   kernel = lambda d: np.sqrt(np.exp(-(d**2) / 2.0**2))  # noqa: E731
   ours = lime_base.LimeBase(kernel).explain_instance_with_data(
-      data, labels, distances, 1, 4, feature_selection=selection, model_regressor=regressor)
+      data, labels, distances, 1, 4, feature_selection=selection, model_regressor=regressor
+  )
   theirs = lime_lime_base.LimeBase(kernel).explain_instance_with_data(
-      data, labels, distances, 1, 4, feature_selection=selection, model_regressor=regressor)
+      data, labels, distances, 1, 4, feature_selection=selection, model_regressor=regressor
+  )
   assert [j for j, _ in ours[1]] == [j for j, _ in theirs[1]]
   np.testing.assert_allclose([w for _, w in ours[1]], [w for _, w in theirs[1]], atol=2e-5)
   assert ours[0] == pytest.approx(float(theirs[0]), abs=2e-5)
@@ -128,8 +136,14 @@ def test_host_paths_distance_kernel_regressor(cancer):
     return np.sqrt(np.exp(-(d**2) / kernel_width**2))
 
   explainer = _tabular(cancer, kernel=kernel, random_state=0)
-  exp = explainer.explain_instance(X[0], model, num_features=3, num_samples=300,
-                                   distance_metric="manhattan", model_regressor=LinearRegression())
+  exp = explainer.explain_instance(
+      X[0],
+      model,
+      num_features=3,
+      num_samples=300,
+      distance_metric="manhattan",
+      model_regressor=LinearRegression(),
+  )
   z0 = exp.domain_mapper.scaled_row
   assert seen[0].shape == (1, 300) and seen[0][0, 0] == 0.0
   assert len(exp.local_exp[1]) == 3 and 0.0 <= exp.score <= 1.0
@@ -138,8 +152,9 @@ def test_host_paths_distance_kernel_regressor(cancer):
 
 def test_regression_fields(cancer):
   X, names, _, model = cancer
-  explainer = lime_tabular.LimeTabularExplainer(X, mode="regression", feature_names=names,
-                                                random_state=0)
+  explainer = lime_tabular.LimeTabularExplainer(
+      X, mode="regression", feature_names=names, random_state=0
+  )
   exp = explainer.explain_instance(X[0], lambda rows: model(rows)[:, 1], num_samples=400)
   assert exp.predicted_value == pytest.approx(model(X[:1])[0, 1])
   assert exp.min_value <= exp.predicted_value <= exp.max_value
@@ -156,8 +171,9 @@ def test_recurrent_reshapes_like_lime():
     p = 1 / (1 + np.exp(-batch[:, -1, 0]))
     return np.stack([1 - p, p], 1)
 
-  explainer = lime_tabular.RecurrentTabularExplainer(sequences, feature_names=["a", "b"],
-                                                     random_state=0)
+  explainer = lime_tabular.RecurrentTabularExplainer(
+      sequences, feature_names=["a", "b"], random_state=0
+  )
   exp = explainer.explain_instance(sequences[0], model, num_features=2, num_samples=300)
   assert seen == [(300, 3, 2)]
   assert explainer.feature_names[:3] == ["a_t-2", "a_t-1", "a_t-0"]
@@ -180,12 +196,22 @@ def test_tabular_agrees_with_lime_as_lime_with_itself(cancer):
   X, names, _, model = cancer
   rows = X[[0, 7, 21, 50, 120]]
   options = dict(num_features=30, num_samples=15000)
-  ours = lime_tabular.LimeTabularExplainer(X, feature_names=names, feature_selection="none",
-                                           random_state=0).explain_instances(rows, model,
-                                                                             **options)
-  lime_runs = [[dict(lime_lime_tabular.LimeTabularExplainer(
-      X, feature_names=names, feature_selection="none", random_state=seed)
-      .explain_instance(row, model, **options).local_exp[1]) for row in rows] for seed in (1, 2)]
+  ours = lime_tabular.LimeTabularExplainer(
+      X, feature_names=names, feature_selection="none", random_state=0
+  ).explain_instances(rows, model, **options)
+  lime_runs = [
+      [
+          dict(
+              lime_lime_tabular.LimeTabularExplainer(
+                  X, feature_names=names, feature_selection="none", random_state=seed
+              )
+              .explain_instance(row, model, **options)
+              .local_exp[1]
+          )
+          for row in rows
+      ]
+      for seed in (1, 2)
+  ]
   for exp, lime_a, lime_b in zip(ours, *lime_runs):
     overlap, correlation = _agreement(dict(exp.local_exp[1]), lime_a, 5)
     lime_overlap, lime_correlation = _agreement(lime_b, lime_a, 5)
@@ -201,14 +227,21 @@ def _sentiment(strings):
 
 @pytest.mark.slow
 def test_text_agrees_with_lime_as_lime_with_itself():
-  texts = ["a good movie with a great cast but a bad ending and a good score",
-           "bad acting, bad plot, great music, good costumes, bad dialogue"]
+  texts = [
+      "a good movie with a great cast but a bad ending and a good score",
+      "bad acting, bad plot, great music, good costumes, bad dialogue",
+  ]
   options = dict(num_features=6, num_samples=10000)
-  ours = lime_text.LimeTextExplainer(random_state=0).explain_instances(texts, _sentiment,
-                                                                       **options)
+  ours = lime_text.LimeTextExplainer(random_state=0).explain_instances(texts, _sentiment, **options)
   for text, exp in zip(texts, ours):
-    lime_a, lime_b = [dict(lime_lime_text.LimeTextExplainer(random_state=seed).explain_instance(
-        text, _sentiment, **options).as_list()) for seed in (1, 2)]
+    lime_a, lime_b = [
+        dict(
+            lime_lime_text.LimeTextExplainer(random_state=seed)
+            .explain_instance(text, _sentiment, **options)
+            .as_list()
+        )
+        for seed in (1, 2)
+    ]
     mine = dict(exp.as_list())
     overlap, correlation = _agreement(mine, lime_a, 3)
     lime_overlap, lime_correlation = _agreement(lime_b, lime_a, 3)
@@ -220,7 +253,8 @@ def test_text_indexed_string_matches_lime():
   text = "This is a good movie. This, it is a great movie."
   for bow in (True, False):
     ours, theirs = lime_text.IndexedString(text, bow=bow), lime_lime_text.IndexedString(
-        text, bow=bow)
+        text, bow=bow
+    )
     assert ours.inverse_vocab == theirs.inverse_vocab
     assert list(ours.as_np) == list(theirs.as_np)
     assert ours.inverse_removing([0, 3]) == theirs.inverse_removing([0, 3])
@@ -230,21 +264,23 @@ def test_text_indexed_string_matches_lime():
 @pytest.mark.skipif(_chromium.executable() is None, reason="chromium is not installed")
 def test_html_renders_in_headless_chromium(cancer, tmp_path):
   X, _, _, model = cancer
-  exp = _tabular(cancer, random_state=0).explain_instance(X[0], model, num_features=5,
-                                                          num_samples=500)
+  exp = _tabular(cancer, random_state=0).explain_instance(
+      X[0], model, num_features=5, num_samples=500
+  )
   tabular_page = tmp_path / "tabular.html"
   exp.save_to_file(str(tabular_page))
   text_exp = lime_text.LimeTextExplainer(random_state=0).explain_instance(
-      "a good movie with a bad end", _sentiment, num_features=3, num_samples=300)
+      "a good movie with a bad end", _sentiment, num_features=3, num_samples=300
+  )
   text_page = tmp_path / "text.html"
   text_page.write_text(text_exp.as_html())
   for page in (tabular_page, text_page):
     assert "<script" not in page.read_text() and "http" not in page.read_text()
   dom = _chromium.dump_dom(str(tabular_page))
   for panel in ("probabilities", "weights", "values"):
-    assert f"class=\"panel {panel}\"" in dom
+    assert f'class="panel {panel}"' in dom
   assert "Prediction probabilities" in dom and exp.as_list()[0][0].split(" ")[0] in dom
-  assert "class=\"word\"" in _chromium.dump_dom(str(text_page))
+  assert 'class="word"' in _chromium.dump_dom(str(text_page))
   for page in (tabular_page, text_page):
     picture = _chromium.screenshot(str(page))
     assert picture[..., :3].std() > 0.05  # Not a blank page.
@@ -259,12 +295,13 @@ def test_engine_and_image_html_in_headless_chromium(breast_cancer, logistic, tmp
 
   X, _, names, classes = breast_cancer
   exp = jaxlime.TabularExplainer(X, feature_names=names, class_names=classes).explain(
-      X[:2], logistic.model, key=0, num_samples=500, num_features=5)
+      X[:2], logistic.model, key=0, num_samples=500, num_features=5
+  )
   tabular_page = tmp_path / "engine.html"
   exp.save_to_file(str(tabular_page), 1)
   dom = _chromium.dump_dom(str(tabular_page))
   for panel in ("probabilities", "weights", "values"):
-    assert f"class=\"panel {panel}\"" in dom
+    assert f'class="panel {panel}"' in dom
   assert names[int(exp.as_map(1)[1][0][0])] in dom
 
   image = np.zeros((96, 96, 3))
@@ -276,7 +313,8 @@ def test_engine_and_image_html_in_headless_chromium(breast_cancer, logistic, tmp
 
   grid = lambda img: (np.arange(96)[:, None] // 24) * 4 + np.arange(96)[None, :] // 24  # noqa
   image_exp = lime_image.LimeImageExplainer(random_state=0).explain_instance(
-      image, brightness, top_labels=1, hide_color=0, num_samples=200, segmentation_fn=grid)
+      image, brightness, top_labels=1, hide_color=0, num_samples=200, segmentation_fn=grid
+  )
   # Hiding a white superpixel darkens the image: the 8 white ones weigh for "bright" (label 1).
   assert sorted(j for j, w in image_exp.local_exp[1] if w > 0.01) == [2, 3, 6, 7, 10, 11, 14, 15]
   image_page = tmp_path / "image.html"
@@ -307,12 +345,27 @@ def test_image_agrees_with_lime_as_lime_with_itself():
     p = 1 / (1 + np.exp(-8 * (score - 0.25)))
     return np.stack([1 - p, p], 1)
 
-  options = dict(top_labels=None, labels=(1,), hide_color=0, num_features=16, num_samples=10000,
-                 segmentation_fn=segmentation)
-  ours = dict(lime_image.LimeImageExplainer(random_state=0).explain_instance(
-      image, model, **options).local_exp[1])
-  lime_a, lime_b = [dict(lime_lime_image.LimeImageExplainer(random_state=seed).explain_instance(
-      image, model, **options).local_exp[1]) for seed in (1, 2)]
+  options = dict(
+      top_labels=None,
+      labels=(1,),
+      hide_color=0,
+      num_features=16,
+      num_samples=10000,
+      segmentation_fn=segmentation,
+  )
+  ours = dict(
+      lime_image.LimeImageExplainer(random_state=0)
+      .explain_instance(image, model, **options)
+      .local_exp[1]
+  )
+  lime_a, lime_b = [
+      dict(
+          lime_lime_image.LimeImageExplainer(random_state=seed)
+          .explain_instance(image, model, **options)
+          .local_exp[1]
+      )
+      for seed in (1, 2)
+  ]
   overlap, correlation = _agreement(ours, lime_a, 5)
   lime_overlap, lime_correlation = _agreement(lime_b, lime_a, 5)
   assert overlap >= lime_overlap - 0.2
@@ -343,8 +396,9 @@ def test_signatures_are_limes():
       (scikit_image.SegmentationAlgorithm, lime_scikit_image.SegmentationAlgorithm),
   ]
   for ours, theirs in pairs:
-    methods = ["__init__"] + [m for m in ("explain_instance", "explain_instance_with_data")
-                              if hasattr(theirs, m)]
+    methods = ["__init__"] + [
+        m for m in ("explain_instance", "explain_instance_with_data") if hasattr(theirs, m)
+    ]
     for method in methods:
       mine = inspect.signature(getattr(ours, method)).parameters
       lime_parameters = inspect.signature(getattr(theirs, method)).parameters
@@ -360,8 +414,9 @@ def test_submodular_pick_is_limes_on_the_same_explanations(cancer):
 
   X, _, _, model = cancer
   rows = X[:40]
-  fixed = _tabular(cancer, random_state=0).explain_instances(rows, model, num_features=4,
-                                                             num_samples=500, top_labels=1)
+  fixed = _tabular(cancer, random_state=0).explain_instances(
+      rows, model, num_features=4, num_samples=500, top_labels=1
+  )
   by_row = {row.tobytes(): exp for row, exp in zip(rows, fixed)}
 
   class Replay:
@@ -376,8 +431,9 @@ def test_submodular_pick_is_limes_on_the_same_explanations(cancer):
   picks = []
   for kind in (submodular_pick.SubmodularPick, lime_submodular_pick.SubmodularPick):
     np.random.seed(3)
-    pick = kind(Replay(), rows, model, method="sample", sample_size=30, num_exps_desired=5,
-                num_features=4)
+    pick = kind(
+        Replay(), rows, model, method="sample", sample_size=30, num_exps_desired=5, num_features=4
+    )
     picks.append([id(exp) for exp in pick.sp_explanations])
   assert picks[0] == picks[1] and len(picks[0]) == 5
 
@@ -395,8 +451,9 @@ def test_engine_readers_default_to_first_explained_label():
     logits = jnp.stack([x[:, 0], x[:, 1], -x[:, 0] - x[:, 1]], axis=1)
     return jax.nn.softmax(logits)
 
-  exp = jaxlime.TabularExplainer(X).explain(X[:2], model, key=0, num_samples=300,
-                                            num_features=2, top_labels=2)
+  exp = jaxlime.TabularExplainer(X).explain(
+      X[:2], model, key=0, num_samples=300, num_features=2, top_labels=2
+  )
   first = exp.available_labels(0)[0]
   assert exp.as_list(0) == exp.as_list(0, first)
   assert "Prediction probabilities" in exp.as_html(0)
@@ -404,5 +461,6 @@ def test_engine_readers_default_to_first_explained_label():
   missing = ({0, 1, 2} - set(exp.available_labels(0))).pop()
   with pytest.raises(ValueError, match=r"explained labels: \["):
     exp.as_list(0, missing)
-  assert repr(exp) == (f"Explanation(N=2, L=2, labels[0]={exp.available_labels(0)}, "
-                       "mode='classification', D=4)")
+  assert repr(exp) == (
+      f"Explanation(N=2, L=2, labels[0]={exp.available_labels(0)}, " "mode='classification', D=4)"
+  )

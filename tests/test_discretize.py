@@ -38,8 +38,11 @@ def _synthetic(seed=0, n=300):
 
 def _datasets():
   out = []
-  for name, loader in (("breast_cancer", sklearn_datasets.load_breast_cancer),
-                       ("iris", sklearn_datasets.load_iris), ("wine", sklearn_datasets.load_wine)):
+  for name, loader in (
+      ("breast_cancer", sklearn_datasets.load_breast_cancer),
+      ("iris", sklearn_datasets.load_iris),
+      ("wine", sklearn_datasets.load_wine),
+  ):
     ds = loader()
     out.append((name, ds.data, ds.target, [], list(ds.feature_names)))
   x, y, y3, cat = _synthetic()
@@ -81,8 +84,13 @@ def _assert_matches_lime(ours, lime_disc, x, categorical):
   np.testing.assert_array_equal(ours.discretized, expected_discretized)
   assert sorted(lime_disc.lambdas) == list(np.flatnonzero(expected_discretized))
   e = ours.edges.shape[1]
-  assert ours.means.shape == ours.stds.shape == ours.mins.shape == ours.maxs.shape == (
-      num_features, e + 1)
+  assert (
+      ours.means.shape
+      == ours.stds.shape
+      == ours.mins.shape
+      == ours.maxs.shape
+      == (num_features, e + 1)
+  )
   assert e == max(len(_lime_qts(lime_disc, f)) for f in lime_disc.lambdas)
   for f in range(num_features):
     n = int(ours.num_edges[f])
@@ -95,12 +103,16 @@ def _assert_matches_lime(ours, lime_disc, x, categorical):
     np.testing.assert_array_equal(ours.edges[f, :n], qts)
     assert np.all(np.isposinf(ours.edges[f, n:]))
     assert list(ours.names[f]) == lime_disc.names[f]
-    for ours_field, lime_field in ((ours.means, lime_disc.means), (ours.stds, lime_disc.stds),
-                                   (ours.mins, lime_disc.mins), (ours.maxs, lime_disc.maxs)):
-      np.testing.assert_array_equal(ours_field[f, :n + 1], np.asarray(lime_field[f], float))
+    for ours_field, lime_field in (
+        (ours.means, lime_disc.means),
+        (ours.stds, lime_disc.stds),
+        (ours.mins, lime_disc.mins),
+        (ours.maxs, lime_disc.maxs),
+    ):
+      np.testing.assert_array_equal(ours_field[f, : n + 1], np.asarray(lime_field[f], float))
     # Padding of bins that do not exist.
-    np.testing.assert_array_equal(ours.stds[f, n + 1:], 1.0)
-    np.testing.assert_array_equal(ours.means[f, n + 1:], 0.0)
+    np.testing.assert_array_equal(ours.stds[f, n + 1 :], 1.0)
+    np.testing.assert_array_equal(ours.means[f, n + 1 :], 0.0)
   for rows in (x, _fresh_rows(x)):
     np.testing.assert_array_equal(ours.discretize(rows), lime_disc.discretize(rows))
   # One row at a time (lime's 1-D path), and edges themselves (side='left').
@@ -135,8 +147,9 @@ def test_entropy_matches_lime_with_string_labels():
   ds = sklearn_datasets.load_iris()
   labels = np.asarray(ds.target_names)[ds.target]
   ours = D.entropy_discretizer(ds.data, [], list(ds.feature_names), labels)
-  lime_disc = lime_discretize.EntropyDiscretizer(ds.data, [], list(ds.feature_names),
-                                                 labels=labels, random_state=0)
+  lime_disc = lime_discretize.EntropyDiscretizer(
+      ds.data, [], list(ds.feature_names), labels=labels, random_state=0
+  )
   _assert_matches_lime(ours, lime_disc, ds.data, [])
   # Same classes as integers give the same tree.
   by_int = D.entropy_discretizer(ds.data, [], list(ds.feature_names), ds.target)
@@ -151,8 +164,11 @@ def test_integer_training_data_matches_lime():
   for ours, lime_disc in (
       (D.quartile_discretizer(x, [1], names), lime_discretize.QuartileDiscretizer(x, [1], names)),
       (D.decile_discretizer(x, [1], names), lime_discretize.DecileDiscretizer(x, [1], names)),
-      (D.entropy_discretizer(x, [1], names, y),
-       lime_discretize.EntropyDiscretizer(x, [1], names, labels=y, random_state=0))):
+      (
+          D.entropy_discretizer(x, [1], names, y),
+          lime_discretize.EntropyDiscretizer(x, [1], names, labels=y, random_state=0),
+      ),
+  ):
     _assert_matches_lime(ours, lime_disc, x.astype(float), [1])
 
 
@@ -178,8 +194,11 @@ def test_entropy_tree_matches_sklearn_on_datasets(name, x, y, categorical, names
     labels_sets.append(y == y[0])  # a binary version of a multi-class problem
   for labels in labels_sets:
     for f in range(x.shape[1]):
-      np.testing.assert_array_equal(_our_thresholds(x[:, f], labels),
-                                    _sklearn_thresholds(x[:, f], labels), err_msg=f"column {f}")
+      np.testing.assert_array_equal(
+          _our_thresholds(x[:, f], labels),
+          _sklearn_thresholds(x[:, f], labels),
+          err_msg=f"column {f}",
+      )
 
 
 def _random_problem(rng, kind):
@@ -228,9 +247,93 @@ def test_entropy_tree_exact_ties_take_first_split():
 # bits of the logarithms. numpy's SIMD log (AVX-512) differs by an ulp from the C library's log
 # that scikit-learn calls, and picks another split on this case.
 _MIRROR_LABELS = [
-    1, 1, 1, 2, 2, 2, 1, 2, 0, 1, 2, 1, 1, 0, 1, 2, 1, 2, 2, 1, 2, 1, 2, 1, 1, 0, 1, 1, 0, 1, 2,
-    1, 2, 0, 2, 1, 2, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 2, 0, 1, 0, 2, 0, 1, 0, 1, 2, 1, 1, 2, 1,
-    1, 0, 1, 0, 1, 0, 0, 1, 0, 1, 2, 1, 1, 0, 1, 2, 0, 1, 0, 0, 0, 1, 1, 1]
+    1,
+    1,
+    1,
+    2,
+    2,
+    2,
+    1,
+    2,
+    0,
+    1,
+    2,
+    1,
+    1,
+    0,
+    1,
+    2,
+    1,
+    2,
+    2,
+    1,
+    2,
+    1,
+    2,
+    1,
+    1,
+    0,
+    1,
+    1,
+    0,
+    1,
+    2,
+    1,
+    2,
+    0,
+    2,
+    1,
+    2,
+    0,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    1,
+    2,
+    0,
+    1,
+    0,
+    2,
+    0,
+    1,
+    0,
+    1,
+    2,
+    1,
+    1,
+    2,
+    1,
+    1,
+    0,
+    1,
+    0,
+    1,
+    0,
+    0,
+    1,
+    0,
+    1,
+    2,
+    1,
+    1,
+    0,
+    1,
+    2,
+    0,
+    1,
+    0,
+    0,
+    0,
+    1,
+    1,
+    1,
+]
 
 
 def test_entropy_tree_near_ties_use_libm_log():
@@ -326,8 +429,10 @@ def test_stats_without_training_data_or_names():
   ours = D.stats_discretizer(stats, [0], None, 2)
   np.testing.assert_array_equal(ours.discretized, [False, True])
   assert ours.names == ((), ("1 <= 0.00", "1 > 0.00"))
-  np.testing.assert_array_equal(ours.discretize(np.array([[7.0, -0.5], [8.0, 0.0], [7.0, 2.0]])),
-                                [[7.0, 0.0], [8.0, 0.0], [7.0, 1.0]])
+  np.testing.assert_array_equal(
+      ours.discretize(np.array([[7.0, -0.5], [8.0, 0.0], [7.0, 2.0]])),
+      [[7.0, 0.0], [8.0, 0.0], [7.0, 1.0]],
+  )
 
 
 def _valid_stats():
@@ -342,18 +447,24 @@ def _valid_stats():
   }
 
 
-@pytest.mark.parametrize("mutate,match", [
-    (lambda s: s.pop("means"), r"Missing keys.*'means'"),
-    (lambda s: (s.pop("stds"), s.pop("feature_values")), r"Missing keys.*'stds'.*'feature_values'"),
-    (lambda s: s.pop("bins"), r"no 'bins'.*\[0\]"),
-    (lambda s: s["bins"].pop(0), r"bins.*no edges.*\[0\]"),
-    (lambda s: s["means"].update({0: [1.0, 2.0]}), r"'means'\]\[0\] has 2 values.*3 bins"),
-    (lambda s: s["stds"].update({0: [0.0, 1.0, 1.0]}), r"'stds'\]\[0\] must be finite and > 0"),
-    (lambda s: s["mins"].update({0: [np.nan, 0.0, 1.0]}), r"'mins'\]\[0\] contains NaN"),
-    (lambda s: s["feature_values"].pop(1), r"'feature_values'\] has no entry.*\[1\]"),
-    (lambda s: s["feature_values"].update({0: [0, 1, 3]}), r"bin indices in 0\.\.2"),
-    (lambda s: s["feature_frequencies"].update({1: [1]}), r"equal length"),
-])
+@pytest.mark.parametrize(
+    "mutate,match",
+    [
+        (lambda s: s.pop("means"), r"Missing keys.*'means'"),
+        (
+            lambda s: (s.pop("stds"), s.pop("feature_values")),
+            r"Missing keys.*'stds'.*'feature_values'",
+        ),
+        (lambda s: s.pop("bins"), r"no 'bins'.*\[0\]"),
+        (lambda s: s["bins"].pop(0), r"bins.*no edges.*\[0\]"),
+        (lambda s: s["means"].update({0: [1.0, 2.0]}), r"'means'\]\[0\] has 2 values.*3 bins"),
+        (lambda s: s["stds"].update({0: [0.0, 1.0, 1.0]}), r"'stds'\]\[0\] must be finite and > 0"),
+        (lambda s: s["mins"].update({0: [np.nan, 0.0, 1.0]}), r"'mins'\]\[0\] contains NaN"),
+        (lambda s: s["feature_values"].pop(1), r"'feature_values'\] has no entry.*\[1\]"),
+        (lambda s: s["feature_values"].update({0: [0, 1, 3]}), r"bin indices in 0\.\.2"),
+        (lambda s: s["feature_frequencies"].update({1: [1]}), r"equal length"),
+    ],
+)
 def test_stats_validation(mutate, match):
   stats = _valid_stats()
   D.stats_discretizer(stats, [1], ["a", "b"], 2)  # valid as is
@@ -366,8 +477,14 @@ def test_stats_validation(mutate, match):
 # Validation and properties.
 
 
-@pytest.mark.parametrize("make", [D.quartile_discretizer, D.decile_discretizer,
-                                  lambda x, c, n: D.entropy_discretizer(x, c, n, [0, 1, 0])])
+@pytest.mark.parametrize(
+    "make",
+    [
+        D.quartile_discretizer,
+        D.decile_discretizer,
+        lambda x, c, n: D.entropy_discretizer(x, c, n, [0, 1, 0]),
+    ],
+)
 def test_training_data_validation(make):
   x = np.array([[0.0, 1.0], [1.0, 2.0], [2.0, 5.0]])
   make(x, [], ["a", "b"])
@@ -403,8 +520,7 @@ def test_stats_object_properties():
   stats = D.quartile_discretizer(x, cat, None)
   with pytest.raises(ValueError):
     stats.edges[0, 0] = 1.0  # read-only
-  np.testing.assert_array_equal(stats.num_bins,
-                                np.where(stats.discretized, stats.num_edges + 1, 0))
+  np.testing.assert_array_equal(stats.num_bins, np.where(stats.discretized, stats.num_edges + 1, 0))
   assert stats.names[0][0].startswith("0 <= ")  # default feature names '0', '1', ...
   np.testing.assert_array_equal(stats.discretize(x[None, :3]), stats.discretize(x[:3])[None])
   with pytest.raises(ValueError, match=r"shape \[\.\.\., 8\]"):
@@ -412,17 +528,21 @@ def test_stats_object_properties():
   assert hash(stats) == hash(stats)
   with pytest.raises(ValueError, match="discretizer must be"):
     D.build_discretizer("quintile", x)
-  np.testing.assert_array_equal(D.build_discretizer("entropy", x, cat, None, y).edges,
-                                D.entropy_discretizer(x, cat, None, y).edges)
+  np.testing.assert_array_equal(
+      D.build_discretizer("entropy", x, cat, None, y).edges,
+      D.entropy_discretizer(x, cat, None, y).edges,
+  )
 
 
 def test_library_does_not_import_sklearn():
   # Loads the module file alone, so that other modules of the package do not matter.
-  code = ("import sys, importlib.util, numpy as np; "
-          f"spec = importlib.util.spec_from_file_location('disc', {D.__file__!r}); "
-          "d = importlib.util.module_from_spec(spec); sys.modules['disc'] = d; "
-          "spec.loader.exec_module(d); "
-          "d.entropy_discretizer(np.arange(12.).reshape(6, 2), [], None, [0, 1, 0, 1, 1, 0]); "
-          "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy')))")
+  code = (
+      "import sys, importlib.util, numpy as np; "
+      f"spec = importlib.util.spec_from_file_location('disc', {D.__file__!r}); "
+      "d = importlib.util.module_from_spec(spec); sys.modules['disc'] = d; "
+      "spec.loader.exec_module(d); "
+      "d.entropy_discretizer(np.arange(12.).reshape(6, 2), [], None, [0, 1, 0, 1, 1, 0]); "
+      "print(sorted(m for m in sys.modules if m.split('.')[0] in ('sklearn', 'scipy')))"
+  )
   out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
   assert out.stdout.strip() == "[]"

@@ -12,13 +12,15 @@ pd = pytest.importorskip("pandas")
 @pytest.fixture(scope="module")
 def frame():
   rng = np.random.RandomState(0)
-  return pd.DataFrame({
-      "age": rng.randint(18, 80, 200),
-      "income": rng.randn(200) * 10 + 50,
-      "city": rng.choice(["paris", "rome", "oslo"], 200),
-      "member": rng.rand(200) > 0.5,
-      "grade": pd.Categorical(rng.choice(["b", "a"], 200), categories=["b", "a"]),
-  })
+  return pd.DataFrame(
+      {
+          "age": rng.randint(18, 80, 200),
+          "income": rng.randn(200) * 10 + 50,
+          "city": rng.choice(["paris", "rome", "oslo"], 200),
+          "member": rng.rand(200) > 0.5,
+          "grade": pd.Categorical(rng.choice(["b", "a"], 200), categories=["b", "a"]),
+      }
+  )
 
 
 def _rome_model(frame_or_array):
@@ -48,8 +50,9 @@ def test_host_model_receives_original_dataframes(frame):
     return _rome_model(batch)
 
   explainer = jaxlime.TabularExplainer(frame)
-  exp = explainer.explain(frame.iloc[:2], jaxlime.host_model(model), key=0, num_samples=300,
-                          num_features=2)
+  exp = explainer.explain(
+      frame.iloc[:2], jaxlime.host_model(model), key=0, num_samples=300, num_features=2
+  )
   batch = seen[-1]
   assert isinstance(batch, pd.DataFrame) and list(batch.columns) == list(frame.columns)
   assert (batch.dtypes == frame.dtypes).all()
@@ -92,9 +95,11 @@ def test_to_pandas_and_parquet(frame, tmp_path):
   assert list(first.feature) == [name for name, _ in exp.as_list(0)]
   np.testing.assert_allclose(first.weight, [weight for _, weight in exp.as_list(0)], rtol=1e-6)
   path = tmp_path / "exp.parquet"
-  parts = explainer.explain_iter(frame.iloc[:4], model, key=0, num_samples=300, num_features=3,
-                                 instances_per_call=2)
+  parts = explainer.explain_iter(
+      frame.iloc[:4], model, key=0, num_samples=300, num_features=3, instances_per_call=2
+  )
   assert jaxlime.write_parquet(parts, path) == 12
   stored = pd.read_parquet(path)
-  pd.testing.assert_frame_equal(stored.reset_index(drop=True), long.astype(stored.dtypes),
-                                check_exact=False, rtol=1e-6)
+  pd.testing.assert_frame_equal(
+      stored.reset_index(drop=True), long.astype(stored.dtypes), check_exact=False, rtol=1e-6
+  )

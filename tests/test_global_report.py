@@ -25,8 +25,9 @@ def explained(breast_cancer, logistic):
   X, _, names, classes = breast_cancer
   explainer = jaxlime.TabularExplainer(X, feature_names=names, class_names=classes)
   rows = X[::19]  # 30 rows.
-  explanation = explainer.explain(rows, logistic.model, key=0, num_samples=400, num_features=6,
-                                  labels=(0, 1))
+  explanation = explainer.explain(
+      rows, logistic.model, key=0, num_samples=400, num_features=6, labels=(0, 1)
+  )
   return explanation, rows, logistic.model, names
 
 
@@ -34,8 +35,7 @@ def test_mean_abs_posterior_interval_and_sp_importance(explained):
   explanation, _, _, names = explained
   coef = np.asarray(explanation.coef, np.float64)[:, 1]  # labels=(0, 1): label 1 is column 1.
   std = np.asarray(explanation.coef_std, np.float64)[:, 1]
-  result = jaxlime.global_importance(explanation, label=1, interval="posterior",
-                                     confidence=0.9)
+  result = jaxlime.global_importance(explanation, label=1, interval="posterior", confidence=0.9)
   assert result.feature_names == tuple(names)
   np.testing.assert_allclose(result.mean_abs, np.abs(coef).mean(0))
   half = NormalDist().inv_cdf(0.95) * np.sqrt((std**2).sum(0)) / coef.shape[0]
@@ -58,8 +58,13 @@ def test_bootstrap_interval_matches_the_normal_theory_width(explained):
   num_instances = 4000
   coef = rng.exponential(size=(num_instances, 2, 30)) * np.linspace(0.5, 2.0, 30)
   # 4000 copies of one explanation (labels 0 and 1), with these coefficients and no names.
-  fake = dataclasses.replace(explained[0][np.zeros(num_instances, int)], coef=coef,
-                             selected=coef != 0, coef_std=coef * 0.1, domain=None)
+  fake = dataclasses.replace(
+      explained[0][np.zeros(num_instances, int)],
+      coef=coef,
+      selected=coef != 0,
+      coef_std=coef * 0.1,
+      domain=None,
+  )
   result = jaxlime.global_importance(fake, label=1, num_bootstrap=2000, key=1)
   expected = 1.96 * coef[:, 1].std(0) / np.sqrt(num_instances)
   np.testing.assert_allclose((result.upper - result.lower) / 2, expected, rtol=0.15)
@@ -91,8 +96,7 @@ def test_figures_draw_what_they_say(explained):
   figure = jaxlime.importance_figure(importance, max_display=7)
   bars = figure.axes[0].patches
   assert len(bars) == 7
-  np.testing.assert_allclose(sorted(b.get_width() for b in bars),
-                             np.sort(importance.mean_abs)[-7:])
+  np.testing.assert_allclose(sorted(b.get_width() for b in bars), np.sort(importance.mean_abs)[-7:])
   figure = jaxlime.summary_figure(importance, rows, max_display=5)
   points = sum(len(c.get_offsets()) for c in figure.axes[0].collections)
   assert points == importance.selected[:, importance.order[:5]].sum()
@@ -110,16 +114,23 @@ def test_figures_draw_what_they_say(explained):
   figure = jaxlime.ale_figure(ale)
   np.testing.assert_allclose(figure.axes[0].get_lines()[0].get_ydata(), ale.ale[1])
   with pytest.raises(ValueError, match="needs ICE values"):
-    jaxlime.partial_dependence_figure(jaxlime.partial_dependence(model, rows, 3),
-                                      kind="individual")
+    jaxlime.partial_dependence_figure(jaxlime.partial_dependence(model, rows, 3), kind="individual")
 
 
 @pytest.mark.slow  # About 15 s: the explanation, four figures and two browser runs.
 def test_report_renders_in_a_headless_browser(explained, tmp_path):
   browser.require_chromium()
   explanation, rows, model, _ = explained
-  page = jaxlime.report(explanation, tmp_path / "report.html", model=model, X=rows, label=1,
-                        grid_resolution=8, top_features=2, num_picks=3)
+  page = jaxlime.report(
+      explanation,
+      tmp_path / "report.html",
+      model=model,
+      X=rows,
+      label=1,
+      grid_resolution=8,
+      top_features=2,
+      num_picks=3,
+  )
   text = page.read_text()
   # Self-contained: every src/href is an inline data URI; no script, font or stylesheet link.
   assert not re.search(r"""(?:src|href)\s*=\s*['"](?!data:)""", text)
@@ -146,8 +157,13 @@ def test_report_renders_in_a_headless_browser(explained, tmp_path):
 def test_example_writes_the_report(tmp_path):
   output = tmp_path / "report.html"
   env = dict(os.environ, PYTHONPATH=str(ROOT))
-  result = subprocess.run([sys.executable, "global.py", "--quick", "--output", str(output)],
-                          cwd=ROOT / "examples", env=env, capture_output=True, text=True,
-                          timeout=300)
+  result = subprocess.run(
+      [sys.executable, "global.py", "--quick", "--output", str(output)],
+      cwd=ROOT / "examples",
+      env=env,
+      capture_output=True,
+      text=True,
+      timeout=300,
+  )
   assert result.returncode == 0, result.stderr[-3000:]
   assert output.exists() and 'id="dependence"' in output.read_text().replace("'", '"')

@@ -73,19 +73,32 @@ def test_region_model_top_superpixel_for_every_image(images):
   segmentations of 9, 16 and 25 superpixels (padded in one batch) with permuted ids."""
   batch = np.concatenate([images, images[:1]])
   permutation = np.random.default_rng(2).permutation(16)
-  segments = np.stack([segmentation.grid_segments(SIZE, SIZE, 3),
-                       permutation[segmentation.grid_segments(SIZE, SIZE, 4)] * 7 + 3,
-                       segmentation.grid_segments(SIZE, SIZE, 5),
-                       segmentation.grid_segments(SIZE, SIZE, (4, 2))])
-  result = jaxlime.ImageExplainer().explain(batch, region_model, segments=segments, hide_color=0,
-                                            num_samples=400, labels=(1,), top_labels=None)
+  segments = np.stack(
+      [
+          segmentation.grid_segments(SIZE, SIZE, 3),
+          permutation[segmentation.grid_segments(SIZE, SIZE, 4)] * 7 + 3,
+          segmentation.grid_segments(SIZE, SIZE, 5),
+          segmentation.grid_segments(SIZE, SIZE, (4, 2)),
+      ]
+  )
+  result = jaxlime.ImageExplainer().explain(
+      batch,
+      region_model,
+      segments=segments,
+      hide_color=0,
+      num_samples=400,
+      labels=(1,),
+      top_labels=None,
+  )
   assert result.coef.shape == (4, 1, 25)
   for i in range(4):
     relabelled = np.asarray(result.segments[i])
     region = relabelled[0, 0]
     assert (relabelled[:4, :4] == region).all()
-    assert result.as_list(i, 1)[0] == (f"superpixel {region}", pytest.approx(
-        float(result.coef[i, 0, region])))
+    assert result.as_list(i, 1)[0] == (
+        f"superpixel {region}",
+        pytest.approx(float(result.coef[i, 0, region])),
+    )
     assert result.as_map(i)[1][0][0] == region
     assert result.coef[i, 0, region] > 0
   counts = [9, 16, 25, 8]
@@ -106,22 +119,43 @@ def test_agrees_with_lime_as_lime_agrees_with_itself(images, grid):
   for seed in range(3):
     explainer = lime_image.LimeImageExplainer(random_state=seed)
     explanation = explainer.explain_instance(
-        image, pool_model_numpy, top_labels=2, hide_color=0, num_samples=num_samples,
-        segmentation_fn=lambda _: grid)
-    lime_runs.append((explanation.top_labels, lime_coefficients(explanation,
-                                                                explanation.top_labels, 16)))
-  ours = [jaxlime.ImageExplainer().explain(image[None], pool_model, key=seed, segments=grid,
-                                           hide_color=0, num_samples=num_samples, top_labels=2)
-          for seed in range(3)]
+        image,
+        pool_model_numpy,
+        top_labels=2,
+        hide_color=0,
+        num_samples=num_samples,
+        segmentation_fn=lambda _: grid,
+    )
+    lime_runs.append(
+        (explanation.top_labels, lime_coefficients(explanation, explanation.top_labels, 16))
+    )
+  ours = [
+      jaxlime.ImageExplainer().explain(
+          image[None],
+          pool_model,
+          key=seed,
+          segments=grid,
+          hide_color=0,
+          num_samples=num_samples,
+          top_labels=2,
+      )
+      for seed in range(3)
+  ]
   for run in ours:
     assert np.asarray(run.labels[0]).tolist() == [int(label) for label in lime_runs[0][0]]
   for column in range(2):
-    lime_pairs = [(np.corrcoef(a[1][column], b[1][column])[0, 1], top_k(a[1][column],
-                                                                        b[1][column]))
-                  for a, b in itertools.combinations(lime_runs, 2)]
-    cross = [(np.corrcoef(np.asarray(j.coef[0, column]), b[1][column])[0, 1],
-              top_k(np.asarray(j.coef[0, column]), b[1][column]))
-             for j in ours for b in lime_runs]
+    lime_pairs = [
+        (np.corrcoef(a[1][column], b[1][column])[0, 1], top_k(a[1][column], b[1][column]))
+        for a, b in itertools.combinations(lime_runs, 2)
+    ]
+    cross = [
+        (
+            np.corrcoef(np.asarray(j.coef[0, column]), b[1][column])[0, 1],
+            top_k(np.asarray(j.coef[0, column]), b[1][column]),
+        )
+        for j in ours
+        for b in lime_runs
+    ]
     lime_corr, lime_top = np.mean(lime_pairs, axis=0)
     cross_corr, cross_top = np.mean(cross, axis=0)
     assert lime_corr > 0.98
@@ -152,19 +186,27 @@ def test_hidden_pixels_as_lime(images, dtype, monkeypatch):
   for hide_color in (None, (10, 20, 30)):
     recorded.clear()
     lime_image.LimeImageExplainer(random_state=0).explain_instance(
-        image, None, hide_color=hide_color, num_samples=20, top_labels=None, labels=(1,),
-        segmentation_fn=lambda _: segments)
+        image,
+        None,
+        hide_color=hide_color,
+        num_samples=20,
+        top_labels=None,
+        labels=(1,),
+        segmentation_fn=lambda _: segments,
+    )
     lime_images = np.concatenate(recorded["images"])
     if hide_color is None:
-      fill = image_core.fill_image(jnp.asarray(image), jnp.asarray(segments), jnp.zeros(()),
-                                   max_segments=6, mean_fill=True)
+      fill = image_core.fill_image(
+          jnp.asarray(image), jnp.asarray(segments), jnp.zeros(()), max_segments=6, mean_fill=True
+      )
     else:
       fill = jnp.broadcast_to(jnp.asarray(hide_color, image.dtype), image.shape)
     words = image_core.pack_masks(jnp.asarray(recorded["data"] == 1))
     ours = image_core.perturb(words, jnp.asarray(image), jnp.asarray(segments), fill)
     assert ours.dtype == lime_images.dtype
-    np.testing.assert_allclose(np.asarray(ours, np.float64), lime_images.astype(np.float64),
-                               rtol=1e-6)
+    np.testing.assert_allclose(
+        np.asarray(ours, np.float64), lime_images.astype(np.float64), rtol=1e-6
+    )
 
 
 @pytest.mark.parametrize("num_segments", [5, 64, 300])
@@ -176,8 +218,12 @@ def test_perturb_reads_each_pixels_superpixel(num_segments):
   segments = rng.integers(0, num_segments, size=(9, 11))
   image = rng.normal(size=(9, 11, 2)).astype(np.float32)
   fill = rng.normal(size=(9, 11, 2)).astype(np.float32)
-  ours = image_core.perturb(image_core.pack_masks(jnp.asarray(masks)), jnp.asarray(image),
-                            jnp.asarray(segments), jnp.asarray(fill))
+  ours = image_core.perturb(
+      image_core.pack_masks(jnp.asarray(masks)),
+      jnp.asarray(image),
+      jnp.asarray(segments),
+      jnp.asarray(fill),
+  )
   expected = np.where(masks[:, segments][..., None], image, fill)
   np.testing.assert_array_equal(ours, expected)
 
@@ -197,8 +243,7 @@ def standard(images, grid):
 def test_chunking_invariance_and_determinism(images, grid, standard):
   explainer = jaxlime.ImageExplainer()
   for batch_size in (7, 128):  # Chunks of 7 < S (with a remainder), blocks of 2 images.
-    other = explainer.explain(images, pool_model, segments=grid, batch_size=batch_size,
-                              **STANDARD)
+    other = explainer.explain(images, pool_model, segments=grid, batch_size=batch_size, **STANDARD)
     np.testing.assert_allclose(other.coef, standard.coef, rtol=1e-4, atol=1e-6)
     np.testing.assert_array_equal(other.selected, standard.selected)
     np.testing.assert_array_equal(other.labels, standard.labels)
@@ -209,8 +254,9 @@ def test_chunking_invariance_and_determinism(images, grid, standard):
   assert not np.allclose(other_key.coef, standard.coef)
   np.testing.assert_allclose(standard.prediction, pool_model(images), rtol=1e-6)
   # lime's top_labels: highest first, and more than C classes gives the C classes.
-  np.testing.assert_array_equal(standard.labels,
-                                np.argsort(-np.asarray(standard.prediction), axis=1))
+  np.testing.assert_array_equal(
+      standard.labels, np.argsort(-np.asarray(standard.prediction), axis=1)
+  )
 
 
 def test_padding_batch_equals_one_by_one(images):
@@ -222,15 +268,20 @@ def test_padding_batch_equals_one_by_one(images):
   batch = explainer.explain(images, pool_model, key=key, segments=segments, **options)
   assert batch.coef.shape == (3, 2, 16)
   for i, count in enumerate((4, 9, 16)):
-    single = explainer.explain(images[i:i + 1], pool_model,
-                               key=jax.random.fold_in(key, i)[None], segments=segments[i:i + 1],
-                               **options)
+    single = explainer.explain(
+        images[i : i + 1],
+        pool_model,
+        key=jax.random.fold_in(key, i)[None],
+        segments=segments[i : i + 1],
+        **options,
+    )
     assert single.coef.shape == (1, 2, count)
     np.testing.assert_array_equal(batch.selected[i, :, :count], single.selected[0])
     for field in ("coef", "coef_std", "intercept", "score", "local_pred"):
       ours, alone = getattr(batch, field)[i], getattr(single, field)[0]
-      np.testing.assert_allclose(ours[..., :count] if ours.ndim == 2 else ours, alone,
-                                 rtol=1e-4, atol=1e-6)
+      np.testing.assert_allclose(
+          ours[..., :count] if ours.ndim == 2 else ours, alone, rtol=1e-4, atol=1e-6
+      )
     assert (np.asarray(batch.coef[i, :, count:]) == 0).all()
     assert (np.asarray(batch.coef_std[i, :, count:]) == 0).all()
     assert not np.asarray(batch.selected[i, :, count:]).any()
@@ -242,8 +293,9 @@ def test_padding_never_selected(images, feature_selection):
   """More features asked than an image has: only its own superpixels are selected."""
   segments = np.stack([segmentation.grid_segments(SIZE, SIZE, g) for g in (2, 3, 4)])
   explainer = jaxlime.ImageExplainer(feature_selection=feature_selection)
-  batch = explainer.explain(images, pool_model, segments=segments, num_samples=96,
-                            num_features=12, top_labels=2)
+  batch = explainer.explain(
+      images, pool_model, segments=segments, num_samples=96, num_features=12, top_labels=2
+  )
   for i, count in enumerate((4, 9, 16)):
     assert (np.asarray(batch.coef[i, :, count:]) == 0).all()
     assert not np.asarray(batch.selected[i, :, count:]).any()
@@ -251,19 +303,32 @@ def test_padding_never_selected(images, feature_selection):
       assert (np.asarray(batch.selected[i]).sum(axis=-1) == min(12, count)).all()
 
 
-@pytest.mark.parametrize("positive_only,negative_only,hide_rest,num_features,min_weight", [
-    (True, False, False, 5, 0.0), (False, True, True, 5, 0.0), (False, False, False, 6, 0.0),
-    (False, False, True, 10, 0.01), (True, False, True, 3, 0.02), (False, True, False, 16, 0.005),
-])
-def test_get_image_and_mask_as_lime(standard, grid, positive_only, negative_only, hide_rest,
-                                    num_features, min_weight):
+@pytest.mark.parametrize(
+    "positive_only,negative_only,hide_rest,num_features,min_weight",
+    [
+        (True, False, False, 5, 0.0),
+        (False, True, True, 5, 0.0),
+        (False, False, False, 6, 0.0),
+        (False, False, True, 10, 0.01),
+        (True, False, True, 3, 0.02),
+        (False, True, False, 16, 0.005),
+    ],
+)
+def test_get_image_and_mask_as_lime(
+    standard, grid, positive_only, negative_only, hide_rest, num_features, min_weight
+):
   """lime's ImageExplanation given the same weights returns the same image and mask."""
   image = np.asarray(standard.instances[0])
   for label in standard.available_labels(0):
     reference = lime_image.ImageExplanation(image, grid)
     reference.local_exp = {label: standard.as_map(0)[label]}
-    options = dict(positive_only=positive_only, negative_only=negative_only,
-                   hide_rest=hide_rest, num_features=num_features, min_weight=min_weight)
+    options = dict(
+        positive_only=positive_only,
+        negative_only=negative_only,
+        hide_rest=hide_rest,
+        num_features=num_features,
+        min_weight=min_weight,
+    )
     expected_image, expected_mask = reference.get_image_and_mask(label, **options)
     ours_image, ours_mask = standard.get_image_and_mask(0, label, **options)
     np.testing.assert_array_equal(ours_mask, expected_mask)
@@ -311,11 +376,13 @@ def test_traceable_with_given_segments(images, grid, standard):
 def test_segmentation_names(images, standard):
   image = images[0]
   ours = jaxlime.SegmentationAlgorithm("quickshift", kernel_size=4, max_dist=200, ratio=0.2)
-  lime_default = LimeSegmentationAlgorithm("quickshift", kernel_size=4, max_dist=200, ratio=0.2,
-                                           random_seed=7)
+  lime_default = LimeSegmentationAlgorithm(
+      "quickshift", kernel_size=4, max_dist=200, ratio=0.2, random_seed=7
+  )
   np.testing.assert_array_equal(ours(image), lime_default(image))
-  np.testing.assert_array_equal(segmentation.as_segmentation_fn("quickshift")(image),
-                                lime_default(image))
+  np.testing.assert_array_equal(
+      segmentation.as_segmentation_fn("quickshift")(image), lime_default(image)
+  )
   for name in ("slic", "felzenszwalb"):
     assert segmentation.as_segmentation_fn(name)(image).shape == (SIZE, SIZE)
   grid = segmentation.grid_segments(10, 7, (3, 2))
@@ -325,8 +392,11 @@ def test_segmentation_names(images, standard):
   np.testing.assert_array_equal(relabelled[0], [[1, 2], [2, 0]])
   assert counts.tolist() == [3]
   result = jaxlime.ImageExplainer().explain(
-      images, pool_model, segmentation_fn=jaxlime.SegmentationAlgorithm("grid", grid_size=4),
-      **STANDARD)
+      images,
+      pool_model,
+      segmentation_fn=jaxlime.SegmentationAlgorithm("grid", grid_size=4),
+      **STANDARD,
+  )
   np.testing.assert_array_equal(result.coef, standard.coef)
   assert result.as_list(0, int(result.labels[0, 0]))[0][0].startswith("superpixel ")
 

@@ -98,8 +98,9 @@ def test_enumerated_sklearn_classifier_matches_shap(cancer, breast_cancer, link)
   result = KernelShapExplainer(background, link=link).explain(rows, model, key=0)
   # jaxlime holds model outputs in float32: shap sees the same outputs (the logit of a float32
   # probability near 1 differs from the float64 one by far more than the solve's rounding).
-  reference, expected = shap_values(float32_outputs(classifier.predict_proba), background, rows,
-                                    link)
+  reference, expected = shap_values(
+      float32_outputs(classifier.predict_proba), background, rows, link
+  )
   assert_matches_shap(result, reference, expected)
 
 
@@ -125,8 +126,7 @@ def test_background_weights_and_kmeans_match_shap(cancer):
   reference, expected = shap_values(numpy_fn(model), summary, rows)
   assert_matches_shap(result, reference, expected)
   weighted = KernelShapExplainer(summary.data, background_weights=summary.weights * 7)
-  np.testing.assert_allclose(weighted.explain(rows, model, key=0).values, result.values,
-                             atol=1e-6)
+  np.testing.assert_allclose(weighted.explain(rows, model, key=0).values, result.values, atol=1e-6)
 
 
 def test_features_equal_to_the_background_get_zero_like_shap(cancer):
@@ -170,15 +170,17 @@ def test_coalition_plan_matches_shap(cancer):
     num_fixed = sizes["num_fixed"]
     assert explainer.nsamples == num_fixed + sizes["num_random"] == 2 * num_features + 2048
     np.testing.assert_array_equal(explainer.maskMatrix[:num_fixed], plan.fixed_masks)
-    np.testing.assert_allclose(explainer.kernelWeights[:num_fixed], plan.fixed_weights,
-                               rtol=1e-6)
-    np.testing.assert_allclose(explainer.kernelWeights[num_fixed:].sum(),
-                               plan.random_weight * sizes["num_random"], rtol=1e-6)
+    np.testing.assert_allclose(explainer.kernelWeights[:num_fixed], plan.fixed_weights, rtol=1e-6)
+    np.testing.assert_allclose(
+        explainer.kernelWeights[num_fixed:].sum(),
+        plan.random_weight * sizes["num_random"],
+        rtol=1e-6,
+    )
     # shap merges a repeated coalition into one row of larger weight: its draws are the weights
     # in units of the smallest one.
-    draws = explainer.kernelWeights[num_fixed:explainer.nsamplesAdded]
+    draws = explainer.kernelWeights[num_fixed : explainer.nsamplesAdded]
     draws = np.round(draws / draws.min()).astype(int)
-    row_sizes = explainer.maskMatrix[num_fixed:explainer.nsamplesAdded].sum(axis=1).astype(int)
+    row_sizes = explainer.maskMatrix[num_fixed : explainer.nsamplesAdded].sum(axis=1).astype(int)
     shap_sizes.append(np.repeat(row_sizes, draws))
 
   # The law of a random row's size: a draw of size k adds a row of size k, and one of size
@@ -191,15 +193,18 @@ def test_coalition_plan_matches_shap(cancer):
       law[num_features - size] += probability
   law /= law.sum()
   keys = jax.random.split(jax.random.key(0), 20)
-  sample = functools.partial(kernel_shap.sample_coalitions, plan=plan,
-                             num_random=sizes["num_random"],
-                             first_random_size=sizes["first_random_size"],
-                             num_paired_sizes=sizes["num_paired_sizes"])
+  sample = functools.partial(
+      kernel_shap.sample_coalitions,
+      plan=plan,
+      num_random=sizes["num_random"],
+      first_random_size=sizes["first_random_size"],
+      num_paired_sizes=sizes["num_paired_sizes"],
+  )
   masks, weights = jax.vmap(sample)(keys)
   assert masks.shape == (20, sizes["num_fixed"] + sizes["num_random"], num_features)
-  fixed = np.asarray(masks[:, :sizes["num_fixed"]])
+  fixed = np.asarray(masks[:, : sizes["num_fixed"]])
   np.testing.assert_array_equal(fixed, np.broadcast_to(plan.fixed_masks, fixed.shape))
-  ours = np.asarray(masks[:, sizes["num_fixed"]:].sum(axis=-1)).ravel()
+  ours = np.asarray(masks[:, sizes["num_fixed"] :].sum(axis=-1)).ravel()
   ours_law = np.bincount(ours, minlength=num_features + 1) / ours.size
   assert 0.5 * np.abs(ours_law - law).sum() < 0.01
   # shap's drawn sizes against the same law: a chi-square statistic with 26 degrees of freedom
@@ -212,7 +217,7 @@ def test_coalition_plan_matches_shap(cancer):
   assert chi_square < 2 * support.sum()
   # A paired subset (size <= 14) is followed by its complement; every feature joins the subsets
   # equally often.
-  random = np.asarray(masks[:, sizes["num_fixed"]:])
+  random = np.asarray(masks[:, sizes["num_fixed"] :])
   subsets = random[:, :-1][random[:, :-1].sum(-1) <= sizes["num_paired_sizes"]]
   following = random[:, 1:][random[:, :-1].sum(-1) <= sizes["num_paired_sizes"]]
   np.testing.assert_array_equal(following, ~subsets)
@@ -268,11 +273,13 @@ def test_linear_model_values_are_exact(cancer):
   w = jnp.asarray(rng.normal(size=30) / X.std(0), jnp.float32)
   model = lambda x: x @ w + 1.0  # noqa: E731
   result = KernelShapExplainer(background, background_weights=weights).explain(
-      rows, model, key=1, nsamples=500)
+      rows, model, key=1, nsamples=500
+  )
   mean = weights @ background / weights.sum()
   exact = np.asarray(w, np.float64) * (rows - mean)
-  np.testing.assert_allclose(np.asarray(result.values)[:, 0], exact, rtol=0,
-                             atol=1e-4 * np.abs(exact).max())
+  np.testing.assert_allclose(
+      np.asarray(result.values)[:, 0], exact, rtol=0, atol=1e-4 * np.abs(exact).max()
+  )
   assert result.scalar_output and result.shap_values().shape == (3, 30)
 
 
@@ -294,7 +301,7 @@ def test_batch_equals_one_by_one(sampled, cancer_mlp):
   small_calls = explainer.explain(rows, cancer_mlp, key=keys, nsamples=300, batch_size=777)
   np.testing.assert_allclose(small_calls.values, batch.values, atol=1e-6)
   for i, row in enumerate(rows):
-    alone = explainer.explain(row, cancer_mlp, key=keys[i:i + 1], nsamples=300)
+    alone = explainer.explain(row, cancer_mlp, key=keys[i : i + 1], nsamples=300)
     np.testing.assert_allclose(alone.values[0], batch.values[i], atol=1e-6)
     names, weights = zip(*alone[0].as_list(0, 1))
     expected_names, expected_weights = zip(*alone.as_list(0, 1))
@@ -306,9 +313,11 @@ def test_explain_is_traceable_and_one_program(cancer, cancer_mlp):
   _, background, rows = cancer
   explainer = KernelShapExplainer(background)
   eager = explainer.explain(rows, cancer_mlp, key=0, nsamples=100, batch_size=2000)
-  jitted = jax.jit(lambda x: explainer.explain(x, cancer_mlp, key=0, nsamples=100,
-                                               batch_size=2000).values)
+  jitted = jax.jit(
+      lambda x: explainer.explain(x, cancer_mlp, key=0, nsamples=100, batch_size=2000).values
+  )
   np.testing.assert_allclose(jitted(jnp.asarray(rows, jnp.float32)), eager.values, atol=1e-6)
+
   # The instances are a mapped axis of one program, not unrolled: the jaxpr does not grow with N
   # (with model calls of 100 coalitions x 20 background rows, N * S splits into whole calls).
   def equations(n):

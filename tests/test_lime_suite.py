@@ -20,21 +20,22 @@ CANNOT_PASS = {
     # fetch_20newsgroups downloads its data set: no network.
     "TestLimeText.test_lime_text_explainer_good_regressor": "network data set",
     "TestLimeText.test_lime_text_tabular_equal_random_state": "network data set",
-    "TestLimeText.test_lime_text_tabular_not_equal_random_state":
-        "network data set",
+    "TestLimeText.test_lime_text_tabular_not_equal_random_state": "network data set",
     # np.array_equal(positions, [[0, 8], [2], ...]) builds a ragged array: numpy >= 1.24 raises.
     "TestLimeText.test_indexed_string_regex": "ragged np.array in the test",
     "TestLimeText.test_indexed_string_callable": "ragged np.array in the test",
     # The test calls skimage's quickshift(random_seed=...) itself: scikit-image >= 0.20 renamed it.
-    "TestSegmentationAlgorithm.test_instanciate_segmentation_algorithm":
-        "scikit-image API change in the test",
+    "TestSegmentationAlgorithm.test_instanciate_segmentation_algorithm": "scikit-image API change in the test",
 }
 
 
 def _lime_test_files():
   tests = os.path.join(os.path.dirname(importlib.util.find_spec("lime").origin), "tests")
-  return sorted(os.path.join(tests, name) for name in os.listdir(tests)
-                if name.startswith("test_") and name.endswith(".py"))
+  return sorted(
+      os.path.join(tests, name)
+      for name in os.listdir(tests)
+      if name.startswith("test_") and name.endswith(".py")
+  )
 
 
 @pytest.mark.slow
@@ -43,10 +44,28 @@ def test_lime_suite_against_compat(tmp_path):
   report = tmp_path / "report.xml"
   environment = dict(os.environ, PYTHONPATH=os.pathsep.join([root, os.path.join(root, "tests")]))
   completed = subprocess.run(
-      [sys.executable, "-m", "pytest", "-q", "-p", "_lime_redirect", "-p", "no:cacheprovider",
-       f"--junitxml={report}", "--rootdir", str(tmp_path), "-o", "addopts=",
-       *_lime_test_files()],
-      cwd=tmp_path, env=environment, capture_output=True, text=True, timeout=900)
+      [
+          sys.executable,
+          "-m",
+          "pytest",
+          "-q",
+          "-p",
+          "_lime_redirect",
+          "-p",
+          "no:cacheprovider",
+          f"--junitxml={report}",
+          "--rootdir",
+          str(tmp_path),
+          "-o",
+          "addopts=",
+          *_lime_test_files(),
+      ],
+      cwd=tmp_path,
+      env=environment,
+      capture_output=True,
+      text=True,
+      timeout=900,
+  )
   cases = ElementTree.parse(report).getroot().iter("testcase")
   outcomes = {}
   for case in cases:

@@ -25,13 +25,18 @@ def _free_port() -> int:
 def _run_two_processes(out_dir) -> list[subprocess.CompletedProcess]:
   """Starts both processes, waits at most _TIMEOUT_SECONDS, kills both on any failure."""
   port = _free_port()
-  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2",
-             JAX_PLATFORMS="cpu")
+  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
   script = worker.__file__
   logs = [open(os.path.join(out_dir, f"log{i}.txt"), "w+") for i in range(2)]
-  processes = [subprocess.Popen([sys.executable, script, str(i), str(port), str(out_dir)],
-                                stdout=logs[i], stderr=subprocess.STDOUT, env=env)
-               for i in range(2)]
+  processes = [
+      subprocess.Popen(
+          [sys.executable, script, str(i), str(port), str(out_dir)],
+          stdout=logs[i],
+          stderr=subprocess.STDOUT,
+          env=env,
+      )
+      for i in range(2)
+  ]
   deadline = time.monotonic() + _TIMEOUT_SECONDS
   try:
     while time.monotonic() < deadline and any(p.poll() is None for p in processes):
@@ -71,17 +76,14 @@ NAMES = ("tabular", "tabular_iter", "image", "tokens", "strings", "kernel_shap")
 @pytest.mark.parametrize("name", NAMES)
 def test_global_mode_gives_every_process_the_single_process_result(runs, single, name):
   for process in range(2):
-    np.testing.assert_allclose(runs[process][f"global_{name}"], single[name], rtol=1e-4,
-                               atol=1e-6)
+    np.testing.assert_allclose(runs[process][f"global_{name}"], single[name], rtol=1e-4, atol=1e-6)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_process_local_rows_equal_their_global_positions(runs, single, name):
   split = worker.SPLIT
-  np.testing.assert_allclose(runs[0][f"local_{name}"], single[name][:split], rtol=1e-4,
-                             atol=1e-6)
-  np.testing.assert_allclose(runs[1][f"local_{name}"], single[name][split:], rtol=1e-4,
-                             atol=1e-6)
+  np.testing.assert_allclose(runs[0][f"local_{name}"], single[name][:split], rtol=1e-4, atol=1e-6)
+  np.testing.assert_allclose(runs[1][f"local_{name}"], single[name][split:], rtol=1e-4, atol=1e-6)
 
 
 def test_process_local_explain_iter_yields_each_process_its_own_parts(runs):

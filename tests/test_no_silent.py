@@ -26,16 +26,20 @@ def test_iris_bin_names_equal_limes_on_every_row(discretizer):
   # against float64 edges ("0.30 < petal width (cm) <= 1.30" for a petal width of 0.3).
   iris = load_iris()
   X, names = iris.data, iris.feature_names
-  explainer = jaxlime.TabularExplainer(X, feature_names=names, discretizer=discretizer,
-                                       feature_selection="none")
-  lime_explainer = LimeTabularExplainer(X, feature_names=names, discretizer=discretizer,
-                                        feature_selection="none")
+  explainer = jaxlime.TabularExplainer(
+      X, feature_names=names, discretizer=discretizer, feature_selection="none"
+  )
+  lime_explainer = LimeTabularExplainer(
+      X, feature_names=names, discretizer=discretizer, feature_selection="none"
+  )
   explanation = explainer.explain(X, _iris_model, key=0, num_samples=50, num_features=4)
   for row in range(len(X)):
     lime_names = lime_explainer.explain_instance(
-        X[row], _iris_numpy_model, num_samples=10, num_features=4).as_list()
+        X[row], _iris_numpy_model, num_samples=10, num_features=4
+    ).as_list()
     assert sorted(name for name, _ in explanation.as_list(row, label=1)) == sorted(
-        name for name, _ in lime_names), row
+        name for name, _ in lime_names
+    ), row
 
 
 def _two_class(x):
@@ -49,22 +53,27 @@ def test_value_within_float32_rounding_of_an_edge_is_refused():
   row = np.array([[np.nextafter(edge, np.inf), 0.0, 0.0]])  # lime: the bin above the edge.
   if jax.config.jax_enable_x64:
     pytest.skip("float64 explainer: bins are lime's")
-  with pytest.raises(ValueError, match=r"X\[0, 0\] = .* within float32 rounding of a bin edge"
-                     r".*jax_enable_x64"):
+  with pytest.raises(
+      ValueError, match=r"X\[0, 0\] = .* within float32 rounding of a bin edge" r".*jax_enable_x64"
+  ):
     explainer.explain(row, _two_class, key=0, num_samples=20)
 
 
 def test_subnormal_training_data_is_refused_in_float32():
   X = np.random.RandomState(0).randn(50, 3) * 1e-40
-  with pytest.raises(ValueError, match=r"training_data column 0 .* smallest normal float32"
-                     r".*jax_enable_x64"):
+  with pytest.raises(
+      ValueError, match=r"training_data column 0 .* smallest normal float32" r".*jax_enable_x64"
+  ):
     jaxlime.TabularExplainer(X)
 
 
 def test_instance_beyond_float32_is_refused():
   explainer = jaxlime.TabularExplainer(np.random.RandomState(0).randn(50, 3))
-  with pytest.raises(ValueError, match=r"X\[0, 1\] = 1e\+39 is beyond the range of the "
-                     r"explainer's dtype float32.*jax_enable_x64"):
+  with pytest.raises(
+      ValueError,
+      match=r"X\[0, 1\] = 1e\+39 is beyond the range of the "
+      r"explainer's dtype float32.*jax_enable_x64",
+  ):
     explainer.explain(np.array([[0.0, 1e39, 0.0]]), _two_class, key=0, num_samples=20)
 
 
@@ -95,8 +104,9 @@ def test_tabular_and_kernel_shap_refuse_a_model_with_wrong_rows(broken):
   make, message = _ROW_ERRORS[broken]
   model = make(_two_class)
   X = _tabular_data()
-  with pytest.raises(ValueError, match=r"the model returned shape .* for a batch of \d+ rows.*"
-                     + message):
+  with pytest.raises(
+      ValueError, match=r"the model returned shape .* for a batch of \d+ rows.*" + message
+  ):
     jaxlime.TabularExplainer(X).explain(X[:2], model, key=0, num_samples=20)
   with pytest.raises(ValueError, match=message):
     jaxlime.KernelShapExplainer(X[:5]).explain(X[:2], model, key=0, nsamples=10)
@@ -124,8 +134,7 @@ def test_image_path_refuses_a_model_with_wrong_rows(broken):
   images = np.random.RandomState(0).rand(1, 8, 8, 3).astype(np.float32)
   segments = (np.arange(64).reshape(8, 8) // 16)[None]
   with pytest.raises(ValueError, match=message):
-    jaxlime.ImageExplainer().explain(images, make(good), key=0, segments=segments,
-                                     num_samples=20)
+    jaxlime.ImageExplainer().explain(images, make(good), key=0, segments=segments, num_samples=20)
 
 
 _WORDS = {"good": 2, "bad": 3, "ugly": 4}
@@ -142,8 +151,9 @@ def _token_model(ids, mask):
 
 
 def _string_model(strings):
-  p = np.array([1 / (1 + np.exp(-2.0 * s.split().count("good") + s.split().count("bad")))
-                for s in strings])
+  p = np.array(
+      [1 / (1 + np.exp(-2.0 * s.split().count("good") + s.split().count("bad"))) for s in strings]
+  )
   return np.stack([1 - p, p], axis=1)
 
 
@@ -153,28 +163,38 @@ def test_text_paths_refuse_a_model_with_wrong_rows(broken):
   make, message = _ROW_ERRORS[broken]
   explainer = jaxlime.TextExplainer()
   with pytest.raises(ValueError, match=message):
-    explainer.explain(["good movie but bad end"], lambda ids, mask: make(
-        lambda x: _token_model(x, mask))(ids), key=0, num_samples=20, tokenizer=_tokens)
+    explainer.explain(
+        ["good movie but bad end"],
+        lambda ids, mask: make(lambda x: _token_model(x, mask))(ids),
+        key=0,
+        num_samples=20,
+        tokenizer=_tokens,
+    )
   with pytest.raises(ValueError, match=message):
     explainer.explain(["good movie but bad end"], make(_string_model), key=0, num_samples=20)
 
 
 def test_one_column_classifier_is_explained_not_mislabelled():
   X = _tabular_data()
-  with pytest.raises(ValueError, match=r"returned \(3, 1\), one column.*labels=\(1,\).*\[B, 2\]"
-                     r".*mode='regression'"):
-    jaxlime.TabularExplainer(X).explain(X[:2], lambda x: _two_class(x)[:, 1:], key=0,
-                                        num_samples=20)
+  with pytest.raises(
+      ValueError,
+      match=r"returned \(3, 1\), one column.*labels=\(1,\).*\[B, 2\]" r".*mode='regression'",
+  ):
+    jaxlime.TabularExplainer(X).explain(
+        X[:2], lambda x: _two_class(x)[:, 1:], key=0, num_samples=20
+    )
 
 
 def test_non_numeric_output_is_refused():
   X = _tabular_data()
   with pytest.raises(TypeError, match=r"must return numbers .* dtype <U"):
     jaxlime.TabularExplainer(X).explain(
-        X[:2], lambda x: np.array(["yes"] * len(x)), key=0, num_samples=20)
+        X[:2], lambda x: np.array(["yes"] * len(x)), key=0, num_samples=20
+    )
   with pytest.raises(TypeError, match=r"must return numbers .* dtype <U"):
-    jaxlime.TextExplainer().explain(["good"], lambda s: np.array([["a", "b"]] * len(s)),
-                                    key=0, num_samples=20)
+    jaxlime.TextExplainer().explain(
+        ["good"], lambda s: np.array([["a", "b"]] * len(s)), key=0, num_samples=20
+    )
 
 
 # ---- numpy models are wrapped, their errors kept ----
@@ -191,16 +211,19 @@ def test_numpy_model_is_wrapped_with_one_warning_and_matches_host_model():
     wrapped = explainer.explain(X[:3], model, key=0, num_samples=50)
   assert sum("cannot be traced" in str(w.message) for w in seen) == 1
   import warnings
+
   with warnings.catch_warnings():
     warnings.simplefilter("error", UserWarning)  # Announced once per model, not per call.
     again = explainer.explain(X[:3], model, key=0, num_samples=50)
-  explicit = explainer.explain(X[:3], jaxlime.host_model(classifier.predict_proba), key=0,
-                               num_samples=50)
+  explicit = explainer.explain(
+      X[:3], jaxlime.host_model(classifier.predict_proba), key=0, num_samples=50
+  )
   np.testing.assert_array_equal(np.asarray(wrapped.coef), np.asarray(explicit.coef))
   np.testing.assert_array_equal(np.asarray(again.coef), np.asarray(explicit.coef))
   with pytest.warns(UserWarning, match="cannot be traced"):
     shap_values = jaxlime.KernelShapExplainer(X[:5]).explain(
-        X[:2], lambda x: classifier.predict_proba(x), key=0, nsamples=10)
+        X[:2], lambda x: classifier.predict_proba(x), key=0, nsamples=10
+    )
   assert np.isfinite(np.asarray(shap_values.values)).all()
 
 
@@ -256,10 +279,12 @@ def test_uint8_hide_color_out_of_range_is_refused(hide_color):
     p = jax.nn.sigmoid(x.astype(jnp.float32).mean(axis=(1, 2, 3)) / 255)
     return jnp.stack([1 - p, p], axis=-1)
 
-  with pytest.raises(ValueError, match=r"hide_color must lie in 0\.\.255, the range of the "
-                     r"images' dtype uint8"):
-    jaxlime.ImageExplainer().explain(images, model, key=0, segments=segments,
-                                     hide_color=hide_color, num_samples=20)
+  with pytest.raises(
+      ValueError, match=r"hide_color must lie in 0\.\.255, the range of the " r"images' dtype uint8"
+  ):
+    jaxlime.ImageExplainer().explain(
+        images, model, key=0, segments=segments, hide_color=hide_color, num_samples=20
+    )
 
 
 def test_every_bit_of_an_int_seed_counts():
@@ -273,11 +298,12 @@ def test_every_bit_of_an_int_seed_counts():
   by_seed = {seed: coef(seed) for seed in (0, 2**40, 2**32, -1, 2**32 - 1)}
   seeds = list(by_seed)
   for i, first in enumerate(seeds):
-    for second in seeds[i + 1:]:
+    for second in seeds[i + 1 :]:
       assert not np.array_equal(by_seed[first], by_seed[second]), (first, second)
   # Seeds in [0, 2**32) keep their meaning: jax.random.key(seed).
   np.testing.assert_array_equal(
-      by_seed[2**32 - 1], coef(jax.random.key(2**32 - 1, impl="philox4x32")))
+      by_seed[2**32 - 1], coef(jax.random.key(2**32 - 1, impl="philox4x32"))
+  )
 
 
 def test_token_path_pads_to_max_length_and_refuses_longer_texts():
@@ -293,13 +319,17 @@ def test_token_path_pads_to_max_length_and_refuses_longer_texts():
 
   texts = ["good movie but bad end"]
   with pytest.raises(ValueError, match="at most 5 tokens; got 8"):
-    jaxlime.TextExplainer().explain(texts, model_of_five, key=0, num_samples=20,
-                                    tokenizer=_tokens)
+    jaxlime.TextExplainer().explain(texts, model_of_five, key=0, num_samples=20, tokenizer=_tokens)
   explanation = jaxlime.TextExplainer(max_length=5).explain(
-      texts, model_of_five, key=0, num_samples=20, tokenizer=_tokens)
+      texts, model_of_five, key=0, num_samples=20, tokenizer=_tokens
+  )
   assert set(lengths[1:]) == {5}
   assert explanation.as_list(0, label=1)[0][0] == "good"
   with pytest.raises(ValueError, match=r"texts\[1\] has 6 tokens, more than max_length=5"):
-    jaxlime.TextExplainer(max_length=5).explain(texts + ["good good bad bad ugly end"],
-                                                model_of_five, key=0, num_samples=20,
-                                                tokenizer=_tokens)
+    jaxlime.TextExplainer(max_length=5).explain(
+        texts + ["good good bad bad ugly end"],
+        model_of_five,
+        key=0,
+        num_samples=20,
+        tokenizer=_tokens,
+    )

@@ -19,8 +19,7 @@ def _same_surrogates(vmapped, batch, atol=1e-6):
   np.testing.assert_array_equal(np.asarray(vmapped.labels), np.asarray(batch.labels))
   np.testing.assert_allclose(np.asarray(vmapped.coef), np.asarray(batch.coef), atol=atol)
   np.testing.assert_allclose(np.asarray(vmapped.score), np.asarray(batch.score), atol=10 * atol)
-  np.testing.assert_allclose(np.asarray(vmapped.intercept), np.asarray(batch.intercept),
-                             atol=atol)
+  np.testing.assert_allclose(np.asarray(vmapped.intercept), np.asarray(batch.intercept), atol=atol)
 
 
 @pytest.mark.parametrize("key", KEYS.values(), ids=KEYS.keys())
@@ -34,8 +33,9 @@ def test_tabular_explain_fn_equals_explain(breast_cancer, logistic, key, feature
   keys = jaxlime.instance_keys(key, 13)
   vmapped = jax.jit(jax.vmap(fn))(jnp.asarray(X[:13], jnp.float32), keys)
   _same_surrogates(vmapped, batch)
-  np.testing.assert_allclose(np.asarray(vmapped.prediction), np.asarray(batch.prediction),
-                             atol=1e-6)
+  np.testing.assert_allclose(
+      np.asarray(vmapped.prediction), np.asarray(batch.prediction), atol=1e-6
+  )
   # One instance alone, unbatched, is the same explanation too.
   alone = fn(jnp.asarray(X[4], jnp.float32), keys[4])
   np.testing.assert_allclose(np.asarray(alone.coef), np.asarray(batch.coef[4]), atol=1e-6)
@@ -62,10 +62,16 @@ def test_image_explain_fn_equals_explain():
 
   explainer = jaxlime.ImageExplainer()
   for key in KEYS.values():
-    batch = explainer.explain(images, model, key=key, segmentation_fn="grid", num_samples=200,
-                              top_labels=2)
-    fn = explainer.explain_fn(model, num_segments=batch.coef.shape[-1],
-                              image_shape=images.shape[1:], num_samples=200, top_labels=2)
+    batch = explainer.explain(
+        images, model, key=key, segmentation_fn="grid", num_samples=200, top_labels=2
+    )
+    fn = explainer.explain_fn(
+        model,
+        num_segments=batch.coef.shape[-1],
+        image_shape=images.shape[1:],
+        num_samples=200,
+        top_labels=2,
+    )
     vmapped = jax.jit(jax.vmap(fn))(images, jaxlime.instance_keys(key, 5), batch.segments)
     _same_surrogates(vmapped, batch, atol=1e-5)
 
@@ -91,8 +97,9 @@ def test_text_token_explain_fn_equals_explain(key):
   explainer = jaxlime.TextExplainer()
   batch = explainer.explain(texts, model, key=key, tokenizer=tokenize, num_samples=500)
   tokens = explainer.tokenize(texts, tokenize)
-  fn = explainer.explain_fn(model, num_tokens=tokens.token_ids.shape[1],
-                            num_dims=batch.coef.shape[-1], num_samples=500)
+  fn = explainer.explain_fn(
+      model, num_tokens=tokens.token_ids.shape[1], num_dims=batch.coef.shape[-1], num_samples=500
+  )
   vmapped = jax.jit(jax.vmap(fn))(tokens, jaxlime.instance_keys(key, len(texts)))
   _same_surrogates(vmapped, batch)
 
@@ -103,11 +110,11 @@ def test_kernel_shap_explain_fn_equals_explain(breast_cancer, logistic, key):
   explainer = jaxlime.KernelShapExplainer(X[:20])
   batch = explainer.explain(X[30:36], logistic.model, key=key, nsamples=300)
   fn = explainer.explain_fn(logistic.model, nsamples=300)
-  vmapped = jax.jit(jax.vmap(fn))(jnp.asarray(X[30:36], jnp.float32),
-                                  jaxlime.instance_keys(key, 6))
+  vmapped = jax.jit(jax.vmap(fn))(jnp.asarray(X[30:36], jnp.float32), jaxlime.instance_keys(key, 6))
   np.testing.assert_allclose(np.asarray(vmapped.values), np.asarray(batch.values), atol=1e-6)
-  np.testing.assert_allclose(np.asarray(vmapped.expected_value[0]),
-                             np.asarray(batch.expected_value), atol=1e-6)
+  np.testing.assert_allclose(
+      np.asarray(vmapped.expected_value[0]), np.asarray(batch.expected_value), atol=1e-6
+  )
 
 
 def test_grad_passes_through_explain_fn_to_the_instance_and_the_parameters(breast_cancer):
@@ -131,7 +138,7 @@ def test_grad_passes_through_explain_fn_to_the_instance_and_the_parameters(breas
   # Finite differences along one parameter direction agree with the gradient.
   direction = jnp.zeros(30).at[0].set(1.0 / std[0])
   eps = 1e-2
-  numeric = (first_coef(weights + eps * direction, x) - first_coef(weights - eps * direction, x))
+  numeric = first_coef(weights + eps * direction, x) - first_coef(weights - eps * direction, x)
   np.testing.assert_allclose(float(grad_w @ direction), float(numeric) / (2 * eps), rtol=5e-2)
   assert np.isfinite(np.asarray(grad_x)).all()
 
@@ -147,7 +154,7 @@ def test_jit_over_explanations_traces_once(breast_cancer, logistic):
     return jnp.max(jnp.abs(explanation.coef))
 
   for start in (0, 5, 10):
-    top_weight(explainer.explain(X[start:start + 5], logistic.model, key=start, num_samples=200))
+    top_weight(explainer.explain(X[start : start + 5], logistic.model, key=start, num_samples=200))
   assert len(traces) == 1
   # Domains compare by value: an equal explainer's explanations share the trace too.
   twin = jaxlime.TabularExplainer(X)

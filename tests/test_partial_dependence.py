@@ -38,6 +38,7 @@ class JaxClassifier(ClassifierMixin, BaseEstimator):
 
 
 class JaxRegressor(RegressorMixin, BaseEstimator):
+
   def __init__(self, fn=None):
     self.fn = fn
 
@@ -89,10 +90,21 @@ def assert_same_grid(ours, reference):
 @pytest.mark.parametrize("features", [3, (0, 5)], ids=["one-way", "two-way"])
 def test_sklearn_classifier_through_host_model(data, sklearn_classifier, features):
   X, _ = data
-  ours = jaxlime.partial_dependence(jaxlime.host_model(sklearn_classifier.predict_proba), X,
-                                    features, grid_resolution=12, kind="both")
-  reference = sklearn_pd(sklearn_classifier, X, features if isinstance(features, int) else
-                         list(features), grid_resolution=12, kind="both", method="brute")
+  ours = jaxlime.partial_dependence(
+      jaxlime.host_model(sklearn_classifier.predict_proba),
+      X,
+      features,
+      grid_resolution=12,
+      kind="both",
+  )
+  reference = sklearn_pd(
+      sklearn_classifier,
+      X,
+      features if isinstance(features, int) else list(features),
+      grid_resolution=12,
+      kind="both",
+      method="brute",
+  )
   assert_same_grid(ours.grid_values, reference["grid_values"])
   # scikit-learn keeps only the positive class of a binary classifier: our output 1.
   assert ours.average.shape == (2,) + reference["average"].shape[1:]
@@ -106,8 +118,14 @@ def test_jax_model_one_way_two_way_and_ice(data, mlp):
   estimator = JaxClassifier(mlp).fit(X)
   for features in (7, (7, 21)):
     ours = jaxlime.partial_dependence(mlp, X, features, kind="both", grid_resolution=25)
-    reference = sklearn_pd(estimator, X, [features] if isinstance(features, int) else
-                           list(features), kind="both", method="brute", grid_resolution=25)
+    reference = sklearn_pd(
+        estimator,
+        X,
+        [features] if isinstance(features, int) else list(features),
+        kind="both",
+        method="brute",
+        grid_resolution=25,
+    )
     assert_same_grid(ours.grid_values, reference["grid_values"])
     np.testing.assert_allclose(ours.average[1:], reference["average"], atol=ATOL)
     np.testing.assert_allclose(ours.individual[1:], reference["individual"], atol=ATOL)
@@ -127,8 +145,9 @@ def test_feature_with_few_unique_values_uses_them(data, mlp):
 def test_multiclass_keeps_every_class_like_sklearn():
   X, y = load_iris(return_X_y=True)
   classifier = LogisticRegression(max_iter=2000).fit(X, y)
-  ours = jaxlime.partial_dependence(jaxlime.host_model(classifier.predict_proba), X, (2, 3),
-                                    grid_resolution=8)
+  ours = jaxlime.partial_dependence(
+      jaxlime.host_model(classifier.predict_proba), X, (2, 3), grid_resolution=8
+  )
   reference = sklearn_pd(classifier, X, [2, 3], grid_resolution=8, method="brute")
   assert ours.average.shape == reference["average"].shape == (3, 8, 8)
   np.testing.assert_allclose(ours.average, reference["average"], atol=ATOL)
@@ -145,11 +164,25 @@ def test_regressor_sample_weight_and_custom_values(data):
   custom = {2: [60.0, 80.0, 100.0, 140.0]}
   estimator = JaxRegressor(regressor).fit(X)
   for features in (2, (2, 9)):
-    ours = jaxlime.partial_dependence(regressor, X, features, kind="both", custom_values=custom,
-                                      sample_weight=sample_weight, grid_resolution=9)
-    reference = sklearn_pd(estimator, X, [features] if isinstance(features, int) else
-                           list(features), kind="both", custom_values=custom,
-                           sample_weight=sample_weight, grid_resolution=9, method="brute")
+    ours = jaxlime.partial_dependence(
+        regressor,
+        X,
+        features,
+        kind="both",
+        custom_values=custom,
+        sample_weight=sample_weight,
+        grid_resolution=9,
+    )
+    reference = sklearn_pd(
+        estimator,
+        X,
+        [features] if isinstance(features, int) else list(features),
+        kind="both",
+        custom_values=custom,
+        sample_weight=sample_weight,
+        grid_resolution=9,
+        method="brute",
+    )
     assert_same_grid(ours.grid_values, reference["grid_values"])
     np.testing.assert_allclose(ours.average, reference["average"], atol=ATOL)
     np.testing.assert_allclose(ours.individual, reference["individual"], atol=ATOL)
@@ -158,18 +191,24 @@ def test_regressor_sample_weight_and_custom_values(data):
 def test_categorical_feature_uses_its_categories(data):
   X, _ = data
   rng = np.random.default_rng(0)
-  X_int = np.concatenate([np.round(X[:, :3]).astype(np.int64),
-                          rng.integers(0, 4, (X.shape[0], 1))], axis=1)
+  X_int = np.concatenate(
+      [np.round(X[:, :3]).astype(np.int64), rng.integers(0, 4, (X.shape[0], 1))], axis=1
+  )
 
   def model(x):
     x = x.astype(jnp.float32)
     p = jax.nn.sigmoid(0.01 * x[:, 0] - 0.05 * x[:, 1] + jnp.cos(x[:, 3]))
     return jnp.stack([1 - p, p], axis=-1)
 
-  ours = jaxlime.partial_dependence(model, X_int, (1, 3), categorical_features=[1, 3],
-                                    kind="both")
-  reference = sklearn_pd(JaxClassifier(model).fit(X_int), X_int, [1, 3],
-                         categorical_features=[1, 3], kind="both", method="brute")
+  ours = jaxlime.partial_dependence(model, X_int, (1, 3), categorical_features=[1, 3], kind="both")
+  reference = sklearn_pd(
+      JaxClassifier(model).fit(X_int),
+      X_int,
+      [1, 3],
+      categorical_features=[1, 3],
+      kind="both",
+      method="brute",
+  )
   assert_same_grid(ours.grid_values, reference["grid_values"])
   np.testing.assert_array_equal(ours.grid_values[1], [0, 1, 2, 3])
   np.testing.assert_allclose(ours.average[1:], reference["average"], atol=ATOL)
@@ -179,8 +218,7 @@ def test_categorical_feature_uses_its_categories(data):
 def test_many_features_in_one_call_equal_one_at_a_time_and_chunking(data, mlp):
   X, _ = data
   features = [0, 4, (1, 2), 13, (3, 4)]
-  together = partial_dependences(mlp, X, features, grid_resolution=10, kind="both",
-                                 batch_size=1000)
+  together = partial_dependences(mlp, X, features, grid_resolution=10, kind="both", batch_size=1000)
   for features_entry, result in zip(features, together):
     alone = jaxlime.partial_dependence(mlp, X, features_entry, grid_resolution=10, kind="both")
     assert result.features == alone.features
@@ -198,28 +236,48 @@ def test_bunch_access_and_kinds(data, mlp):
     result.individual
 
 
-@pytest.mark.parametrize("call, match", [
-    (lambda m, X: jaxlime.partial_dependence(m, X, 30), r"features \[30\] are out of range"),
-    (lambda m, X: jaxlime.partial_dependence(m, X, (0, 31)), r"features \[31\] are out of range"),
-    (lambda m, X: jaxlime.partial_dependence(m, X, -1), r"features \[-1\] are out of range"),
-    (lambda m, X: jaxlime.partial_dependence(m, X, (1, 2, 3)), "one column index or a pair"),
-    (lambda m, X: jaxlime.partial_dependence(m, X[:0], 0), "X is empty"),
-    (lambda m, X: jaxlime.partial_dependence(m, [], 0), "X is empty"),
-    (lambda m, X: jaxlime.partial_dependence(m, X, 0, grid_resolution=1),
-     "grid_resolution must be >= 2; got 1"),
-    (lambda m, X: jaxlime.partial_dependence(m, X.astype(int), 0),
-     r"integer dtype .* features \[0\] are not in categorical_features"),
-    (lambda m, X: jaxlime.partial_dependence(m, X.astype(int), (0, 1), categorical_features=[0]),
-     r"features \[1\] are not in categorical_features"),
-    (lambda m, X: jaxlime.partial_dependence(m, X, 0, kind="mean"), "kind must be one of"),
-    (lambda m, X: jaxlime.partial_dependence(m, X, 0, percentiles=(0.9, 0.1)), "percentiles"),
-    (lambda m, X: jaxlime.partial_dependence(m, X, 0, sample_weight=np.ones(3)),
-     r"sample_weight must have shape \(190,\)"),
-    (lambda m, X: jaxlime.partial_dependence(m, X, 0, categorical_features=[40]),
-     r"categorical_features \[40\] are out of range"),
-    (lambda m, X: jaxlime.partial_dependence(m, X, 0, custom_values={0: [[1.0]]}),
-     r"custom_values\[0\] must be a non-empty 1-D array"),
-])
+@pytest.mark.parametrize(
+    "call, match",
+    [
+        (lambda m, X: jaxlime.partial_dependence(m, X, 30), r"features \[30\] are out of range"),
+        (
+            lambda m, X: jaxlime.partial_dependence(m, X, (0, 31)),
+            r"features \[31\] are out of range",
+        ),
+        (lambda m, X: jaxlime.partial_dependence(m, X, -1), r"features \[-1\] are out of range"),
+        (lambda m, X: jaxlime.partial_dependence(m, X, (1, 2, 3)), "one column index or a pair"),
+        (lambda m, X: jaxlime.partial_dependence(m, X[:0], 0), "X is empty"),
+        (lambda m, X: jaxlime.partial_dependence(m, [], 0), "X is empty"),
+        (
+            lambda m, X: jaxlime.partial_dependence(m, X, 0, grid_resolution=1),
+            "grid_resolution must be >= 2; got 1",
+        ),
+        (
+            lambda m, X: jaxlime.partial_dependence(m, X.astype(int), 0),
+            r"integer dtype .* features \[0\] are not in categorical_features",
+        ),
+        (
+            lambda m, X: jaxlime.partial_dependence(
+                m, X.astype(int), (0, 1), categorical_features=[0]
+            ),
+            r"features \[1\] are not in categorical_features",
+        ),
+        (lambda m, X: jaxlime.partial_dependence(m, X, 0, kind="mean"), "kind must be one of"),
+        (lambda m, X: jaxlime.partial_dependence(m, X, 0, percentiles=(0.9, 0.1)), "percentiles"),
+        (
+            lambda m, X: jaxlime.partial_dependence(m, X, 0, sample_weight=np.ones(3)),
+            r"sample_weight must have shape \(190,\)",
+        ),
+        (
+            lambda m, X: jaxlime.partial_dependence(m, X, 0, categorical_features=[40]),
+            r"categorical_features \[40\] are out of range",
+        ),
+        (
+            lambda m, X: jaxlime.partial_dependence(m, X, 0, custom_values={0: [[1.0]]}),
+            r"custom_values\[0\] must be a non-empty 1-D array",
+        ),
+    ],
+)
 def test_bad_input(data, mlp, call, match):
   X, _ = data
   with pytest.raises(ValueError, match=match):
@@ -248,7 +306,8 @@ def test_on_a_mesh_of_four_devices_equals_one_device():
       print("ok")
   """)
   env = dict(os.environ, PYTHONPATH=os.getcwd())
-  result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
-                          env=env, timeout=300)
+  result = subprocess.run(
+      [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
+  )
   assert result.returncode == 0, result.stderr[-3000:]
   assert result.stdout.strip() == "ok"

@@ -23,11 +23,15 @@ from lime.lime_base import LimeBase
 import jaxlime
 from helpers import dense_weights
 from jaxlime._src import checks
-from jaxlime._src import text as text_lib
+from jaxlime._src import text_indexing as text_lib
 
 settings.register_profile(
-    "jaxlime", max_examples=12, deadline=None, derandomize=False,
-    suppress_health_check=(HealthCheck.too_slow, HealthCheck.data_too_large))
+    "jaxlime",
+    max_examples=12,
+    deadline=None,
+    derandomize=False,
+    suppress_health_check=(HealthCheck.too_slow, HealthCheck.data_too_large),
+)
 settings.load_profile("jaxlime")
 
 _METHODS = ("none", "highest_weights", "forward_selection", "lasso_path", "auto")
@@ -53,32 +57,48 @@ def _problem(seed, num_samples, num_dims, num_labels, binary):
 
 def _lime_fits(z, y, distances, kernel, num_features, method):
   base = LimeBase(kernel_fn=kernel)
-  return [base.explain_instance_with_data(z, y, distances, label, num_features,
-                                          feature_selection=method)
-          for label in range(y.shape[1])]
+  return [
+      base.explain_instance_with_data(
+          z, y, distances, label, num_features, feature_selection=method
+      )
+      for label in range(y.shape[1])
+  ]
 
 
 # Few shapes, so that each dtype compiles at most 10 programs (5 methods x 2 feature counts).
-_PROBLEMS = dict(seed=st.integers(0, 2**31), num_samples=st.just(128), num_dims=st.just(7),
-                 binary=st.booleans(), method=st.sampled_from(_METHODS),
-                 num_features=st.sampled_from([2, 7]))
+_PROBLEMS = dict(
+    seed=st.integers(0, 2**31),
+    num_samples=st.just(128),
+    num_dims=st.just(7),
+    binary=st.booleans(),
+    method=st.sampled_from(_METHODS),
+    num_features=st.sampled_from([2, 7]),
+)
 
 
 @given(**_PROBLEMS)
-def test_fit_surrogate_equals_lime_base_float64(seed, num_samples, num_dims, binary, method,
-                                                num_features):
+def test_fit_surrogate_equals_lime_base_float64(
+    seed, num_samples, num_dims, binary, method, num_features
+):
   z, y, distances, kernel = _problem(seed, num_samples, num_dims, 2, binary)
   weights = kernel(distances)
   with jax.enable_x64(True):
-    fit = _fit(jnp.asarray(z), jnp.asarray(y), jnp.asarray(weights), num_features=num_features,
-               feature_selection=method)
+    fit = _fit(
+        jnp.asarray(z),
+        jnp.asarray(y),
+        jnp.asarray(weights),
+        num_features=num_features,
+        feature_selection=method,
+    )
     fit = jax.tree.map(np.asarray, fit)
   assert fit.coef.dtype == np.float64
   for label, (intercept, pairs, score, local_pred) in enumerate(
-      _lime_fits(z, y, distances, kernel, num_features, method)):
+      _lime_fits(z, y, distances, kernel, num_features, method)
+  ):
     assert np.flatnonzero(fit.selected[label]).tolist() == sorted(int(j) for j, _ in pairs)
-    np.testing.assert_allclose(fit.coef[label], dense_weights(pairs, num_dims), rtol=1e-7,
-                               atol=1e-10)
+    np.testing.assert_allclose(
+        fit.coef[label], dense_weights(pairs, num_dims), rtol=1e-7, atol=1e-10
+    )
     np.testing.assert_allclose(fit.intercept[label], intercept, rtol=1e-7, atol=1e-10)
     np.testing.assert_allclose(fit.score[label], score, rtol=1e-7, atol=1e-10)
     np.testing.assert_allclose(fit.local_pred[label], local_pred[0], rtol=1e-7, atol=1e-10)
@@ -100,22 +120,32 @@ def _clear_selection(z, y, weights, num_features, method):
 
 
 @given(**_PROBLEMS)
-def test_fit_surrogate_equals_lime_base_float32(seed, num_samples, num_dims, binary, method,
-                                                num_features):
+def test_fit_surrogate_equals_lime_base_float32(
+    seed, num_samples, num_dims, binary, method, num_features
+):
   # float32 keeps about 7 digits: the fit agrees to rounding where the selection is not a
   # near-tie (forward selection and the lasso path compare scores that rounding can reorder).
   z, y, distances, kernel = _problem(seed, num_samples, num_dims, 2, binary)
   weights = kernel(distances)
   assume(_clear_selection(z, y, weights, num_features, method))
-  fit = jax.tree.map(np.asarray, _fit(
-      jnp.asarray(z, jnp.float32), jnp.asarray(y, jnp.float32), jnp.asarray(weights, jnp.float32),
-      num_features=num_features, feature_selection=method))
+  fit = jax.tree.map(
+      np.asarray,
+      _fit(
+          jnp.asarray(z, jnp.float32),
+          jnp.asarray(y, jnp.float32),
+          jnp.asarray(weights, jnp.float32),
+          num_features=num_features,
+          feature_selection=method,
+      ),
+  )
   assert fit.coef.dtype == np.float32
   for label, (intercept, pairs, score, local_pred) in enumerate(
-      _lime_fits(z, y, distances, kernel, num_features, method)):
+      _lime_fits(z, y, distances, kernel, num_features, method)
+  ):
     assert np.flatnonzero(fit.selected[label]).tolist() == sorted(int(j) for j, _ in pairs)
-    np.testing.assert_allclose(fit.coef[label], dense_weights(pairs, num_dims), rtol=2e-3,
-                               atol=5e-5)
+    np.testing.assert_allclose(
+        fit.coef[label], dense_weights(pairs, num_dims), rtol=2e-3, atol=5e-5
+    )
     np.testing.assert_allclose(fit.intercept[label], intercept, rtol=1e-3, atol=5e-5)
     np.testing.assert_allclose(fit.score[label], score, atol=5e-5)
     np.testing.assert_allclose(fit.local_pred[label], local_pred[0], rtol=1e-3, atol=5e-5)
@@ -133,8 +163,13 @@ def _tabular_data(draw):
   num_rows = draw(st.sampled_from([8, 23, 40]))
   seed = draw(st.integers(0, 2**31))
   rng = np.random.default_rng(seed)
-  kinds = draw(st.lists(st.sampled_from(["normal", "ties", "constant", "decimals", "categorical"]),
-                        min_size=2, max_size=4))
+  kinds = draw(
+      st.lists(
+          st.sampled_from(["normal", "ties", "constant", "decimals", "categorical"]),
+          min_size=2,
+          max_size=4,
+      )
+  )
   columns = []
   for kind in kinds:
     if kind == "normal":
@@ -157,9 +192,13 @@ def _rows_on_and_near_edges(data, discretizer):
   rows = [data]
   edges = discretizer.edges
   for column in np.flatnonzero(discretizer.discretized):
-    for edge in edges[column, :discretizer.num_edges[column]]:
-      for value in (edge, np.nextafter(edge, -np.inf), np.nextafter(edge, np.inf),
-                    np.float64(np.float32(edge))):
+    for edge in edges[column, : discretizer.num_edges[column]]:
+      for value in (
+          edge,
+          np.nextafter(edge, -np.inf),
+          np.nextafter(edge, np.inf),
+          np.float64(np.float32(edge)),
+      ):
         row = data[:1].copy()
         row[0, column] = value
         rows.append(row)
@@ -183,15 +222,40 @@ class _Rows:
 
 
 @given(_tabular_data())
-@example((np.array([[0.1, 5.1], [0.2, 4.9], [0.3, 4.7], [0.2, 4.6], [0.2, 5.0], [0.4, 5.4],
-                    [0.3, 4.6], [0.2, 5.0], [0.2, 4.4], [0.1, 4.9], [1.3, 7.0], [1.5, 6.4],
-                    [1.5, 6.9], [1.3, 5.5], [1.5, 6.5], [1.3, 5.7], [1.6, 6.3], [1.0, 4.9]]),
-          [], "quartile"))  # Iris-like: rows named "0.30 < x <= 1.30" for x = 0.3 before.
+@example(
+    (
+        np.array(
+            [
+                [0.1, 5.1],
+                [0.2, 4.9],
+                [0.3, 4.7],
+                [0.2, 4.6],
+                [0.2, 5.0],
+                [0.4, 5.4],
+                [0.3, 4.6],
+                [0.2, 5.0],
+                [0.2, 4.4],
+                [0.1, 4.9],
+                [1.3, 7.0],
+                [1.5, 6.4],
+                [1.5, 6.9],
+                [1.3, 5.5],
+                [1.5, 6.5],
+                [1.3, 5.7],
+                [1.6, 6.3],
+                [1.0, 4.9],
+            ]
+        ),
+        [],
+        "quartile",
+    )
+)  # Iris-like: rows named "0.30 < x <= 1.30" for x = 0.3 before.
 def test_tabular_names_equal_limes_or_are_refused(case):
   data, categorical, discretizer_name = case
   names = [f"f{j}" for j in range(data.shape[1])]
-  explainer = jaxlime.TabularExplainer(data, feature_names=names, categorical_features=categorical,
-                                       discretizer=discretizer_name)
+  explainer = jaxlime.TabularExplainer(
+      data, feature_names=names, categorical_features=categorical, discretizer=discretizer_name
+  )
   lime_discretizer = _LIME_DISCRETIZERS[discretizer_name](data, categorical, names)
   rows = _rows_on_and_near_edges(data, explainer.discretizer)
   dtype = explainer.tables.mean.dtype
@@ -201,11 +265,14 @@ def test_tabular_names_equal_limes_or_are_refused(case):
       checks.bins_as_lime("X", row[None], explainer.discretizer, dtype)
     except ValueError:
       # Refused with an error naming jax_enable_x64: the float32 bin differs from lime's.
-      assert not np.array_equal(explainer.discretizer.discretize(row[None]),
-                                explainer.discretizer.discretize(row[None], dtype=dtype))
+      assert not np.array_equal(
+          explainer.discretizer.discretize(row[None]),
+          explainer.discretizer.discretize(row[None], dtype=dtype),
+      )
       continue
     assert explainer.domain.feature_names(stored, index) == _lime_names(
-        lime_discretizer, row, names, categorical), row
+        lime_discretizer, row, names, categorical
+    ), row
 
 
 # ---- text indexing ----
@@ -218,13 +285,17 @@ _NO_NUL = st.characters(blacklist_characters="\x00")
 _SPLITS = [r"\W+", r"\s+", r"(\W+)", r"[,;.]", r"\d", r"(a)|b"]
 
 
-@given(text=st.text(alphabet=st.sampled_from(list("ab c,;.1éß中 \t\n-")) | _NO_NUL,
-                    max_size=40),
-       split=st.sampled_from(_SPLITS), bow=st.booleans(), seed=st.integers(0, 2**31))
+@given(
+    text=st.text(alphabet=st.sampled_from(list("ab c,;.1éß中 \t\n-")) | _NO_NUL, max_size=40),
+    split=st.sampled_from(_SPLITS),
+    bow=st.booleans(),
+    seed=st.integers(0, 2**31),
+)
 @example(text="good, bad, ugly", split=r"(\W+)", bow=True, seed=0)
 def test_indexed_string_equals_limes(text, split, bow, seed):
-  ours = text_lib.index_text(text, split_expression=split, bow=bow, mask_string=None,
-                             char_level=False)
+  ours = text_lib.index_text(
+      text, split_expression=split, bow=bow, mask_string=None, char_level=False
+  )
   theirs = lime_text.IndexedString(text, split_expression=split, bow=bow)
   assert list(ours.tokens) == list(theirs.as_list)
   assert list(ours.words) == theirs.inverse_vocab
@@ -235,11 +306,11 @@ def test_indexed_string_equals_limes(text, split, bow, seed):
   _same_removals(ours, theirs, seed)
 
 
-@given(text=st.text(alphabet=_NO_NUL, max_size=30), bow=st.booleans(),
-       seed=st.integers(0, 2**31))
+@given(text=st.text(alphabet=_NO_NUL, max_size=30), bow=st.booleans(), seed=st.integers(0, 2**31))
 def test_indexed_characters_equals_limes(text, bow, seed):
-  ours = text_lib.index_text(text, split_expression=None, bow=bow, mask_string=None,
-                             char_level=True)
+  ours = text_lib.index_text(
+      text, split_expression=None, bow=bow, mask_string=None, char_level=True
+  )
   theirs = lime_text.IndexedCharacters(text, bow=bow)
   assert list(ours.words) == theirs.inverse_vocab
   for feature in range(ours.num_features):
@@ -273,16 +344,23 @@ def base_image_explanation():
     p = jax.nn.sigmoid(x[:, :4, :4].mean(axis=(1, 2, 3)))
     return jnp.stack([1 - p, p], axis=-1)
 
-  return jaxlime.ImageExplainer().explain(images, model, key=0, segments=segments,
-                                          num_samples=20, num_features=16, labels=(1,))
+  return jaxlime.ImageExplainer().explain(
+      images, model, key=0, segments=segments, num_samples=20, num_features=16, labels=(1,)
+  )
 
 
 @settings(suppress_health_check=(HealthCheck.function_scoped_fixture,))
-@given(seed=st.integers(0, 2**31), positive_only=st.booleans(), negative_only=st.booleans(),
-       hide_rest=st.booleans(), num_features=st.integers(1, 16),
-       min_weight=st.sampled_from([0.0, 0.1, 0.3]))
-def test_get_image_and_mask_equals_limes(base_image_explanation, seed, positive_only,
-                                         negative_only, hide_rest, num_features, min_weight):
+@given(
+    seed=st.integers(0, 2**31),
+    positive_only=st.booleans(),
+    negative_only=st.booleans(),
+    hide_rest=st.booleans(),
+    num_features=st.integers(1, 16),
+    min_weight=st.sampled_from([0.0, 0.1, 0.3]),
+)
+def test_get_image_and_mask_equals_limes(
+    base_image_explanation, seed, positive_only, negative_only, hide_rest, num_features, min_weight
+):
   assume(not (positive_only and negative_only))
   rng = np.random.default_rng(seed)
   # Weights from a small set: ties, zeros and weights equal to min_weight.
@@ -292,15 +370,28 @@ def test_get_image_and_mask_equals_limes(base_image_explanation, seed, positive_
   segments = rng.integers(0, 16, size=(8, 8))
   image = rng.random((8, 8, 3)).astype(np.float32)
   explanation = dataclasses.replace(
-      base_image_explanation, coef=coef[None, None].astype(np.float32),
-      selected=selected[None, None], segments=segments[None], instances=image[None])
+      base_image_explanation,
+      coef=coef[None, None].astype(np.float32),
+      selected=selected[None, None],
+      segments=segments[None],
+      instances=image[None],
+  )
   reference = lime_image.ImageExplanation(image, segments)
   # lime's LimeBase: the selected features sorted by |weight|, ties in feature order.
-  reference.local_exp = {1: sorted(zip(np.flatnonzero(selected).tolist(),
-                                       coef[selected].astype(np.float32).tolist()),
-                                   key=lambda pair: np.abs(pair[1]), reverse=True)}
-  options = dict(positive_only=positive_only, negative_only=negative_only, hide_rest=hide_rest,
-                 num_features=num_features, min_weight=min_weight)
+  reference.local_exp = {
+      1: sorted(
+          zip(np.flatnonzero(selected).tolist(), coef[selected].astype(np.float32).tolist()),
+          key=lambda pair: np.abs(pair[1]),
+          reverse=True,
+      )
+  }
+  options = dict(
+      positive_only=positive_only,
+      negative_only=negative_only,
+      hide_rest=hide_rest,
+      num_features=num_features,
+      min_weight=min_weight,
+  )
   expected_image, expected_mask = reference.get_image_and_mask(1, **options)
   ours_image, ours_mask = explanation.get_image_and_mask(0, 1, **options)
   np.testing.assert_array_equal(ours_mask, expected_mask)

@@ -15,8 +15,9 @@ from helpers import count_compiles
 
 IMAGE_READOUT = np.random.default_rng(3).normal(size=(48, 3)).astype(np.float32)
 WORDS = ("good", "bad", "plot", "acting", "slow", "fun", "dull", "music", "long", "great")
-WORD_WEIGHTS = np.array([0.0, 0.0, 1.2, -1.4, 0.1, 0.3, -0.7, 0.9, -1.0, 0.4, -0.3, 1.5],
-                        np.float32)  # Ids 0 (padding) and 1 (unknown), then WORDS.
+WORD_WEIGHTS = np.array(
+    [0.0, 0.0, 1.2, -1.4, 0.1, 0.3, -0.7, 0.9, -1.0, 0.4, -0.3, 1.5], np.float32
+)  # Ids 0 (padding) and 1 (unknown), then WORDS.
 
 
 def image_model(x):
@@ -44,8 +45,11 @@ def token_model(ids):
 
 
 def string_model(strings):
-  return np.asarray(token_model(jnp.asarray(
-      [word_ids(s) + [0] * (12 - len(word_ids(s))) for s in strings], jnp.int32)))
+  return np.asarray(
+      token_model(
+          jnp.asarray([word_ids(s) + [0] * (12 - len(word_ids(s))) for s in strings], jnp.int32)
+      )
+  )
 
 
 def test_calls_of_fixed_size_compile_once_and_equal_one_call(breast_cancer, logistic):
@@ -54,15 +58,27 @@ def test_calls_of_fixed_size_compile_once_and_equal_one_call(breast_cancer, logi
   rows = X[:25]
   whole = explainer.explain(rows, logistic[0], key=0, num_samples=200, batch_size=2000)
   # Blocks of 10 instances, calls of 10: three calls, the last one padded.
-  parts = explainer.explain(rows, logistic[0], key=0, num_samples=200, batch_size=2000,
-                            instances_per_call=10, progress=False)
+  parts = explainer.explain(
+      rows,
+      logistic[0],
+      key=0,
+      num_samples=200,
+      batch_size=2000,
+      instances_per_call=10,
+      progress=False,
+  )
   np.testing.assert_array_equal(parts.selected, whole.selected)
   np.testing.assert_allclose(parts.coef, whole.coef, rtol=1e-5, atol=1e-6)
   with count_compiles() as compiled:
-    starts = [start for start, _ in explainer.explain_iter(
-        rows, logistic[0], key=0, num_samples=200, batch_size=2000, instances_per_call=10)]
-    explainer.explain(X[30:51], logistic[0], key=1, num_samples=200, batch_size=2000,
-                      instances_per_call=10)
+    starts = [
+        start
+        for start, _ in explainer.explain_iter(
+            rows, logistic[0], key=0, num_samples=200, batch_size=2000, instances_per_call=10
+        )
+    ]
+    explainer.explain(
+        X[30:51], logistic[0], key=1, num_samples=200, batch_size=2000, instances_per_call=10
+    )
   assert starts == [0, 10, 20]
   assert not compiled
 
@@ -72,10 +88,12 @@ def test_explain_iter_parts_equal_explain(breast_cancer, logistic):
   explainer = jaxlime.TabularExplainer(X, shared_samples=True)
   whole = explainer.explain(X[:30], logistic[0], key=5, num_samples=300)
   # Blocks of 4 instances (batch_size 1200 / 300 samples), calls of 12.
-  for start, part in explainer.explain_iter(X[:30], logistic[0], key=5, num_samples=300,
-                                            batch_size=1200, instances_per_call=12):
-    np.testing.assert_allclose(part.coef, whole.coef[start:start + len(part)], rtol=1e-5,
-                               atol=1e-6)
+  for start, part in explainer.explain_iter(
+      X[:30], logistic[0], key=5, num_samples=300, batch_size=1200, instances_per_call=12
+  ):
+    np.testing.assert_allclose(
+        part.coef, whole.coef[start : start + len(part)], rtol=1e-5, atol=1e-6
+    )
     assert part.as_list(0) and len(part) in (12, 6)
 
 
@@ -84,11 +102,13 @@ def test_progress_only_when_asked(breast_cancer, logistic, capsys):
   explainer = jaxlime.TabularExplainer(X)
   explainer.explain(X[:20], logistic[0], key=0, num_samples=100, instances_per_call=10)
   assert "explaining" not in capsys.readouterr().err  # Not a terminal: no bar by default.
-  explainer.explain(X[:20], logistic[0], key=0, num_samples=100, instances_per_call=10,
-                    progress=True)
+  explainer.explain(
+      X[:20], logistic[0], key=0, num_samples=100, instances_per_call=10, progress=True
+  )
   assert "explaining" in capsys.readouterr().err
-  explainer.explain(X[:20], logistic[0], key=0, num_samples=100, instances_per_call=10,
-                    progress=False)
+  explainer.explain(
+      X[:20], logistic[0], key=0, num_samples=100, instances_per_call=10, progress=False
+  )
   assert "explaining" not in capsys.readouterr().err
 
 
@@ -107,9 +127,10 @@ def test_image_calls_compile_once_and_parts_equal_one_call():
   np.testing.assert_allclose(joined.coef, whole.coef, rtol=1e-5, atol=1e-6)
   np.testing.assert_array_equal(joined.segments, whole.segments)
   for start, part in parts:
-    np.testing.assert_allclose(part.coef, whole.coef[start:start + len(part)], rtol=1e-5,
-                               atol=1e-6)
-    np.testing.assert_array_equal(part.instances, images[start:start + len(part)])
+    np.testing.assert_allclose(
+        part.coef, whole.coef[start : start + len(part)], rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_array_equal(part.instances, images[start : start + len(part)])
     assert part.get_image_and_mask(0, int(part.labels[0, 0]))[1].shape == (16, 16)
 
 
@@ -121,8 +142,13 @@ def test_image_superpixel_counts_that_grow_between_calls_pad_features_exactly():
   explainer = jaxlime.ImageExplainer()
   options = dict(key=1, num_samples=64, top_labels=1, batch_size=128)
   given = explainer.explain(images, image_model, segments=grids, **options)
-  computed = explainer.explain(images, image_model, instances_per_call=2,
-                               segmentation_fn=lambda image: lookup[image.tobytes()], **options)
+  computed = explainer.explain(
+      images,
+      image_model,
+      instances_per_call=2,
+      segmentation_fn=lambda image: lookup[image.tobytes()],
+      **options,
+  )
   assert computed.coef.shape == given.coef.shape == (6, 1, 16)
   np.testing.assert_array_equal(computed.selected, given.selected)
   np.testing.assert_allclose(computed.coef, given.coef, rtol=1e-5, atol=1e-6)
@@ -135,31 +161,45 @@ def test_text_calls_compile_once_and_parts_equal_one_call():
   # Token blocks of 12 texts (400K tokens / (4000 samples x 8 tokens)): calls of one block.
   options = dict(key=3, num_samples=4000)
   whole = explainer.explain(texts, token_model, tokenizer=word_ids, **options)
-  parts = list(explainer.explain_iter(texts, token_model, tokenizer=word_ids,
-                                      instances_per_call=8, **options))
+  parts = list(
+      explainer.explain_iter(
+          texts, token_model, tokenizer=word_ids, instances_per_call=8, **options
+      )
+  )
   assert [start for start, _ in parts] == [0, 8]
   with count_compiles() as compiled:
-    again = list(explainer.explain_iter(texts, token_model, tokenizer=word_ids,
-                                        instances_per_call=8, **options))
+    again = list(
+        explainer.explain_iter(
+            texts, token_model, tokenizer=word_ids, instances_per_call=8, **options
+        )
+    )
   assert not compiled and len(again) == 2
   for start, part in parts:
-    np.testing.assert_allclose(part.coef, whole.coef[start:start + len(part)], rtol=1e-5,
-                               atol=1e-6)
+    np.testing.assert_allclose(
+        part.coef, whole.coef[start : start + len(part)], rtol=1e-5, atol=1e-6
+    )
     assert part.text(0) == texts[start]
   # The string path, in calls of 4 texts (the last padded), equals the token path.
-  strings = explainer.explain(texts, string_model, instances_per_call=4, batch_size=4000,
-                              **options)
+  strings = explainer.explain(texts, string_model, instances_per_call=4, batch_size=4000, **options)
   np.testing.assert_array_equal(strings.selected, whole.selected)
   np.testing.assert_allclose(strings.coef, whole.coef, rtol=1e-4, atol=1e-5)
 
 
 def test_image_and_text_progress_only_when_asked(capsys):
   images, texts = random_images(4), random_texts(4)
-  runs = (lambda progress: jaxlime.ImageExplainer().explain(
-              images, image_model, segmentation_fn="grid", num_samples=32, instances_per_call=2,
-              progress=progress),
-          lambda progress: jaxlime.TextExplainer().explain(
-              texts, string_model, num_samples=32, instances_per_call=2, progress=progress))
+  runs = (
+      lambda progress: jaxlime.ImageExplainer().explain(
+          images,
+          image_model,
+          segmentation_fn="grid",
+          num_samples=32,
+          instances_per_call=2,
+          progress=progress,
+      ),
+      lambda progress: jaxlime.TextExplainer().explain(
+          texts, string_model, num_samples=32, instances_per_call=2, progress=progress
+      ),
+  )
   for run in runs:
     for progress in (None, True, False):  # None: not a terminal here, so no bar.
       run(progress)
@@ -176,8 +216,7 @@ def test_bfloat16_model_inputs_keep_a_float32_solve(breast_cancer, logistic):
     return logistic[0](x.astype(jnp.float32))
 
   exact = explainer.explain(X[:3], logistic[0], key=0, num_samples=2000)
-  low = explainer.explain(X[:3], model, key=0, num_samples=2000,
-                          model_input_dtype=jnp.bfloat16)
+  low = explainer.explain(X[:3], model, key=0, num_samples=2000, model_input_dtype=jnp.bfloat16)
   assert jnp.bfloat16 in seen
   assert low.coef.dtype == jnp.float32
   for i in range(3):
@@ -188,8 +227,13 @@ def test_float64_end_to_end_when_x64_is_on(breast_cancer):
   X, _, _, _ = breast_cancer
   w = np.random.default_rng(0).normal(size=30) / X.std(axis=0)
   with jax.enable_x64(True):
-    explainer = jaxlime.TabularExplainer(X, mode="regression", discretize_continuous=False,
-                                         feature_selection="none", kernel_width=100.0)
+    explainer = jaxlime.TabularExplainer(
+        X,
+        mode="regression",
+        discretize_continuous=False,
+        feature_selection="none",
+        kernel_width=100.0,
+    )
     exp = explainer.explain(X[:2], lambda x: x @ jnp.asarray(w), key=0, num_features=30)
     assert exp.coef.dtype == jnp.float64
     # float64 all the way: the linear model is recovered up to the ridge shrinkage alone.
@@ -199,7 +243,8 @@ def test_float64_end_to_end_when_x64_is_on(breast_cancer):
 def test_constant_model_is_finite_with_score_one(breast_cancer):
   X, _, _, _ = breast_cancer
   exp = jaxlime.TabularExplainer(X).explain(
-      X[:2], lambda x: jnp.full((x.shape[0], 2), 0.5), key=0, num_samples=200)
+      X[:2], lambda x: jnp.full((x.shape[0], 2), 0.5), key=0, num_samples=200
+  )
   np.testing.assert_allclose(np.asarray(exp.coef), 0.0, atol=1e-6)
   assert np.isfinite(np.asarray(exp.score)).all()
 
@@ -317,7 +362,8 @@ def test_sharded_over_four_devices_equals_single_device(tmp_path):
   script = tmp_path / "multi_device.py"
   script.write_text(_MULTI_DEVICE)
   env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
-  done = subprocess.run([sys.executable, str(script)], capture_output=True, text=True,
-                        timeout=600, env=env)
+  done = subprocess.run(
+      [sys.executable, str(script)], capture_output=True, text=True, timeout=600, env=env
+  )
   assert done.returncode == 0, done.stdout + done.stderr
   assert "multi-device ok" in done.stdout

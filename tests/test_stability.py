@@ -35,16 +35,20 @@ def test_identical_repeats_score_one():
 
 
 def test_disjoint_repeats_score_zero():
-  coef = np.array([[3.0, 2.0, 1.0, 0.0, 0.0, 0.0],
-                   [0.0, 0.0, 0.0, -3.0, 2.0, 1.0]])
+  coef = np.array([[3.0, 2.0, 1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, -3.0, 2.0, 1.0]])
   assert float(top_k_jaccard(coef, 3)) == 0.0
 
 
 def test_known_partial_overlap_is_the_exact_fraction():
   # Top-3 sets {0, 1, 2}, {0, 1, 3}, {4, 5, 6}: pairs 2/4, 0, 0 -> mean 1/6.
-  coef = np.array([[5.0, -4.0, 3.0, 0.1, 0.0, 0.0, 0.0],
-                   [5.0, 4.0, 0.2, -3.0, 0.0, 0.0, 0.0],
-                   [0.0, 0.0, 0.0, 0.0, 1.0, 2.0, 3.0]], np.float32)
+  coef = np.array(
+      [
+          [5.0, -4.0, 3.0, 0.1, 0.0, 0.0, 0.0],
+          [5.0, 4.0, 0.2, -3.0, 0.0, 0.0, 0.0],
+          [0.0, 0.0, 0.0, 0.0, 1.0, 2.0, 3.0],
+      ],
+      np.float32,
+  )
   assert float(top_k_jaccard(coef, 3)) == pytest.approx(1 / 6, abs=1e-7)
   assert float(top_k_jaccard(coef[:2], 3)) == pytest.approx(0.5, abs=1e-7)
   assert float(top_k_jaccard(coef[:2], 2)) == 1.0  # Top-2 {0, 1} in both.
@@ -79,8 +83,9 @@ def test_against_numpy_reference_on_random_arrays(num_repeats, num_dims, k):
   mask = (coef != 0) | (rng.random(shape) < 0.2)
   with_mask = jax.vmap(lambda c, m: top_k_jaccard(c, k, mask=m))(coef, mask)
   without = jax.vmap(lambda c: top_k_jaccard(c, k))(coef)
-  np.testing.assert_allclose(with_mask, [reference_jaccard(c, k, m) for c, m in zip(coef, mask)],
-                             atol=1e-6)
+  np.testing.assert_allclose(
+      with_mask, [reference_jaccard(c, k, m) for c, m in zip(coef, mask)], atol=1e-6
+  )
   np.testing.assert_allclose(without, [reference_jaccard(c, k) for c in coef], atol=1e-6)
 
 
@@ -145,15 +150,24 @@ def tabular_stability(breast_cancer, logistic, tabular):
   with pytest.MonkeyPatch.context() as monkeypatch:
     calls = _count_calls(monkeypatch, tabular)
     results = {
-        num_samples: stability_lib.stability(tabular, X, logistic.model, num_keys=8, key=3,
-                                             top_k=5, num_samples=num_samples, num_features=10)
+        num_samples: stability_lib.stability(
+            tabular,
+            X,
+            logistic.model,
+            num_keys=8,
+            key=3,
+            top_k=5,
+            num_samples=num_samples,
+            num_features=10,
+        )
         for num_samples in (200, 5000)
     }
   return results, calls
 
 
-def test_tabular_one_batch_repeat_zero_and_statistics(breast_cancer, logistic, tabular,
-                                                      tabular_stability):
+def test_tabular_one_batch_repeat_zero_and_statistics(
+    breast_cancer, logistic, tabular, tabular_stability
+):
   X = breast_cancer[0][:6]
   results, calls = tabular_stability
   assert calls == [48, 48]  # One explain call per stability, on 6 instances tiled 8 times.
@@ -170,8 +184,9 @@ def test_tabular_one_batch_repeat_zero_and_statistics(breast_cancer, logistic, t
   assert [name for name, _ in first.as_list(2, 1)] == [name for name, _ in single.as_list(2, 1)]
   # Repeat r of instance i is the explanation of X[i] alone under keys[r, i].
   keys = stability_lib.repeat_keys(3, 6, 8)
-  alone = tabular.explain(X[4:5], logistic.model, key=keys[5, 4:5], num_samples=5000,
-                          num_features=10)
+  alone = tabular.explain(
+      X[4:5], logistic.model, key=keys[5, 4:5], num_samples=5000, num_features=10
+  )
   np.testing.assert_array_equal(explanations.selected[5, 4], alone.selected[0])
   np.testing.assert_allclose(explanations.coef[5, 4], alone.coef[0], rtol=1e-5, atol=1e-7)
   assert not np.array_equal(explanations.coef[1], explanations.coef[0])
@@ -179,8 +194,10 @@ def test_tabular_one_batch_repeat_zero_and_statistics(breast_cancer, logistic, t
   coef = np.asarray(explanations.coef, np.float64)
   np.testing.assert_allclose(result.coef_mean, coef.mean(0), rtol=1e-5, atol=1e-7)
   np.testing.assert_allclose(result.coef_spread, coef.std(0, ddof=1), rtol=1e-4, atol=1e-6)
-  expected = [reference_jaccard(coef[:, n, 0], 5, np.asarray(explanations.selected[:, n, 0]))
-              for n in range(6)]
+  expected = [
+      reference_jaccard(coef[:, n, 0], 5, np.asarray(explanations.selected[:, n, 0]))
+      for n in range(6)
+  ]
   np.testing.assert_allclose(result.score[:, 0], expected, atol=1e-6)
 
 
@@ -203,8 +220,9 @@ def test_text_with_a_host_model(monkeypatch):
   texts = ["a good and great film", "bad plot, boring cast but good music", "nothing much here"]
   explainer = jaxlime.TextExplainer()
   calls = _count_calls(monkeypatch, explainer)
-  result = stability_lib.stability(explainer, texts, classify, num_keys=4, key=1, top_k=2,
-                                   num_samples=500, num_features=3)
+  result = stability_lib.stability(
+      explainer, texts, classify, num_keys=4, key=1, top_k=2, num_samples=500, num_features=3
+  )
   assert calls == [12]
   explanations = result.explanations
   assert explanations.coef.shape[:3] == (4, 3, 1) and result.score.shape == (3, 1)
@@ -231,8 +249,9 @@ def test_image_with_given_segments_tiled(monkeypatch):
   explainer = jaxlime.ImageExplainer()
   calls = _count_calls(monkeypatch, explainer)
   kwargs = dict(segments=segments, num_samples=200, top_labels=None, hide_color=0.0)
-  explanations = stability_lib.explain_under_keys(explainer, images, model, num_keys=3, key=2,
-                                                  **kwargs)
+  explanations = stability_lib.explain_under_keys(
+      explainer, images, model, num_keys=3, key=2, **kwargs
+  )
   assert calls == [6]
   assert explanations.coef.shape == (3, 2, 1, 4) and explanations.segments.shape == (3, 2, 8, 8)
   single = explainer.explain(images, model, key=2, **kwargs)
@@ -251,8 +270,9 @@ def test_bad_arguments(breast_cancer, logistic, tabular):
   shared = jaxlime.TabularExplainer(breast_cancer[0], shared_samples=True)
   with pytest.raises(ValueError, match="shared_samples=True"):
     stability_lib.explain_under_keys(shared, X, logistic.model, num_keys=2)
-  explanations = jax.tree.map(lambda leaf: jnp.stack([leaf, leaf]),
-                              tabular.explain(X, logistic.model, num_samples=200))
+  explanations = jax.tree.map(
+      lambda leaf: jnp.stack([leaf, leaf]), tabular.explain(X, logistic.model, num_samples=200)
+  )
   with pytest.raises(IndexError, match="repeat 2 is out of range for 2 repeats"):
     stability_lib.take_repeat(explanations, 2)
 
@@ -264,5 +284,11 @@ def test_labels_that_change_between_keys_are_refused():
     return rng.dirichlet(np.ones(3), size=len(strings))
 
   with pytest.raises(ValueError, match="explained labels of instances .* differ between keys"):
-    stability_lib.stability(jaxlime.TextExplainer(), ["one two three", "four five"], noisy,
-                            num_keys=4, num_samples=20, top_labels=1)
+    stability_lib.stability(
+        jaxlime.TextExplainer(),
+        ["one two three", "four five"],
+        noisy,
+        num_keys=4,
+        num_samples=20,
+        top_labels=1,
+    )

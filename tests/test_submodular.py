@@ -19,7 +19,7 @@ from jaxlime._src.submodular import submodular_pick
 
 def lime_greedy(W, num_picks):
   """lime 0.2.0.1's greedy loop (SubmodularPick.__init__), verbatim on a given W."""
-  importance = np.sum(abs(W), axis=0)**.5
+  importance = np.sum(abs(W), axis=0) ** 0.5
   remaining_indices = set(range(len(W)))
   V = []
   for _ in range(num_picks):
@@ -66,8 +66,7 @@ def lime_pick(explanations, num_exps_desired):
   """lime's SubmodularPick itself (method="full") on the given explanation objects."""
   stub = StubExplainer(explanations)
   data = np.zeros((len(explanations), 1))
-  return LimeSubmodularPick(stub, data, None, method="full",
-                            num_exps_desired=num_exps_desired).V
+  return LimeSubmodularPick(stub, data, None, method="full", num_exps_desired=num_exps_desired).V
 
 
 def fake_explanations(W):
@@ -94,7 +93,7 @@ def integer_importance_matrix(rng, num_instances, num_dims):
   magnitude = rng.integers(1, 3, size=shape) * (rng.random(shape) < 0.35)
   sums = magnitude.sum(axis=0)
   rows = rng.integers(0, num_instances, size=num_dims)
-  magnitude[rows, np.arange(num_dims)] += np.ceil(np.sqrt(sums + 1)).astype(int)**2 - sums
+  magnitude[rows, np.arange(num_dims)] += np.ceil(np.sqrt(sums + 1)).astype(int) ** 2 - sums
   assert np.all(np.sqrt(magnitude.sum(axis=0)) % 1 == 0)
   return (magnitude * rng.choice([-1, 1], size=shape)).astype(np.float32)
 
@@ -144,8 +143,13 @@ def test_core_bad_input():
 def as_lime_tabular(exp, index, base_names):
   """A real lime tabular explanation holding jaxlime's weights and readable names."""
   row = np.asarray(exp.instances[index])
-  mapper = TableDomainMapper(base_names, [f"{v:.2f}" for v in row], row, [],
-                             discretized_feature_names=exp.domain.feature_names(exp, index))
+  mapper = TableDomainMapper(
+      base_names,
+      [f"{v:.2f}" for v in row],
+      row,
+      [],
+      discretized_feature_names=exp.domain.feature_names(exp, index),
+  )
   result = LimeExplanation(mapper, mode="classification", class_names=["malignant", "benign"])
   result.local_exp = exp.as_map(index)
   result.top_labels = exp.available_labels(index)
@@ -156,8 +160,16 @@ def as_lime_tabular(exp, index, base_names):
 def tabular_pick(breast_cancer, logistic):
   X, _, names, classes = breast_cancer
   explainer = jaxlime.TabularExplainer(X, feature_names=names, class_names=classes)
-  return submodular.SubmodularPick(explainer, X[:40], logistic.model, method="full",
-                                   num_exps_desired=6, num_features=5, key=1, num_samples=1000)
+  return submodular.SubmodularPick(
+      explainer,
+      X[:40],
+      logistic.model,
+      method="full",
+      num_exps_desired=6,
+      num_features=5,
+      key=1,
+      num_samples=1000,
+  )
 
 
 def test_tabular_same_V_as_lime(breast_cancer, tabular_pick):
@@ -165,20 +177,21 @@ def test_tabular_same_V_as_lime(breast_cancer, tabular_pick):
   exps = tabular_pick.explanations
   lime_exps = [as_lime_tabular(exps, i, names) for i in range(len(exps))]
   stub = StubExplainer(lime_exps)
-  lime_sp = LimeSubmodularPick(stub, breast_cancer[0][:40], None, method="full",
-                               num_exps_desired=6, num_features=5)
+  lime_sp = LimeSubmodularPick(
+      stub, breast_cancer[0][:40], None, method="full", num_exps_desired=6, num_features=5
+  )
   assert stub.calls[0] == dict(num_features=5, top_labels=1)  # lime's default: top label only.
   assert np.asarray(exps.labels).shape == (40, 1)
   assert tabular_pick.V == lime_sp.V
   assert [e.as_list(0, e.available_labels()[0]) for e in tabular_pick.sp_explanations] == [
-      e.as_list(e.available_labels()[0]) for e in lime_sp.sp_explanations]
+      e.as_list(e.available_labels()[0]) for e in lime_sp.sp_explanations
+  ]
   assert submodular.pick_explanations(exps, 6) == lime_sp.V
   # Keyed by readable name, one column has one bin of a feature: more columns than features.
   used = np.flatnonzero(np.asarray(exps.selected).any(axis=(0, 1)))
   assert len(tabular_pick.features) > used.size
   assert all(isinstance(name, str) for name in tabular_pick.features)
-  np.testing.assert_allclose(tabular_pick.importance,
-                             np.sqrt(np.abs(tabular_pick.W).sum(axis=0)))
+  np.testing.assert_allclose(tabular_pick.importance, np.sqrt(np.abs(tabular_pick.W).sum(axis=0)))
 
 
 def test_by_index_sums_the_labels_of_each_feature(tabular_pick):
@@ -197,14 +210,30 @@ def test_text_same_V_as_lime():
     p = 1 / (1 + np.exp(-logits))
     return np.stack([1 - p, p], axis=1)
 
-  texts = ["good fun", "a great and good film", "bad and boring", "slow but fun",
-           "boring, slow, bad", "great fun", "nothing here"]
-  sp = submodular.SubmodularPick(jaxlime.TextExplainer(), texts, classify, method="full",
-                                 num_exps_desired=3, num_features=3, key=0, num_samples=500)
+  texts = [
+      "good fun",
+      "a great and good film",
+      "bad and boring",
+      "slow but fun",
+      "boring, slow, bad",
+      "great fun",
+      "nothing here",
+  ]
+  sp = submodular.SubmodularPick(
+      jaxlime.TextExplainer(),
+      texts,
+      classify,
+      method="full",
+      num_exps_desired=3,
+      num_features=3,
+      key=0,
+      num_samples=500,
+  )
   exps = sp.explanations
-  lime_exps = [FakeLimeExplanation({label: exps.as_list(i, label)
-                                    for label in exps.available_labels(i)})
-               for i in range(len(texts))]
+  lime_exps = [
+      FakeLimeExplanation({label: exps.as_list(i, label) for label in exps.available_labels(i)})
+      for i in range(len(texts))
+  ]
   assert sp.V == lime_pick(lime_exps, 3)
   assert {"good", "fun", "bad", "boring"} <= set(sp.features)  # Words shared across texts.
   assert [e.text() for e in sp.sp_explanations] == [texts[v] for v in sp.V]
@@ -225,9 +254,18 @@ def _regression_explanation(coef):
   num, _, dims = coef.shape
   zeros = jnp.zeros((num, 1))
   return jaxlime.Explanation(
-      coef=coef, selected=coef != 0, intercept=zeros, score=zeros, local_pred=zeros,
-      labels=jnp.zeros((num, 1), jnp.int32), prediction=zeros, coef_std=jnp.zeros_like(coef),
-      status=jnp.zeros((num, 1), jnp.int32), instances=jnp.zeros((num, dims)), domain=Domain())
+      coef=coef,
+      selected=coef != 0,
+      intercept=zeros,
+      score=zeros,
+      local_pred=zeros,
+      labels=jnp.zeros((num, 1), jnp.int32),
+      prediction=zeros,
+      coef_std=jnp.zeros_like(coef),
+      status=jnp.zeros((num, 1), jnp.int32),
+      instances=jnp.zeros((num, dims)),
+      domain=Domain(),
+  )
 
 
 def test_regression_uses_label_one_as_lime():
@@ -257,22 +295,50 @@ def test_sample_method(breast_cancer, logistic):
   X, _, names, _ = breast_cancer
   explainer = jaxlime.TabularExplainer(X, feature_names=names)
   data = X[:12]
-  sp = submodular.SubmodularPick(explainer, data, logistic.model, sample_size=5,
-                                 num_exps_desired=2, num_features=5, key=4, num_samples=1000)
+  sp = submodular.SubmodularPick(
+      explainer,
+      data,
+      logistic.model,
+      sample_size=5,
+      num_exps_desired=2,
+      num_features=5,
+      key=4,
+      num_samples=1000,
+  )
   assert len(sp.explanations) == 5 and len(set(sp.indices.tolist())) == 5
   np.testing.assert_allclose(sp.explanations.instances, data[sp.indices], rtol=1e-6)
-  again = submodular.SubmodularPick(explainer, data, logistic.model, sample_size=5,
-                                    num_exps_desired=2, num_features=5, key=4, num_samples=1000)
+  again = submodular.SubmodularPick(
+      explainer,
+      data,
+      logistic.model,
+      sample_size=5,
+      num_exps_desired=2,
+      num_features=5,
+      key=4,
+      num_samples=1000,
+  )
   assert again.indices.tolist() == sp.indices.tolist() and again.V == sp.V
   explain_key = jax.random.split(keys_lib.as_key(4))[1]
-  direct = explainer.explain(data[sp.indices], logistic.model, key=explain_key, num_features=5,
-                             top_labels=1, num_samples=1000)
+  direct = explainer.explain(
+      data[sp.indices],
+      logistic.model,
+      key=explain_key,
+      num_features=5,
+      top_labels=1,
+      num_samples=1000,
+  )
   np.testing.assert_array_equal(direct.selected, sp.explanations.selected)
   np.testing.assert_allclose(direct.coef, sp.explanations.coef, rtol=1e-5, atol=1e-7)
   with pytest.warns(UserWarning, match="sample_size=50 is larger than the 12 rows"):
-    everything = submodular.SubmodularPick(explainer, data, logistic.model, sample_size=50,
-                                           num_exps_desired=2, num_features=5,
-                                           num_samples=1000)
+    everything = submodular.SubmodularPick(
+        explainer,
+        data,
+        logistic.model,
+        sample_size=50,
+        num_exps_desired=2,
+        num_features=5,
+        num_samples=1000,
+    )
   assert sorted(everything.indices.tolist()) == list(range(12))
 
 

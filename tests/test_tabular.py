@@ -26,7 +26,8 @@ def _agreement(a, b, top=5):
 
 @pytest.mark.parametrize("discretize", [True, False])
 def test_whole_pipeline_agrees_with_lime_as_lime_agrees_with_itself(
-    breast_cancer, logistic, discretize):
+    breast_cancer, logistic, discretize
+):
   """Coefficients on all 30 features at S = 20000: jaxlime vs lime as close as lime vs lime.
 
   Measured here: discretized, lime-vs-lime correlation 0.988 (top-5 overlap 4.5 of 5) and
@@ -35,15 +36,18 @@ def test_whole_pipeline_agrees_with_lime_as_lime_agrees_with_itself(
   X, _, _, _ = breast_cancer
   model, numpy_model = logistic.model, logistic.numpy_model
   num_samples = 20_000
-  explainer = jaxlime.TabularExplainer(X, feature_selection="none",
-                                       discretize_continuous=discretize)
+  explainer = jaxlime.TabularExplainer(
+      X, feature_selection="none", discretize_continuous=discretize
+  )
   ours = explainer.explain(X[INSTANCES], model, key=0, num_samples=num_samples, num_features=30)
   ours_vs_lime, lime_vs_lime = [], []
   for row, index in enumerate(INSTANCES):
     runs = [
-        LimeTabularExplainer(X, feature_selection="none", discretize_continuous=discretize,
-                             random_state=seed).explain_instance(
-            X[index], numpy_model, num_features=30, num_samples=num_samples).as_map()[1]
+        LimeTabularExplainer(
+            X, feature_selection="none", discretize_continuous=discretize, random_state=seed
+        )
+        .explain_instance(X[index], numpy_model, num_features=30, num_samples=num_samples)
+        .as_map()[1]
         for seed in (1, 2)
     ]
     first, second = dense_weights(runs[0], 30), dense_weights(runs[1], 30)
@@ -61,8 +65,9 @@ def test_default_configuration_selects_lime_features_and_names(breast_cancer, lo
   model, numpy_model = logistic.model, logistic.numpy_model
   explainer = jaxlime.TabularExplainer(X, feature_names=feature_names, class_names=class_names)
   ours = explainer.explain(X[:3], model, key=0, num_samples=20_000)
-  reference = LimeTabularExplainer(X, feature_names=feature_names, class_names=class_names,
-                                   random_state=0)
+  reference = LimeTabularExplainer(
+      X, feature_names=feature_names, class_names=class_names, random_state=0
+  )
   for i in range(3):
     theirs = reference.explain_instance(X[i], numpy_model, num_samples=20_000).as_list()
     mine = ours.as_list(i, label=1)
@@ -102,20 +107,29 @@ def test_categorical_features_sample_training_frequencies_like_lime():
     p = 1 / (1 + np.exp(-logits(x)))
     return np.stack([1 - p, p], axis=-1)
 
-  explainer = jaxlime.TabularExplainer(X, feature_names=names, categorical_features=[0, 2],
-                                       categorical_names=categorical_names,
-                                       feature_selection="none")
+  explainer = jaxlime.TabularExplainer(
+      X,
+      feature_names=names,
+      categorical_features=[0, 2],
+      categorical_names=categorical_names,
+      feature_selection="none",
+  )
   rows = [0, 1, 2, 3]
   ours = explainer.explain(X[rows], model, key=0, num_samples=20_000, num_features=4)
-  reference = LimeTabularExplainer(X, feature_names=names, categorical_features=[0, 2],
-                                   categorical_names=categorical_names,
-                                   feature_selection="none", random_state=0)
+  reference = LimeTabularExplainer(
+      X,
+      feature_names=names,
+      categorical_features=[0, 2],
+      categorical_names=categorical_names,
+      feature_selection="none",
+      random_state=0,
+  )
   for row, index in enumerate(rows):
-    theirs = reference.explain_instance(X[index], numpy_model, num_features=4,
-                                        num_samples=20_000)
+    theirs = reference.explain_instance(X[index], numpy_model, num_features=4, num_samples=20_000)
     assert dict(ours.as_list(row)).keys() == dict(theirs.as_list()).keys()
-    np.testing.assert_allclose(np.asarray(ours.coef[row, 0]), dense_weights(theirs.as_map()[1], 4),
-                               atol=0.02)
+    np.testing.assert_allclose(
+        np.asarray(ours.coef[row, 0]), dense_weights(theirs.as_map()[1], 4), atol=0.02
+    )
   sex = categorical_names[0][int(X[0, 0])]
   assert f"sex={sex}" in dict(ours.as_list(0))
 
@@ -129,8 +143,13 @@ def test_linear_regression_is_recovered_exactly_in_continuous_mode(breast_cancer
   rng = np.random.default_rng(0)
   w = rng.normal(size=30) / X.std(axis=0)
   w_jnp = jnp.asarray(w, jnp.float32)
-  explainer = jaxlime.TabularExplainer(X, mode="regression", discretize_continuous=False,
-                                       feature_selection="none", kernel_width=100.0)
+  explainer = jaxlime.TabularExplainer(
+      X,
+      mode="regression",
+      discretize_continuous=False,
+      feature_selection="none",
+      kernel_width=100.0,
+  )
   exp = explainer.explain(X[:4], lambda x: x @ w_jnp + 2.0, key=0, num_features=30)
   expected = w * X.std(axis=0)
   for i in range(4):
@@ -148,10 +167,16 @@ def test_regression_agrees_with_lime_as_map(breast_cancer):
   X, _, _, _ = breast_cancer
   w = np.random.default_rng(1).normal(size=30) / X.std(axis=0)
   explainer = jaxlime.TabularExplainer(X, mode="regression")
-  ours = explainer.explain(X[:1], lambda x: jnp.tanh(x @ jnp.asarray(w, jnp.float32)), key=0,
-                           num_samples=20_000, num_features=5)
+  ours = explainer.explain(
+      X[:1],
+      lambda x: jnp.tanh(x @ jnp.asarray(w, jnp.float32)),
+      key=0,
+      num_samples=20_000,
+      num_features=5,
+  )
   theirs = LimeTabularExplainer(X, mode="regression", random_state=0).explain_instance(
-      X[0], lambda x: np.tanh(x @ w), num_features=5, num_samples=20_000)
+      X[0], lambda x: np.tanh(x @ w), num_features=5, num_samples=20_000
+  )
   for label in (0, 1):
     mine = dict(ours.as_map(0)[label])
     reference = dict(theirs.as_map()[label])
@@ -164,8 +189,9 @@ def test_same_key_same_result_other_key_differs(breast_cancer, logistic):
   X, _, _, _ = breast_cancer
   explainer = jaxlime.TabularExplainer(X)
   a = explainer.explain(X[:5], logistic[0], key=3, num_samples=500)
-  b = explainer.explain(X[:5], logistic[0], key=jax.random.key(3, impl="philox4x32"),
-                        num_samples=500)
+  b = explainer.explain(
+      X[:5], logistic[0], key=jax.random.key(3, impl="philox4x32"), num_samples=500
+  )
   c = explainer.explain(X[:5], logistic[0], key=4, num_samples=500)
   np.testing.assert_array_equal(a.coef, b.coef)
   assert not np.array_equal(np.asarray(a.coef), np.asarray(c.coef))
@@ -178,16 +204,19 @@ def test_chunking_and_batching_do_not_change_the_result(breast_cancer, logistic,
   rows = X[:7]
   whole = explainer.explain(rows, logistic[0], key=1, num_samples=300, num_features=5)
   for batch_size in (300, 600, 1000, 700):
-    chunked = explainer.explain(rows, logistic[0], key=1, num_samples=300, num_features=5,
-                                batch_size=batch_size)
+    chunked = explainer.explain(
+        rows, logistic[0], key=1, num_samples=300, num_features=5, batch_size=batch_size
+    )
     np.testing.assert_array_equal(chunked.selected, whole.selected)
     np.testing.assert_allclose(chunked.coef, whole.coef, rtol=1e-5, atol=1e-6)
   if not shared:
     keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(
-        jax.random.key(1, impl="philox4x32"), jnp.arange(7))
+        jax.random.key(1, impl="philox4x32"), jnp.arange(7)
+    )
     for i in (0, 4, 6):
-      alone = explainer.explain(rows[i], logistic[0], key=keys[i][None], num_samples=300,
-                                num_features=5)
+      alone = explainer.explain(
+          rows[i], logistic[0], key=keys[i][None], num_samples=300, num_features=5
+      )
       np.testing.assert_array_equal(alone.selected[0], whole.selected[i])
       np.testing.assert_allclose(alone.coef[0], whole.coef[i], rtol=1e-5, atol=1e-6)
 
@@ -225,14 +254,25 @@ def test_batch_is_one_fused_computation(breast_cancer, logistic):
 
   def jaxpr_size(num_instances):
     config = tabular_core.TabularConfig(
-        num_samples=100, num_features=10, feature_selection="auto", mode="classification",
-        labels=(1,), top_labels=None, discretize=True, sample_around_instance=False,
-        block_size=num_instances, chunk_size=100 * num_instances, shared_samples=False,
-        kernel=None)
+        num_samples=100,
+        num_features=10,
+        feature_selection="auto",
+        mode="classification",
+        labels=(1,),
+        top_labels=None,
+        discretize=True,
+        sample_around_instance=False,
+        block_size=num_instances,
+        chunk_size=100 * num_instances,
+        shared_samples=False,
+        kernel=None,
+    )
     keys = jax.random.split(jax.random.key(0), num_instances)
-    jaxpr = jax.make_jaxpr(functools.partial(
-        tabular_core.explain_tabular, config=config, apply=lambda p, x: logistic[0](x)))(
-            None, jnp.asarray(X[:num_instances], jnp.float32), keys, explainer.tables, 1.0)
+    jaxpr = jax.make_jaxpr(
+        functools.partial(
+            tabular_core.explain_tabular, config=config, apply=lambda p, x: logistic[0](x)
+        )
+    )(None, jnp.asarray(X[:num_instances], jnp.float32), keys, explainer.tables, 1.0)
     return str(jaxpr).count(" = ")  # Equations (params print as "name=value", unspaced).
 
   assert jaxpr_size(64) == jaxpr_size(2)
@@ -260,9 +300,11 @@ def test_training_data_stats_explain_without_training_data(breast_cancer, logist
   reference = LimeTabularExplainer(X)
   discretizer = reference.discretizer
   stats = {
-      "means": discretizer.means, "stds": discretizer.stds, "mins": discretizer.mins,
-      "maxs": discretizer.maxs, "bins": {f: discretizer.lambdas[f].__defaults__[0]
-                                         for f in discretizer.lambdas},
+      "means": discretizer.means,
+      "stds": discretizer.stds,
+      "mins": discretizer.mins,
+      "maxs": discretizer.maxs,
+      "bins": {f: discretizer.lambdas[f].__defaults__[0] for f in discretizer.lambdas},
       "feature_values": reference.feature_values,
       "feature_frequencies": reference.feature_frequencies,
   }
@@ -271,7 +313,8 @@ def test_training_data_stats_explain_without_training_data(breast_cancer, logist
   b = from_stats.explain(X[:3], logistic[0], key=0, num_samples=500)
   np.testing.assert_allclose(a.coef, b.coef, rtol=1e-4, atol=1e-5)
   assert a.as_list(1) == b.as_list(1) or [n for n, _ in a.as_list(1)] == [
-      n for n, _ in b.as_list(1)]
+      n for n, _ in b.as_list(1)
+  ]
 
 
 class _NNXModel(nnx.Module):
@@ -299,8 +342,14 @@ def test_nnx_linen_and_host_models_give_the_same_explanation(breast_cancer, logi
   X, _, _, _ = breast_cancer
   weights, bias = logistic.weights, logistic.bias
   nnx_model = _NNXModel(jnp.asarray(weights), bias)
-  linen_variables = {"params": {"Dense_0": {"kernel": jnp.asarray(weights)[:, None],
-                                            "bias": jnp.asarray([bias], jnp.float32)}}}
+  linen_variables = {
+      "params": {
+          "Dense_0": {
+              "kernel": jnp.asarray(weights)[:, None],
+              "bias": jnp.asarray([bias], jnp.float32),
+          }
+      }
+  }
   linen_model = functools.partial(_LinenModel().apply, linen_variables)
   host = jaxlime.host_model(logistic.predict_proba, batch_size=700)
   explainer = jaxlime.TabularExplainer(X)
@@ -320,8 +369,9 @@ def test_explain_is_differentiable_wrt_model_parameters(breast_cancer):
   direction = jnp.asarray(np.random.default_rng(0).normal(size=30), jnp.float32)
 
   def top_coef(scale):
-    variables = {"params": {"Dense_0": {"kernel": (scale * direction / std)[:, None],
-                                        "bias": jnp.zeros(1)}}}
+    variables = {
+        "params": {"Dense_0": {"kernel": (scale * direction / std)[:, None], "bias": jnp.zeros(1)}}
+    }
     model = functools.partial(_LinenModel().apply, variables)
     exp = explainer.explain(X[:2], model, key=0, num_samples=2000, num_features=30)
     return jnp.sum(exp.coef[:, 0, :3]) + jnp.sum(exp.local_pred)
@@ -359,7 +409,9 @@ def test_bad_training_data_and_options(breast_cancer):
   X, y, _, _ = breast_cancer
   bad = X.copy()
   bad[3, 4] = np.nan
-  with pytest.raises(ValueError, match=r"training_data has 1 NaN/inf entries \(first at index \(3, 4\)"):
+  with pytest.raises(
+      ValueError, match=r"training_data has 1 NaN/inf entries \(first at index \(3, 4\)"
+  ):
     jaxlime.TabularExplainer(bad)
   with pytest.raises(ValueError, match="mode must be one of"):
     jaxlime.TabularExplainer(X, mode="ranking")
@@ -372,8 +424,9 @@ def test_bad_training_data_and_options(breast_cancer):
   with pytest.raises(ValueError, match="feature_names has 2 names for 30 columns"):
     jaxlime.TabularExplainer(X, feature_names=["a", "b"])
   with pytest.raises(ValueError, match="shared_samples"):
-    jaxlime.TabularExplainer(X, discretize_continuous=False, sample_around_instance=True,
-                             shared_samples=True)
+    jaxlime.TabularExplainer(
+        X, discretize_continuous=False, sample_around_instance=True, shared_samples=True
+    )
   jaxlime.TabularExplainer(X, discretizer="entropy", training_labels=y)
 
 
@@ -381,7 +434,9 @@ def test_bad_explain_arguments(breast_cancer, logistic):
   X, _, _, _ = breast_cancer
   model = logistic[0]
   explainer = jaxlime.TabularExplainer(X)
-  with pytest.raises(ValueError, match=r"X must have shape \(N, 30\).*got \(30, 5\). Did you pass X.T"):
+  with pytest.raises(
+      ValueError, match=r"X must have shape \(N, 30\).*got \(30, 5\). Did you pass X.T"
+  ):
     explainer.explain(X[:5].T, model)
   bad = X[:2].copy()
   bad[1, 0] = np.inf
@@ -400,8 +455,11 @@ def test_bad_explain_arguments(breast_cancer, logistic):
   with pytest.raises(ValueError, match="returned NaN/inf at instances"):
     explainer.explain(X[:2], lambda x: jnp.full((x.shape[0], 2), jnp.nan))
   with pytest.raises(ValueError, match="NaN/inf on some perturbed samples"):
-    explainer.explain(X[:2], lambda x: jnp.where(
-        jnp.arange(x.shape[0])[:, None] % 7 == 3, jnp.nan, model(x)), num_samples=50)
+    explainer.explain(
+        X[:2],
+        lambda x: jnp.where(jnp.arange(x.shape[0])[:, None] % 7 == 3, jnp.nan, model(x)),
+        num_samples=50,
+    )
   regression = jaxlime.TabularExplainer(X, mode="regression")
   with pytest.raises(ValueError, match=r"in regression the model must return \[B\]"):
     regression.explain(X[:2], model)
@@ -421,6 +479,7 @@ def test_unseen_category_warns_and_explains():
 
 def test_readers_indexing_and_pytree(breast_cancer, logistic):
   import matplotlib
+
   matplotlib.use("Agg")
   X, _, feature_names, class_names = breast_cancer
   explainer = jaxlime.TabularExplainer(X, feature_names=feature_names, class_names=class_names)
@@ -434,16 +493,19 @@ def test_readers_indexing_and_pytree(breast_cancer, logistic):
     weights = [abs(w) for _, w in pairs]
     assert weights == sorted(weights, reverse=True) and len(pairs) == 10
     np.testing.assert_allclose(
-        [w for _, w in pairs], np.asarray(exp.coef[1, label])[[j for j, _ in pairs]])
+        [w for _, w in pairs], np.asarray(exp.coef[1, label])[[j for j, _ in pairs]]
+    )
   # A pytree: through jit and tree maps, the domain (names) travels along.
-  doubled = jax.jit(lambda e: jax.tree.map(
-      lambda a: a * 2 if jnp.issubdtype(a.dtype, jnp.floating) else a, e))(exp)
+  doubled = jax.jit(
+      lambda e: jax.tree.map(lambda a: a * 2 if jnp.issubdtype(a.dtype, jnp.floating) else a, e)
+  )(exp)
   assert doubled.as_list(0)[0][0] == exp.as_list(0)[0][0]
   figure = exp.as_pyplot_figure(0, label=1)
   bars = figure.axes[0].patches
   assert len(bars) == 10
-  np.testing.assert_allclose(sorted(b.get_width() for b in bars),
-                             sorted(w for _, w in exp.as_list(0, label=1)), rtol=1e-6)
+  np.testing.assert_allclose(
+      sorted(b.get_width() for b in bars), sorted(w for _, w in exp.as_list(0, label=1)), rtol=1e-6
+  )
   page = exp.as_html(0, label=1)
   assert exp.as_list(0, label=1)[0][0].replace(">", "&gt;").replace("<", "&lt;") in page
   assert "malignant" in exp._repr_html_() or "benign" in exp._repr_html_()

@@ -27,13 +27,30 @@ TEXTS = [
     "not good, not terrible, just forgettable and a bit too long",
 ]
 WEIGHTS = {
-    "wonderful": 1.5, "slow": -0.8, "predictable": -0.7, "dull": -1.2, "boring": -1.4,
-    "lovely": 0.9, "loved": 1.3, "brilliant": 1.4, "funny": 0.8, "moving": 0.5, "good": 0.9,
-    "terrible": -1.5, "forgettable": -0.9, "long": -0.4, "not": -0.3, "bit": -0.1,
-    "excellent": 3.0, "awful": -3.0,
+    "wonderful": 1.5,
+    "slow": -0.8,
+    "predictable": -0.7,
+    "dull": -1.2,
+    "boring": -1.4,
+    "lovely": 0.9,
+    "loved": 1.3,
+    "brilliant": 1.4,
+    "funny": 0.8,
+    "moving": 0.5,
+    "good": 0.9,
+    "terrible": -1.5,
+    "forgettable": -0.9,
+    "long": -0.4,
+    "not": -0.3,
+    "bit": -0.1,
+    "excellent": 3.0,
+    "awful": -3.0,
 }
-VOCABULARY = sorted({word for text in TEXTS for word in re.split(r"\W+", text) if word}
-                    | set(WEIGHTS) | {"UNKWORDZ", "movie", "it", "is", "an", "this", "film"})
+VOCABULARY = sorted(
+    {word for text in TEXTS for word in re.split(r"\W+", text) if word}
+    | set(WEIGHTS)
+    | {"UNKWORDZ", "movie", "it", "is", "an", "this", "film"}
+)
 WORD_IDS = {word: index + 2 for index, word in enumerate(VOCABULARY)}  # 0 padding, 1 unknown.
 WORD_WEIGHTS = np.zeros(len(VOCABULARY) + 2, np.float32)
 for word, weight in WEIGHTS.items():
@@ -78,7 +95,7 @@ def strings_through(model, tokenizer, num_tokens=24):
       tokens = tokenizer(string)
       if isinstance(tokens, tuple):
         tokens = tokens[0]
-      ids[row, :len(tokens)] = tokens
+      ids[row, : len(tokens)] = tokens
     ids = jnp.asarray(ids)
     return np.asarray(model(ids, ids != 0), np.float64)
 
@@ -118,8 +135,9 @@ def test_split_and_perturbed_strings_equal_lime(bow, split):
     assert list(ours.words) == theirs.inverse_vocab
     assert list(ours.tokens) == theirs.as_list
     for feature in range(ours.num_features):
-      np.testing.assert_array_equal(ours.string_positions(feature),
-                                    np.ravel(theirs.string_position(feature)))
+      np.testing.assert_array_equal(
+          ours.string_positions(feature), np.ravel(theirs.string_position(feature))
+      )
     kept = rng.random((20, ours.num_features)) < 0.5
     strings = ours.perturbed_strings(kept)
     for row, string in enumerate(strings):
@@ -142,8 +160,9 @@ def test_characters_equal_lime(bow):
 def test_sampling_follows_lime_distribution():
   """k ~ U{1..D} removed features, each subset of size k equally likely; padding never varies."""
   keys = jax.random.split(jax.random.key(0), 2)
-  kept = np.asarray(text_core.sample_masks(keys, jnp.asarray([4, 7]), num_dims=8,
-                                           num_samples=24_000))
+  kept = np.asarray(
+      text_core.sample_masks(keys, jnp.asarray([4, 7]), num_dims=8, num_samples=24_000)
+  )
   assert kept.shape == (2, 8, 24_000)
   assert kept[:, :, 0][0, :4].all() and kept[:, :, 0][1, :7].all()
   assert not kept[0, 4:].any() and not kept[1, 7:].any()
@@ -159,8 +178,9 @@ def test_sampling_follows_lime_distribution():
   expected = pairs.shape[1] / 6
   assert np.all(np.abs(frequencies - expected) < 4 * np.sqrt(expected))
   # Text 1's masks do not depend on the padding.
-  alone = np.asarray(text_core.sample_masks(keys[1:], jnp.asarray([7]), num_dims=16,
-                                            num_samples=24_000))
+  alone = np.asarray(
+      text_core.sample_masks(keys[1:], jnp.asarray([7]), num_dims=16, num_samples=24_000)
+  )
   np.testing.assert_array_equal(alone[0, :8], kept[1])
 
 
@@ -173,8 +193,7 @@ def test_cosine_distances_columns_match_scikit_learn():
   expected = pairwise_distances(z, z[:1], metric="cosine").ravel()
   ours = np.asarray(kernels.cosine_distances_columns(jnp.asarray(z.T)))
   np.testing.assert_allclose(ours, expected, atol=1e-6)
-  np.testing.assert_allclose(ours, np.asarray(jaxlime.cosine_distances(jnp.asarray(z))),
-                             atol=1e-6)
+  np.testing.assert_allclose(ours, np.asarray(jaxlime.cosine_distances(jnp.asarray(z))), atol=1e-6)
 
 
 # ---- explanations ----
@@ -183,14 +202,17 @@ def test_cosine_distances_columns_match_scikit_learn():
 def test_keyword_is_the_top_feature_on_both_paths():
   # Four texts of 9 to 16 features and at most 12 tokens, as TEXTS: the compiled programs of
   # the other tests are reused.
-  texts = ["this movie is excellent and the cast was fine too",
-           "an awful film with a plot that felt slow to me",
-           "the story felt slow at first but then it was excellent",
-           "it is awful and boring and slow and far too long"]
+  texts = [
+      "this movie is excellent and the cast was fine too",
+      "an awful film with a plot that felt slow to me",
+      "the story felt slow at first but then it was excellent",
+      "it is awful and boring and slow and far too long",
+  ]
   explainer = jaxlime.TextExplainer()
   by_strings = explainer.explain(texts, bag_classifier, key=0, num_samples=NUM_SAMPLES)
-  by_tokens = explainer.explain(texts, position_model, key=0, num_samples=NUM_SAMPLES,
-                                tokenizer=word_tokenizer)
+  by_tokens = explainer.explain(
+      texts, position_model, key=0, num_samples=NUM_SAMPLES, tokenizer=word_tokenizer
+  )
   for exp in (by_strings, by_tokens):
     for i, text in enumerate(texts):
       word, weight = exp.as_list(i, label=1)[0]
@@ -227,12 +249,14 @@ def test_agrees_with_lime_as_lime_agrees_with_itself(mode):
   classifier = classifier or char_classifier
   num_samples = 10_000
   ours = jaxlime.TextExplainer(feature_selection="none", **options).explain(
-      texts, classifier, key=0, num_samples=num_samples, num_features=64)
+      texts, classifier, key=0, num_samples=num_samples, num_features=64
+  )
   ours_vs_lime, lime_vs_lime = [], []
   for i, text in enumerate(texts):
     runs = [
-        LimeTextExplainer(feature_selection="none", random_state=seed, **options)
-        .explain_instance(text, classifier, num_features=64, num_samples=num_samples)
+        LimeTextExplainer(feature_selection="none", random_state=seed, **options).explain_instance(
+            text, classifier, num_features=64, num_samples=num_samples
+        )
         for seed in (1, 2)
     ]
     num_dims = len(ours.words(i))
@@ -241,8 +265,9 @@ def test_agrees_with_lime_as_lime_agrees_with_itself(mode):
     lime_vs_lime.append(_agreement(second, first))
     assert ours.as_list(i)[0][0] == runs[0].as_list()[0][0]
   ours_vs_lime, lime_vs_lime = np.array(ours_vs_lime), np.array(lime_vs_lime)
-  print(mode, "lime vs lime", lime_vs_lime.mean(axis=0), "jaxlime vs lime",
-        ours_vs_lime.mean(axis=0))
+  print(
+      mode, "lime vs lime", lime_vs_lime.mean(axis=0), "jaxlime vs lime", ours_vs_lime.mean(axis=0)
+  )
   assert ours_vs_lime[:, 0].mean() <= 1.5 * lime_vs_lime[:, 0].mean()
   assert ours_vs_lime[:, 1].mean() >= lime_vs_lime[:, 1].mean() - 0.002
   assert ours_vs_lime[:, 2].mean() >= lime_vs_lime[:, 2].mean() - 0.5
@@ -252,14 +277,17 @@ def test_default_selection_names_and_readers_match_lime():
   """Default options (auto = highest_weights at K = 10): the same words, lime's names."""
   text = TEXTS[0]
   ours = jaxlime.TextExplainer(class_names=["neg", "pos"]).explain(
-      text, bag_classifier, key=0, num_samples=5000)
+      text, bag_classifier, key=0, num_samples=5000
+  )
   theirs = LimeTextExplainer(class_names=["neg", "pos"], random_state=0).explain_instance(
-      text, bag_classifier, num_samples=5000)
+      text, bag_classifier, num_samples=5000
+  )
   assert len(ours.as_list()) == len(theirs.as_list()) == 10
   # The three words the model weighs; the other seven are noise around 0.
   assert [w for w, _ in ours.as_list()[:3]] == [w for w, _ in theirs.as_list()[:3]]
-  assert ([w for w, _ in ours.as_list(positions=True)][:3]
-          == [w for w, _ in theirs.as_list(positions=True)][:3])
+  assert [w for w, _ in ours.as_list(positions=True)][:3] == [
+      w for w, _ in theirs.as_list(positions=True)
+  ][:3]
   assert "wonderful_15" in dict(ours.as_list(positions=True))
   np.testing.assert_allclose(ours.prediction[0], theirs.predict_proba, rtol=1e-6)
   page = ours.as_html(0)
@@ -279,10 +307,12 @@ def test_token_and_string_paths_agree():
   texts = TEXTS
   for options in (dict(), dict(bow=False)):
     explainer = jaxlime.TextExplainer(**options)
-    tokens = explainer.explain(texts, position_model, key=3, num_samples=NUM_SAMPLES,
-                               tokenizer=word_tokenizer)
-    strings = explainer.explain(texts, strings_through(position_model, word_tokenizer), key=3,
-                                num_samples=NUM_SAMPLES)
+    tokens = explainer.explain(
+        texts, position_model, key=3, num_samples=NUM_SAMPLES, tokenizer=word_tokenizer
+    )
+    strings = explainer.explain(
+        texts, strings_through(position_model, word_tokenizer), key=3, num_samples=NUM_SAMPLES
+    )
     np.testing.assert_array_equal(tokens.selected, strings.selected)
     np.testing.assert_allclose(tokens.coef, strings.coef, rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose(tokens.prediction, strings.prediction, rtol=1e-5)
@@ -294,7 +324,7 @@ def subword_tokenizer(text):
   ids, word_index = [1], [-1]
   for position, word in enumerate(w for w in re.split(r"\W+", text) if w):
     for start in range(0, len(word), 3):
-      ids.append(2 + sum(map(ord, word[start:start + 3])) % 97)
+      ids.append(2 + sum(map(ord, word[start : start + 3])) % 97)
       word_index.append(position)
   return ids, word_index
 
@@ -309,10 +339,12 @@ def subword_model(ids, mask):
 def test_subword_tokenizer_with_word_index_matches_the_string_path():
   explainer = jaxlime.TextExplainer()
   texts = TEXTS
-  tokens = explainer.explain(texts, subword_model, key=5, num_samples=NUM_SAMPLES,
-                             tokenizer=subword_tokenizer)
-  strings = explainer.explain(texts, strings_through(subword_model, subword_tokenizer, 40),
-                              key=5, num_samples=NUM_SAMPLES)
+  tokens = explainer.explain(
+      texts, subword_model, key=5, num_samples=NUM_SAMPLES, tokenizer=subword_tokenizer
+  )
+  strings = explainer.explain(
+      texts, strings_through(subword_model, subword_tokenizer, 40), key=5, num_samples=NUM_SAMPLES
+  )
   np.testing.assert_allclose(tokens.coef, strings.coef, rtol=1e-4, atol=1e-6)
 
 
@@ -340,10 +372,12 @@ def test_padding_mask_keyword_for_functions_and_nnx_modules():
     p = jax.nn.sigmoid(2.0 * logit)
     return jnp.stack([1 - p, p], axis=1)
 
-  reference = explainer.explain(texts, no_mask, key=1, num_samples=NUM_SAMPLES,
-                                tokenizer=word_tokenizer)
-  with_module = explainer.explain(texts, module, key=1, num_samples=NUM_SAMPLES,
-                                  tokenizer=word_tokenizer)
+  reference = explainer.explain(
+      texts, no_mask, key=1, num_samples=NUM_SAMPLES, tokenizer=word_tokenizer
+  )
+  with_module = explainer.explain(
+      texts, module, key=1, num_samples=NUM_SAMPLES, tokenizer=word_tokenizer
+  )
   np.testing.assert_allclose(with_module.coef, reference.coef, rtol=1e-4, atol=1e-6)
   on_strings = explainer.explain(texts, bag_classifier, key=1, num_samples=NUM_SAMPLES)
   # bag_classifier is the same bag of words, up to its "not good" term (text 3).
@@ -359,24 +393,29 @@ def test_batch_equals_texts_one_by_one(path):
   """
   texts = ["excellent", TEXTS[0] + " and " + TEXTS[1]]
   explainer = jaxlime.TextExplainer(feature_selection="forward_selection")
-  kwargs = (dict(model=bag_classifier) if path == "strings" else
-            dict(model=position_model, tokenizer=word_tokenizer))
+  kwargs = (
+      dict(model=bag_classifier)
+      if path == "strings"
+      else dict(model=position_model, tokenizer=word_tokenizer)
+  )
   options = dict(num_samples=NUM_SAMPLES, num_features=4, **kwargs)
   batch = explainer.explain(texts, key=7, **options)
   keys = jax.vmap(jax.random.fold_in, in_axes=(None, 0))(
-      jax.random.key(7, impl="philox4x32"), jnp.arange(2))
+      jax.random.key(7, impl="philox4x32"), jnp.arange(2)
+  )
   reversed_batch = explainer.explain(texts[::-1], key=keys[::-1], **options)
   alone = explainer.explain(texts[:1], key=keys[:1], **options)
   assert batch.coef.shape[2] == 24 and alone.coef.shape[2] == 8
   # (text in batch, other explanation, its row): the short text alone, each text reordered.
   for i, other, j in [(0, alone, 0), (0, reversed_batch, 1), (1, reversed_batch, 0)]:
     num_dims = len(batch.words(i))
-    np.testing.assert_array_equal(other.selected[j, :, :num_dims],
-                                  batch.selected[i, :, :num_dims])
-    np.testing.assert_allclose(other.coef[j, :, :num_dims], batch.coef[i, :, :num_dims],
-                               rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(other.coef_std[j, :, :num_dims], batch.coef_std[i, :, :num_dims],
-                               rtol=1e-4, atol=1e-7)
+    np.testing.assert_array_equal(other.selected[j, :, :num_dims], batch.selected[i, :, :num_dims])
+    np.testing.assert_allclose(
+        other.coef[j, :, :num_dims], batch.coef[i, :, :num_dims], rtol=1e-5, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        other.coef_std[j, :, :num_dims], batch.coef_std[i, :, :num_dims], rtol=1e-4, atol=1e-7
+    )
     assert not np.asarray(batch.selected[i, :, num_dims:]).any()
     assert not np.asarray(batch.coef[i, :, num_dims:]).any()
     assert not np.asarray(batch.coef_std[i, :, num_dims:]).any()
@@ -388,7 +427,8 @@ def test_padding_features_are_never_selected(method):
   """K larger than a short text's D: only its own words are selected, by every method."""
   texts = ["excellent film", TEXTS[0]]
   exp = jaxlime.TextExplainer(feature_selection=method).explain(
-      texts, bag_classifier, key=0, num_samples=NUM_SAMPLES, num_features=12)
+      texts, bag_classifier, key=0, num_samples=NUM_SAMPLES, num_features=12
+  )
   # lasso_path, like lime's, may stop before "film", which the model ignores.
   assert np.asarray(exp.selected[0, 0]).sum() == (1 if method == "lasso_path" else 2)
   assert not np.asarray(exp.selected[0, 0, 2:]).any()
@@ -398,17 +438,25 @@ def test_padding_features_are_never_selected(method):
 def test_chunking_and_determinism():
   explainer = jaxlime.TextExplainer()
   whole = explainer.explain(TEXTS, bag_classifier, key=2, num_samples=NUM_SAMPLES)
-  chunked = explainer.explain(TEXTS, bag_classifier, key=2, num_samples=NUM_SAMPLES,
-                              batch_size=77)
+  chunked = explainer.explain(TEXTS, bag_classifier, key=2, num_samples=NUM_SAMPLES, batch_size=77)
   np.testing.assert_array_equal(whole.coef, chunked.coef)
-  again = explainer.explain(TEXTS, bag_classifier, key=jax.random.key(2, impl="philox4x32"),
-                            num_samples=NUM_SAMPLES)
+  again = explainer.explain(
+      TEXTS, bag_classifier, key=jax.random.key(2, impl="philox4x32"), num_samples=NUM_SAMPLES
+  )
   np.testing.assert_array_equal(whole.coef, again.coef)
   other = explainer.explain(TEXTS, bag_classifier, key=3, num_samples=NUM_SAMPLES)
   assert not np.array_equal(np.asarray(whole.coef), np.asarray(other.coef))
-  tokens = [explainer.explain(TEXTS, position_model, key=2, num_samples=NUM_SAMPLES,
-                              tokenizer=word_tokenizer, batch_size=batch_size)
-            for batch_size in (None, 2 * NUM_SAMPLES + 300)]
+  tokens = [
+      explainer.explain(
+          TEXTS,
+          position_model,
+          key=2,
+          num_samples=NUM_SAMPLES,
+          tokenizer=word_tokenizer,
+          batch_size=batch_size,
+      )
+      for batch_size in (None, 2 * NUM_SAMPLES + 300)
+  ]
   for chunked in tokens[1:]:
     np.testing.assert_array_equal(chunked.selected, tokens[0].selected)
     np.testing.assert_allclose(chunked.coef, tokens[0].coef, rtol=1e-5, atol=1e-6)
@@ -419,8 +467,13 @@ def test_top_labels_pick_the_most_probable_classes():
     first = _logistic([2.0 * ("excellent" in s) - 1 for s in strings])
     return np.concatenate([first * 0.6, np.full((len(strings), 1), 0.4)], axis=1)
 
-  exp = jaxlime.TextExplainer().explain(["excellent film", "an awful film"], three_classes,
-                                        key=0, num_samples=NUM_SAMPLES, top_labels=2)
+  exp = jaxlime.TextExplainer().explain(
+      ["excellent film", "an awful film"],
+      three_classes,
+      key=0,
+      num_samples=NUM_SAMPLES,
+      top_labels=2,
+  )
   np.testing.assert_array_equal(exp.labels, [[1, 2], [0, 2]])
   assert set(exp.as_map(1)) == {0, 2}
 
@@ -433,8 +486,7 @@ def test_explain_is_differentiable_on_the_token_path():
   def top_coef(scale):
     module = _BagModel()
     module.embed.embedding[...] = module.embed.embedding[...].at[word].multiply(scale)
-    exp = explainer.explain(TEXTS, module, key=0, num_samples=NUM_SAMPLES,
-                            tokenizer=word_tokenizer)
+    exp = explainer.explain(TEXTS, module, key=0, num_samples=NUM_SAMPLES, tokenizer=word_tokenizer)
     return exp.coef[0, 0, exp.words(0).index("wonderful")]
 
   gradient = jax.grad(top_coef)(1.0)
@@ -448,8 +500,9 @@ def test_explain_is_differentiable_on_the_token_path():
 
 def test_bad_texts_and_tokenizers():
   explainer = jaxlime.TextExplainer()
-  with pytest.raises(ValueError,
-                     match=r"texts\[1\] has no words \(split_expression='\\\\W\+'\) to"):
+  with pytest.raises(
+      ValueError, match=r"texts\[1\] has no words \(split_expression='\\\\W\+'\) to"
+  ):
     explainer.explain(["fine text", ""], bag_classifier)
   with pytest.raises(ValueError, match=r"texts\[0\] has no words"):
     explainer.explain(["?!, ..."], bag_classifier)
@@ -459,17 +512,20 @@ def test_bad_texts_and_tokenizers():
     explainer.explain([], bag_classifier)
   with pytest.raises(ValueError, match=r"tokenizer returned no tokens for texts\[0\]"):
     explainer.explain(["some words"], position_model, tokenizer=lambda text: [])
-  with pytest.raises(ValueError, match=r"tokenizer returned 1 token ids for texts\[0\], which "
-                     r"has 2 words \['some', 'words'\]"):
+  with pytest.raises(
+      ValueError,
+      match=r"tokenizer returned 1 token ids for texts\[0\], which "
+      r"has 2 words \['some', 'words'\]",
+  ):
     explainer.explain(["some words"], position_model, tokenizer=lambda text: [3])
   with pytest.raises(TypeError, match="integer token ids"):
     explainer.explain(["some words"], position_model, tokenizer=lambda text: [0.5, 1.5])
   with pytest.raises(ValueError, match=r"word_index for texts\[0\] must lie in -1...1"):
-    explainer.explain(["some words"], position_model,
-                      tokenizer=lambda text: ([3, 4, 5], [0, 1, 2]))
+    explainer.explain(["some words"], position_model, tokenizer=lambda text: ([3, 4, 5], [0, 1, 2]))
   with pytest.raises(ValueError, match="pass mask_token_id="):
-    jaxlime.TextExplainer(bow=False).explain(["some words"], position_model,
-                                             tokenizer=subword_tokenizer)
+    jaxlime.TextExplainer(bow=False).explain(
+        ["some words"], position_model, tokenizer=subword_tokenizer
+    )
   with pytest.raises(ValueError, match="feature_selection must be one of"):
     jaxlime.TextExplainer(feature_selection="best")
   with pytest.raises(ValueError, match="not a valid regular expression"):
@@ -478,10 +534,14 @@ def test_bad_texts_and_tokenizers():
 
 def test_bad_models_and_labels():
   explainer = jaxlime.TextExplainer()
-  with pytest.raises(ValueError, match=r"model must return \[B, C\] class probabilities for a "
-                     r"list of B strings; for \d+ strings it returned shape \(\d+,\)"):
-    explainer.explain(["some words"], lambda strings: np.ones(len(strings)),
-                      num_samples=NUM_SAMPLES)
+  with pytest.raises(
+      ValueError,
+      match=r"model must return \[B, C\] class probabilities for a "
+      r"list of B strings; for \d+ strings it returned shape \(\d+,\)",
+  ):
+    explainer.explain(
+        ["some words"], lambda strings: np.ones(len(strings)), num_samples=NUM_SAMPLES
+    )
   with pytest.raises(ValueError, match=r"returned shape \(3, 2\) for a batch of \d+ rows"):
     explainer.explain(["some words"], lambda strings: np.ones((3, 2)), num_samples=NUM_SAMPLES)
   with pytest.raises(ValueError, match="must return \\[B, C\\] class probabilities"):
@@ -495,5 +555,6 @@ def test_bad_models_and_labels():
   with pytest.raises(TypeError, match="model must be a callable"):
     explainer.explain(["some words"], "model")
   with pytest.raises(ValueError, match="NaN/inf"):
-    explainer.explain(["some words"], lambda s: np.full((len(s), 2), np.nan),
-                      num_samples=NUM_SAMPLES)
+    explainer.explain(
+        ["some words"], lambda s: np.full((len(s), 2), np.nan), num_samples=NUM_SAMPLES
+    )

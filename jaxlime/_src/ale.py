@@ -71,8 +71,9 @@ def _local_differences(apply, params, X, column, lower, upper, *, batch_size: in
     lower, upper: [N] the values of that column in the two evaluations.
     batch_size: static, model rows per call.
   """
-  both = jnp.concatenate([X.at[:, column].set(lower.astype(X.dtype)),
-                          X.at[:, column].set(upper.astype(X.dtype))])
+  both = jnp.concatenate(
+      [X.at[:, column].set(lower.astype(X.dtype)), X.at[:, column].set(upper.astype(X.dtype))]
+  )
   out = models.evaluate_model(apply, params, both, chunk_size=batch_size)
   out = out.reshape(2, X.shape[0], -1).astype(jnp.promote_types(out.dtype, jnp.float32))
   return out[1] - out[0]
@@ -81,8 +82,9 @@ def _local_differences(apply, params, X, column, lower, upper, *, batch_size: in
 _local_differences_jit = jax.jit(_local_differences, static_argnames=("apply", "batch_size"))
 
 
-def accumulated_local_effects(model, X, feature: int, *, grid_size: int = 20,
-                              batch_size: int | None = None) -> AccumulatedLocalEffects:
+def accumulated_local_effects(
+    model, X, feature: int, *, grid_size: int = 20, batch_size: int | None = None
+) -> AccumulatedLocalEffects:
   """One-way ALE of a continuous feature, as PyALE's `ale(X, model, [feature], grid_size)`.
 
   Args:
@@ -108,19 +110,27 @@ def accumulated_local_effects(model, X, feature: int, *, grid_size: int = 20,
   (column,) = columns
   grid_size = checks.positive_int("grid_size", grid_size, minimum=1)
   batch_size = checks.positive_int(
-      "batch_size", pd_lib.DEFAULT_BATCH_SIZE if batch_size is None else batch_size, minimum=1)
+      "batch_size", pd_lib.DEFAULT_BATCH_SIZE if batch_size is None else batch_size, minimum=1
+  )
   values = X_host[:, column].astype(np.float64)
   edges = ale_bin_edges(values, grid_size)
   if edges.shape[0] < 2:
-    raise ValueError(f"feature {column} is constant ({edges[0]!r}) in X; ALE needs at least two "
-                     "distinct values.")
+    raise ValueError(
+        f"feature {column} is constant ({edges[0]!r}) in X; ALE needs at least two "
+        "distinct values."
+    )
   bins = np.clip(np.searchsorted(edges, values, side="left") - 1, 0, edges.shape[0] - 2)
 
-  adapter, _, _ = checks.probe_model(model, X_device.shape[1:], X_device.dtype,
-                                     example=X_host[0])
+  adapter, _, _ = checks.probe_model(model, X_device.shape[1:], X_device.dtype, example=X_host[0])
   differences = _local_differences_jit(
-      adapter.apply, adapter.params, X_device, jnp.int32(column), jnp.asarray(edges[bins]),
-      jnp.asarray(edges[bins + 1]), batch_size=batch_size)
+      adapter.apply,
+      adapter.params,
+      X_device,
+      jnp.int32(column),
+      jnp.asarray(edges[bins]),
+      jnp.asarray(edges[bins + 1]),
+      batch_size=batch_size,
+  )
   differences = np.asarray(differences, np.float64)  # [N, C]
 
   num_bins = edges.shape[0] - 1
@@ -130,5 +140,6 @@ def accumulated_local_effects(model, X, feature: int, *, grid_size: int = 20,
   accumulated = np.concatenate([np.zeros((mean.shape[0], 1)), np.cumsum(mean, axis=1)], axis=1)
   midpoints = (accumulated[:, 1:] + accumulated[:, :-1]) / 2
   centre = (midpoints * size).sum(axis=1, keepdims=True) / size.sum()
-  return AccumulatedLocalEffects(grid_values=edges, ale=accumulated - centre, size=size,
-                                 feature=column)
+  return AccumulatedLocalEffects(
+      grid_values=edges, ale=accumulated - centre, size=size, feature=column
+  )

@@ -100,10 +100,11 @@ class DiscretizerStats:
     x = np.asarray(x)
     if x.ndim == 0 or x.shape[-1] != self.num_features:
       raise ValueError(
-          f"discretize expects an array of shape [..., {self.num_features}], got shape {x.shape}")
+          f"discretize expects an array of shape [..., {self.num_features}], got shape {x.shape}"
+      )
     out = np.array(x, dtype=np.float64, copy=True)
     for f in np.flatnonzero(self.discretized):
-      qts = self.edges[f, :self.num_edges[f]].astype(dtype)
+      qts = self.edges[f, : self.num_edges[f]].astype(dtype)
       out[..., f] = np.searchsorted(qts, x[..., f].astype(dtype), side="left")
     return out
 
@@ -118,14 +119,16 @@ def _validate_training_data(training_data: Any) -> np.ndarray:
   if hasattr(training_data, "tocsr") or hasattr(training_data, "toarray"):
     raise ValueError(
         "training_data is a sparse matrix; lime does not discretize sparse data, pass a dense "
-        "2-D array")
+        "2-D array"
+    )
   try:
     data = np.asarray(training_data, dtype=np.float64)
   except (TypeError, ValueError) as e:
     raise ValueError(f"training_data must be numeric, could not convert it to float64: {e}") from e
   if data.ndim != 2:
-    raise ValueError(f"training_data must be a 2-D array [num_rows, num_features], got shape "
-                     f"{data.shape}")
+    raise ValueError(
+        f"training_data must be a 2-D array [num_rows, num_features], got shape " f"{data.shape}"
+    )
   if data.shape[0] == 0:
     raise ValueError(f"training_data has no rows (shape {data.shape})")
   bad = ~np.isfinite(data)
@@ -134,7 +137,8 @@ def _validate_training_data(training_data: Any) -> np.ndarray:
     kinds = sorted({"NaN" if np.isnan(v) else "inf" for v in data[rows[:10], cols[:10]]})
     raise ValueError(
         f"training_data contains {int(bad.sum())} non-finite value(s) ({'/'.join(kinds)}), first "
-        f"at row {int(rows[0])}, column {int(cols[0])}; discretizers need finite values")
+        f"at row {int(rows[0])}, column {int(cols[0])}; discretizers need finite values"
+    )
   return data
 
 
@@ -146,15 +150,19 @@ def _validate_categorical(categorical_features: Any, num_features: int) -> froze
       raise TypeError
     items = list(categorical_features)
   except TypeError:
-    raise ValueError(f"categorical_features must be a sequence of column indices, got "
-                     f"{categorical_features!r}") from None
+    raise ValueError(
+        f"categorical_features must be a sequence of column indices, got "
+        f"{categorical_features!r}"
+    ) from None
   out = set()
   for c in items:
     if isinstance(c, (bool, np.bool_)) or not isinstance(c, numbers.Integral):
       raise ValueError(f"categorical_features must hold integer column indices, got {c!r}")
     if not 0 <= int(c) < num_features:
-      raise ValueError(f"categorical_features index {int(c)} is out of range for "
-                       f"{num_features} columns (valid: 0..{num_features - 1})")
+      raise ValueError(
+          f"categorical_features index {int(c)} is out of range for "
+          f"{num_features} columns (valid: 0..{num_features - 1})"
+      )
     out.add(int(c))
   return frozenset(out)
 
@@ -163,22 +171,24 @@ def _validate_feature_names(feature_names: Any, num_features: int) -> list:
   if feature_names is None:
     return [str(i) for i in range(num_features)]
   if isinstance(feature_names, (str, bytes)):
-    raise ValueError(f"feature_names must be a sequence of names, got the string "
-                     f"{feature_names!r}")
+    raise ValueError(
+        f"feature_names must be a sequence of names, got the string " f"{feature_names!r}"
+    )
   names = list(feature_names)
   if len(names) != num_features:
-    raise ValueError(f"feature_names has {len(names)} names but there are {num_features} "
-                     f"columns")
+    raise ValueError(
+        f"feature_names has {len(names)} names but there are {num_features} " f"columns"
+    )
   return names
 
 
 def _bin_names(name: Any, qts: np.ndarray) -> tuple:
   """lime's names of the len(qts) + 1 bins, built with lime's exact format strings."""
   n_bins = qts.shape[0]
-  names = ['%s <= %.2f' % (name, qts[0])]
+  names = ["%s <= %.2f" % (name, qts[0])]
   for i in range(n_bins - 1):
-    names.append('%.2f < %s <= %.2f' % (qts[i], name, qts[i + 1]))
-  names.append('%s > %.2f' % (name, qts[n_bins - 1]))
+    names.append("%.2f < %s <= %.2f" % (qts[i], name, qts[i + 1]))
+  names.append("%s > %.2f" % (name, qts[n_bins - 1]))
   return tuple(names)
 
 
@@ -209,19 +219,26 @@ def _assemble(num_features: int, columns: dict, feature_names: list) -> Discreti
     n = qts.shape[0]
     discretized[f] = True
     edges[f, :n] = qts
-    means[f, :n + 1] = m
-    stds[f, :n + 1] = s
-    mins[f, :n + 1] = lo
-    maxs[f, :n + 1] = hi
+    means[f, : n + 1] = m
+    stds[f, : n + 1] = s
+    mins[f, : n + 1] = lo
+    maxs[f, : n + 1] = hi
     names[f] = _bin_names(feature_names[f], qts)
   return DiscretizerStats(
-      discretized=_readonly(discretized), edges=_readonly(edges), num_edges=_readonly(num_edges),
-      means=_readonly(means), stds=_readonly(stds), mins=_readonly(mins), maxs=_readonly(maxs),
-      names=tuple(names))
+      discretized=_readonly(discretized),
+      edges=_readonly(edges),
+      num_edges=_readonly(num_edges),
+      means=_readonly(means),
+      stds=_readonly(stds),
+      mins=_readonly(mins),
+      maxs=_readonly(maxs),
+      names=tuple(names),
+  )
 
 
-def _from_data(data: np.ndarray, categorical: frozenset, feature_names: list,
-               bins_fn) -> DiscretizerStats:
+def _from_data(
+    data: np.ndarray, categorical: frozenset, feature_names: list, bins_fn
+) -> DiscretizerStats:
   """lime's BaseDiscretizer.__init__ without data_stats: per-bin stats from the data."""
   num_features = data.shape[1]
   columns = {}
@@ -242,8 +259,13 @@ def _from_data(data: np.ndarray, categorical: frozenset, feature_names: list,
       means.append(mean)
       stds.append(std)
     lo, hi = np.min(column), np.max(column)
-    columns[f] = (qts, np.asarray(means, np.float64), np.asarray(stds, np.float64),
-                  np.concatenate([[lo], qts]), np.concatenate([qts, [hi]]))
+    columns[f] = (
+        qts,
+        np.asarray(means, np.float64),
+        np.asarray(stds, np.float64),
+        np.concatenate([[lo], qts]),
+        np.concatenate([qts, [hi]]),
+    )
   return _assemble(num_features, columns, feature_names)
 
 
@@ -251,8 +273,9 @@ def _from_data(data: np.ndarray, categorical: frozenset, feature_names: list,
 # Quartile / decile.
 
 
-def quartile_discretizer(training_data, categorical_features=None,
-                         feature_names=None) -> DiscretizerStats:
+def quartile_discretizer(
+    training_data, categorical_features=None, feature_names=None
+) -> DiscretizerStats:
   """lime's QuartileDiscretizer: edges are the 25/50/75th percentiles of each continuous column.
 
   Args:
@@ -263,19 +286,24 @@ def quartile_discretizer(training_data, categorical_features=None,
   data = _validate_training_data(training_data)
   categorical = _validate_categorical(categorical_features, data.shape[1])
   names = _validate_feature_names(feature_names, data.shape[1])
-  return _from_data(data, categorical, names,
-                    lambda column, f: np.array(np.percentile(column, [25, 50, 75])))
+  return _from_data(
+      data, categorical, names, lambda column, f: np.array(np.percentile(column, [25, 50, 75]))
+  )
 
 
-def decile_discretizer(training_data, categorical_features=None,
-                       feature_names=None) -> DiscretizerStats:
+def decile_discretizer(
+    training_data, categorical_features=None, feature_names=None
+) -> DiscretizerStats:
   """lime's DecileDiscretizer: edges are the 10, 20, ..., 90th percentiles of each column."""
   data = _validate_training_data(training_data)
   categorical = _validate_categorical(categorical_features, data.shape[1])
   names = _validate_feature_names(feature_names, data.shape[1])
   return _from_data(
-      data, categorical, names,
-      lambda column, f: np.array(np.percentile(column, [10, 20, 30, 40, 50, 60, 70, 80, 90])))
+      data,
+      categorical,
+      names,
+      lambda column, f: np.array(np.percentile(column, [10, 20, 30, 40, 50, 60, 70, 80, 90])),
+  )
 
 
 # ---------------------------------------------------------------------------------------------
@@ -311,16 +339,18 @@ def _entropy(counts: np.ndarray, n: np.ndarray, exact: bool) -> np.ndarray:
   return entropy
 
 
-def _proxy(left: np.ndarray, n_left: np.ndarray, total: np.ndarray, n_node: float,
-           exact: bool) -> np.ndarray:
+def _proxy(
+    left: np.ndarray, n_left: np.ndarray, total: np.ndarray, n_node: float, exact: bool
+) -> np.ndarray:
   """sklearn's proxy_impurity_improvement for the given left-child class counts [C, K]."""
   right = total[None, :] - left
   n_right = n_node - n_left
   return -n_right * _entropy(right, n_right, exact) - n_left * _entropy(left, n_left, exact)
 
 
-def entropy_tree_thresholds(column: np.ndarray, label_codes: np.ndarray,
-                            num_classes: int) -> np.ndarray:
+def entropy_tree_thresholds(
+    column: np.ndarray, label_codes: np.ndarray, num_classes: int
+) -> np.ndarray:
   """Thresholds of sklearn's DecisionTreeClassifier(criterion='entropy', max_depth=3) on 1 column.
 
   A numpy reimplementation of scikit-learn's tree (depth-first builder, best splitter) for a
@@ -365,7 +395,7 @@ def entropy_tree_thresholds(column: np.ndarray, label_codes: np.ndarray,
     n_node = end - start
     if depth >= _MAX_DEPTH or n_node < 2 or impurity <= _EPSILON:
       continue
-    candidates = start + 1 + np.flatnonzero(can_split[start + 1:end])
+    candidates = start + 1 + np.flatnonzero(can_split[start + 1 : end])
     if candidates.size == 0:
       continue  # Constant feature in this node (up to 1e-7): no split.
     total = cum[end] - cum[start]
@@ -384,8 +414,9 @@ def entropy_tree_thresholds(column: np.ndarray, label_codes: np.ndarray,
     counts_r = (cum[end] - cum[pos])[None, :]
     imp_l = float(_entropy(counts_l, np.array([n_l]), exact=True)[0])
     imp_r = float(_entropy(counts_r, np.array([n_r]), exact=True)[0])
-    improvement = ((float(n_node) / float(n)) *
-                   (impurity - (n_r / float(n_node) * imp_r) - (n_l / float(n_node) * imp_l)))
+    improvement = (float(n_node) / float(n)) * (
+        impurity - (n_r / float(n_node) * imp_r) - (n_l / float(n_node) * imp_l)
+    )
     if improvement + _EPSILON < 0.0:
       continue
     thresholds.append(float(xs[pos - 1]) / 2.0 + float(xs[pos]) / 2.0)
@@ -402,11 +433,13 @@ def _encode_labels(training_labels: Any, num_rows: int) -> tuple[np.ndarray, int
   if labels.ndim == 2 and labels.shape[1] == 1:
     labels = labels[:, 0]
   if labels.ndim != 1:
-    raise ValueError(f"training_labels must be 1-D with one label per training row, got shape "
-                     f"{labels.shape}")
+    raise ValueError(
+        f"training_labels must be 1-D with one label per training row, got shape " f"{labels.shape}"
+    )
   if labels.shape[0] != num_rows:
-    raise ValueError(f"training_labels has {labels.shape[0]} labels but training_data has "
-                     f"{num_rows} rows")
+    raise ValueError(
+        f"training_labels has {labels.shape[0]} labels but training_data has " f"{num_rows} rows"
+    )
   if labels.dtype == object:
     try:
       classes, codes = np.unique(labels, return_inverse=True)
@@ -417,17 +450,21 @@ def _encode_labels(training_labels: Any, num_rows: int) -> tuple[np.ndarray, int
     if not np.isfinite(labels).all():
       raise ValueError("training_labels contains NaN or inf")
     if np.any(labels != np.round(labels)):
-      raise ValueError("training_labels look continuous (non-integer floats); the entropy "
-                       "discretizer needs class labels")
+      raise ValueError(
+          "training_labels look continuous (non-integer floats); the entropy "
+          "discretizer needs class labels"
+      )
   elif labels.dtype.kind not in "biuUS":
-    raise ValueError(f"training_labels must hold class labels (ints or strings), got dtype "
-                     f"{labels.dtype}")
+    raise ValueError(
+        f"training_labels must hold class labels (ints or strings), got dtype " f"{labels.dtype}"
+    )
   classes, codes = np.unique(labels, return_inverse=True)
   return codes.reshape(-1), classes.shape[0]
 
 
-def entropy_discretizer(training_data, categorical_features=None, feature_names=None,
-                        labels=None) -> DiscretizerStats:
+def entropy_discretizer(
+    training_data, categorical_features=None, feature_names=None, labels=None
+) -> DiscretizerStats:
   """lime's EntropyDiscretizer: edges are the thresholds of a depth-3 entropy tree per column.
 
   Each continuous column gets the sorted thresholds of the internal nodes of
@@ -447,8 +484,10 @@ def entropy_discretizer(training_data, categorical_features=None, feature_names=
   codes, num_classes = _encode_labels(labels, data.shape[0])
   too_large = np.abs(data) > np.finfo(np.float32).max
   if too_large.any():
-    raise ValueError("training_data has values too large for float32 (the entropy tree, like "
-                     "scikit-learn's, works on float32 values)")
+    raise ValueError(
+        "training_data has values too large for float32 (the entropy tree, like "
+        "scikit-learn's, works on float32 values)"
+    )
 
   def bins_fn(column, f):
     qts = entropy_tree_thresholds(column, codes, num_classes)
@@ -466,8 +505,10 @@ def entropy_discretizer(training_data, categorical_features=None, feature_names=
 def _lookup(mapping: Any, feature: int, what: str):
   """mapping[feature], also accepting str keys (e.g. after a JSON round trip); None if absent."""
   if not isinstance(mapping, Mapping):
-    raise ValueError(f"training_data_stats[{what!r}] must be a dict feature index -> values, got "
-                     f"{type(mapping).__name__}")
+    raise ValueError(
+        f"training_data_stats[{what!r}] must be a dict feature index -> values, got "
+        f"{type(mapping).__name__}"
+    )
   if feature in mapping:
     return mapping[feature]
   if str(feature) in mapping:
@@ -479,18 +520,24 @@ def _float_list(value: Any, what: str, feature: int) -> np.ndarray:
   try:
     arr = np.asarray(value, dtype=np.float64)
   except (TypeError, ValueError) as e:
-    raise ValueError(f"training_data_stats[{what!r}][{feature}] must be a list of numbers: "
-                     f"{e}") from e
+    raise ValueError(
+        f"training_data_stats[{what!r}][{feature}] must be a list of numbers: " f"{e}"
+    ) from e
   if arr.ndim != 1:
-    raise ValueError(f"training_data_stats[{what!r}][{feature}] must be a 1-D list, got shape "
-                     f"{arr.shape}")
+    raise ValueError(
+        f"training_data_stats[{what!r}][{feature}] must be a 1-D list, got shape " f"{arr.shape}"
+    )
   if np.isnan(arr).any():
     raise ValueError(f"training_data_stats[{what!r}][{feature}] contains NaN")
   return arr
 
 
-def stats_discretizer(training_data_stats: Mapping, categorical_features=None,
-                      feature_names=None, num_features: int | None = None) -> DiscretizerStats:
+def stats_discretizer(
+    training_data_stats: Mapping,
+    categorical_features=None,
+    feature_names=None,
+    num_features: int | None = None,
+) -> DiscretizerStats:
   """lime's StatsDiscretizer: bins and per-bin statistics given by `training_data_stats`.
 
   Unlike lime (whose explainer still reads the training data's shape and min/max), no training
@@ -512,19 +559,27 @@ def stats_discretizer(training_data_stats: Mapping, categorical_features=None,
       feature values that are not bins of a discretized feature.
   """
   if not isinstance(training_data_stats, Mapping):
-    raise ValueError(f"training_data_stats must be a dict, got "
-                     f"{type(training_data_stats).__name__}")
+    raise ValueError(
+        f"training_data_stats must be a dict, got " f"{type(training_data_stats).__name__}"
+    )
   missing = [k for k in REQUIRED_STATS_KEYS if k not in training_data_stats]
   if missing:
-    raise ValueError(f"Missing keys in training_data_stats: {missing} (required: "
-                     f"{list(REQUIRED_STATS_KEYS)}, plus 'bins' for continuous features)")
+    raise ValueError(
+        f"Missing keys in training_data_stats: {missing} (required: "
+        f"{list(REQUIRED_STATS_KEYS)}, plus 'bins' for continuous features)"
+    )
   if num_features is None:
     if feature_names is None:
-      raise ValueError("stats_discretizer needs num_features (or feature_names) since there is "
-                       "no training data")
+      raise ValueError(
+          "stats_discretizer needs num_features (or feature_names) since there is "
+          "no training data"
+      )
     num_features = len(list(feature_names))
-  if isinstance(num_features, bool) or not isinstance(num_features, numbers.Integral) or (
-      num_features < 0):
+  if (
+      isinstance(num_features, bool)
+      or not isinstance(num_features, numbers.Integral)
+      or (num_features < 0)
+  ):
     raise ValueError(f"num_features must be a non-negative int, got {num_features!r}")
   num_features = int(num_features)
   categorical = _validate_categorical(categorical_features, num_features)
@@ -536,15 +591,16 @@ def stats_discretizer(training_data_stats: Mapping, categorical_features=None,
     if bins is None:
       raise ValueError(
           f"training_data_stats has no 'bins' but features {continuous} are continuous; give "
-          f"their edges in training_data_stats['bins'] or list them in categorical_features")
+          f"their edges in training_data_stats['bins'] or list them in categorical_features"
+      )
     no_bins = [f for f in continuous if _lookup(bins, f, "bins") is None]
     if no_bins:
       raise ValueError(
           f"training_data_stats['bins'] has no edges for continuous feature(s) {no_bins}; give "
-          f"them or list these features in categorical_features")
+          f"them or list these features in categorical_features"
+      )
   for key in ("feature_values", "feature_frequencies"):
-    absent = [f for f in range(num_features)
-              if _lookup(training_data_stats[key], f, key) is None]
+    absent = [f for f in range(num_features) if _lookup(training_data_stats[key], f, key) is None]
     if absent:
       raise ValueError(f"training_data_stats[{key!r}] has no entry for feature(s) {absent}")
 
@@ -552,8 +608,10 @@ def stats_discretizer(training_data_stats: Mapping, categorical_features=None,
   for f in continuous:
     qts = np.unique(_float_list(_lookup(bins, f, "bins"), "bins", f))
     if qts.shape[0] == 0:
-      raise ValueError(f"training_data_stats['bins'][{f}] is empty; a discretized feature needs "
-                       f"at least one edge")
+      raise ValueError(
+          f"training_data_stats['bins'][{f}] is empty; a discretized feature needs "
+          f"at least one edge"
+      )
     if not np.isfinite(qts).all():
       raise ValueError(f"training_data_stats['bins'][{f}] contains inf")
     per_bin = []
@@ -565,50 +623,64 @@ def stats_discretizer(training_data_stats: Mapping, categorical_features=None,
       if arr.shape[0] != qts.shape[0] + 1:
         raise ValueError(
             f"training_data_stats[{key!r}][{f}] has {arr.shape[0]} values but feature {f} has "
-            f"{qts.shape[0] + 1} bins ({qts.shape[0]} unique edges)")
+            f"{qts.shape[0] + 1} bins ({qts.shape[0]} unique edges)"
+        )
       per_bin.append(arr)
     means, stds, mins, maxs = per_bin
     if not np.isfinite(means).all():
       raise ValueError(f"training_data_stats['means'][{f}] contains inf")
     if not (np.isfinite(stds).all() and (stds > 0).all()):
-      raise ValueError(f"training_data_stats['stds'][{f}] must be finite and > 0 (lime adds "
-                       f"1e-11 to the stds it computes), got {stds.tolist()}")
+      raise ValueError(
+          f"training_data_stats['stds'][{f}] must be finite and > 0 (lime adds "
+          f"1e-11 to the stds it computes), got {stds.tolist()}"
+      )
     if np.any(mins > maxs):
       raise ValueError(f"training_data_stats['mins'][{f}] exceeds ['maxs'][{f}] for some bin")
-    values = _float_list(_lookup(training_data_stats["feature_values"], f, "feature_values"),
-                         "feature_values", f)
-    if np.any(values != np.round(values)) or np.any(values < 0) or np.any(
-        values > qts.shape[0]):
+    values = _float_list(
+        _lookup(training_data_stats["feature_values"], f, "feature_values"), "feature_values", f
+    )
+    if np.any(values != np.round(values)) or np.any(values < 0) or np.any(values > qts.shape[0]):
       raise ValueError(
           f"training_data_stats['feature_values'][{f}] must hold bin indices in "
-          f"0..{qts.shape[0]} for discretized feature {f}, got {values.tolist()}")
+          f"0..{qts.shape[0]} for discretized feature {f}, got {values.tolist()}"
+      )
     columns[f] = (qts, means, stds, mins, maxs)
 
   for f in range(num_features):
     values = np.asarray(_lookup(training_data_stats["feature_values"], f, "feature_values"))
     freqs = _float_list(
         _lookup(training_data_stats["feature_frequencies"], f, "feature_frequencies"),
-        "feature_frequencies", f)
+        "feature_frequencies",
+        f,
+    )
     if values.ndim != 1 or values.shape[0] != freqs.shape[0] or freqs.shape[0] == 0:
-      raise ValueError(f"training_data_stats['feature_values'][{f}] and "
-                       f"['feature_frequencies'][{f}] must be non-empty lists of equal length")
+      raise ValueError(
+          f"training_data_stats['feature_values'][{f}] and "
+          f"['feature_frequencies'][{f}] must be non-empty lists of equal length"
+      )
     if np.any(freqs < 0) or not np.isfinite(freqs).all() or freqs.sum() <= 0:
-      raise ValueError(f"training_data_stats['feature_frequencies'][{f}] must be finite, >= 0 "
-                       f"and not all 0, got {freqs.tolist()}")
+      raise ValueError(
+          f"training_data_stats['feature_frequencies'][{f}] must be finite, >= 0 "
+          f"and not all 0, got {freqs.tolist()}"
+      )
   return _assemble(num_features, columns, names)
 
 
 # ---------------------------------------------------------------------------------------------
 
 
-def build_discretizer(discretizer: str, training_data, categorical_features=None,
-                      feature_names=None, training_labels=None) -> DiscretizerStats:
+def build_discretizer(
+    discretizer: str,
+    training_data,
+    categorical_features=None,
+    feature_names=None,
+    training_labels=None,
+) -> DiscretizerStats:
   """Dispatches lime's `discretizer` argument: 'quartile', 'decile' or 'entropy'."""
   if discretizer == "quartile":
     return quartile_discretizer(training_data, categorical_features, feature_names)
   if discretizer == "decile":
     return decile_discretizer(training_data, categorical_features, feature_names)
   if discretizer == "entropy":
-    return entropy_discretizer(training_data, categorical_features, feature_names,
-                               training_labels)
+    return entropy_discretizer(training_data, categorical_features, feature_names, training_labels)
   raise ValueError(f"discretizer must be 'quartile', 'decile' or 'entropy', got {discretizer!r}")

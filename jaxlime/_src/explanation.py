@@ -49,7 +49,8 @@ def _hashable(value):
     return tuple(_hashable(item) for item in value)
   if dataclasses.is_dataclass(value) and not isinstance(value, type):
     return (type(value).__name__,) + tuple(
-        _hashable(getattr(value, field.name)) for field in dataclasses.fields(value))
+        _hashable(getattr(value, field.name)) for field in dataclasses.fields(value)
+    )
   if hasattr(value, "value_key"):
     return value.value_key()
   try:
@@ -90,9 +91,19 @@ class Explanation:
       instances: [N, ...] the instances.
       **fields: further fields of a subclass (e.g. `segments`) and `domain`.
     """
-    return cls(coef=fit.coef, selected=fit.selected, intercept=fit.intercept, score=fit.score,
-               local_pred=fit.local_pred, labels=fit.labels, prediction=fit.prediction,
-               coef_std=fit.coef_std, status=fit.status, instances=instances, **fields)
+    return cls(
+        coef=fit.coef,
+        selected=fit.selected,
+        intercept=fit.intercept,
+        score=fit.score,
+        local_pred=fit.local_pred,
+        labels=fit.labels,
+        prediction=fit.prediction,
+        coef_std=fit.coef_std,
+        status=fit.status,
+        instances=instances,
+        **fields,
+    )
 
   def __len__(self) -> int:
     return int(np.shape(self.coef)[0])
@@ -168,11 +179,14 @@ class Explanation:
     labels = "traced"
     if not isinstance(self.labels, jax.core.Tracer):
       labels = np.asarray(self.labels[:1]).tolist()[0] if num else []
-    return (f"{type(self).__name__}(N={num}, L={num_labels}, labels[0]={labels}, "
-            f"mode={self.mode!r}, D={num_features})")
+    return (
+        f"{type(self).__name__}(N={num}, L={num_labels}, labels[0]={labels}, "
+        f"mode={self.mode!r}, D={num_features})"
+    )
 
-  def as_list(self, index: int = 0, label: int | None = None, *,
-              with_std: bool = False) -> list[tuple]:
+  def as_list(
+      self, index: int = 0, label: int | None = None, *, with_std: bool = False
+  ) -> list[tuple]:
     """[(readable feature name, weight), ...] sorted by decreasing |weight|, as lime's as_list.
 
     `label` defaults to the first label explained for instance `index`. With `with_std=True`
@@ -206,14 +220,22 @@ class Explanation:
     prediction = np.asarray(self.prediction[index], np.float64).ravel()
     panels = []
     if self.mode == "regression":
-      panels.append(html_lib.predicted_value_panel(float(prediction[0]), float(prediction[0]),
-                                                   float(prediction[0])))
+      panels.append(
+          html_lib.predicted_value_panel(
+              float(prediction[0]), float(prediction[0]), float(prediction[0])
+          )
+      )
     else:
       names = getattr(self.domain, "class_names", None) or [str(c) for c in range(len(prediction))]
       panels.append(html_lib.probabilities_panel(names, prediction))
-    panels.append(html_lib.weights_panel(
-        f"Explanation of instance {index} for {self._label_name(index, label)}", weights,
-        positive_name=self._label_name(index, label), negative_name="NOT"))
+    panels.append(
+        html_lib.weights_panel(
+            f"Explanation of instance {index} for {self._label_name(index, label)}",
+            weights,
+            positive_name=self._label_name(index, label),
+            negative_name="NOT",
+        )
+    )
     if hasattr(self.domain, "instance_panel"):
       panels.append(self.domain.instance_panel(self, index, dict(self._weights(index, label))))
     return panels

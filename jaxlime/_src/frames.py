@@ -24,8 +24,11 @@ _COLUMNS = ("instance", "label", "feature", "feature_index", "weight", "std")
 
 def is_dataframe(value) -> bool:
   """A pandas DataFrame (checked without importing pandas)."""
-  return type(value).__module__.startswith("pandas") and hasattr(value, "columns") and hasattr(
-      value, "dtypes")
+  return (
+      type(value).__module__.startswith("pandas")
+      and hasattr(value, "columns")
+      and hasattr(value, "dtypes")
+  )
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -42,8 +45,10 @@ class FrameSchema:
       return frame
     missing = [c for c in self.columns if c not in frame.columns]
     if missing:
-      raise ValueError(f"{name} lacks the columns {missing} of the training DataFrame "
-                       f"(it has {list(frame.columns)}).")
+      raise ValueError(
+          f"{name} lacks the columns {missing} of the training DataFrame "
+          f"(it has {list(frame.columns)})."
+      )
     frame = frame[list(self.columns)]
     encoded = np.empty(frame.shape, np.float64)
     for j, column in enumerate(self.columns):
@@ -52,8 +57,10 @@ class FrameSchema:
         lookup = {value: code for code, value in enumerate(self.categories[j])}
         unknown = sorted({str(v) for v in values if v not in lookup})
         if unknown:
-          raise ValueError(f"{name} column {column!r} has values {unknown} not seen in the "
-                           f"training data (seen: {list(self.categories[j])}).")
+          raise ValueError(
+              f"{name} column {column!r} has values {unknown} not seen in the "
+              f"training data (seen: {list(self.categories[j])})."
+          )
         encoded[:, j] = [lookup[v] for v in values]
       else:
         encoded[:, j] = _numeric(values, column, name)
@@ -79,8 +86,10 @@ class FrameSchema:
 def _numeric(values, column, name: str) -> np.ndarray:
   array = np.asarray(values, np.float64)
   if not np.isfinite(array).all():
-    raise ValueError(f"{name} column {column!r} has {int((~np.isfinite(array)).sum())} NaN/inf "
-                     "values; impute or drop them before explaining.")
+    raise ValueError(
+        f"{name} column {column!r} has {int((~np.isfinite(array)).sum())} NaN/inf "
+        "values; impute or drop them before explaining."
+    )
   return array
 
 
@@ -125,8 +134,9 @@ def schema_from_frame(frame, categorical_features=None) -> FrameSchema:
       problems.append(f"{column!r} (dtype {dtype}; use numbers, bool, category or strings)")
   if problems:
     raise ValueError("training_data has columns jaxlime cannot use: " + ", ".join(problems) + ".")
-  return FrameSchema(columns=tuple(frame.columns), dtypes=tuple(frame.dtypes),
-                     categories=categories)
+  return FrameSchema(
+      columns=tuple(frame.columns), dtypes=tuple(frame.dtypes), categories=categories
+  )
 
 
 _decoded_models: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
@@ -142,8 +152,11 @@ def model_for(schema: FrameSchema | None, model):
   per_schema = _decoded_models.setdefault(model, {})
   if id(schema) not in per_schema:
     per_schema[id(schema)] = models.host_model(
-        lambda rows: model.fn(schema.decode(rows)), batch_size=model.batch_size,
-        output_shape=model.output_shape, output_dtype=model.output_dtype)
+        lambda rows: model.fn(schema.decode(rows)),
+        batch_size=model.batch_size,
+        output_shape=model.output_shape,
+        output_dtype=model.output_dtype,
+    )
   return per_schema[id(schema)]
 
 
@@ -155,7 +168,7 @@ def _long_rows(explanation, start: int) -> dict[str, list]:
   for index in range(len(explanation)):
     names = explanation.domain.feature_names(explanation, index)
     labels = explanation.available_labels(index)
-    for column, label in enumerate(labels[:coef.shape[1]]):
+    for column, label in enumerate(labels[: coef.shape[1]]):
       for j in np.flatnonzero(selected[index, column]):
         rows["instance"].append(start + index)
         rows["label"].append(int(label))
@@ -190,9 +203,16 @@ def write_parquet(parts: Iterable[tuple[int, Any]], path) -> int:
   import pyarrow as pa
   import pyarrow.parquet as pq
 
-  schema = pa.schema([("instance", pa.int64()), ("label", pa.int32()), ("feature", pa.string()),
-                      ("feature_index", pa.int32()), ("weight", pa.float64()),
-                      ("std", pa.float64())])
+  schema = pa.schema(
+      [
+          ("instance", pa.int64()),
+          ("label", pa.int32()),
+          ("feature", pa.string()),
+          ("feature_index", pa.int32()),
+          ("weight", pa.float64()),
+          ("std", pa.float64()),
+      ]
+  )
   written = 0
   with pq.ParquetWriter(path, schema) as writer:
     for start, part in parts:

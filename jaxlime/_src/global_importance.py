@@ -61,12 +61,15 @@ class GlobalImportance:
 
   def as_list(self) -> list[tuple[str, float, float, float]]:
     """[(name, mean |coef|, lower, upper), ...] by decreasing mean |coef|."""
-    return [(self.feature_names[j], float(self.mean_abs[j]), float(self.lower[j]),
-             float(self.upper[j])) for j in self.order]
+    return [
+        (self.feature_names[j], float(self.mean_abs[j]), float(self.lower[j]), float(self.upper[j]))
+        for j in self.order
+    ]
 
 
-def label_coefficients(explanation: Explanation, label: int | None
-                       ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
+def label_coefficients(
+    explanation: Explanation, label: int | None
+) -> tuple[int, np.ndarray, np.ndarray, np.ndarray]:
   """(label, coef [N, D], coef_std [N, D], selected [N, D]) of every instance for one label.
 
   Regression explanations have one fitted output, reported as lime's label 1. In classification
@@ -78,8 +81,9 @@ def label_coefficients(explanation: Explanation, label: int | None
   selected = np.asarray(explanation.selected, bool)
   if explanation.mode == "regression":
     if label not in (None, 1):
-      raise ValueError(f"label must be 1 (the fitted output) for a regression explanation; got "
-                       f"{label!r}.")
+      raise ValueError(
+          f"label must be 1 (the fitted output) for a regression explanation; got " f"{label!r}."
+      )
     return 1, coef[:, 0], std[:, 0], selected[:, 0]
   labels = np.asarray(explanation.labels)
   if label is None:
@@ -90,7 +94,8 @@ def label_coefficients(explanation: Explanation, label: int | None
     raise ValueError(
         f"label {label} is not explained for instances {missing[:10].tolist()} (of "
         f"{labels.shape[0]}); explain every instance for it with labels=({label},) or pass "
-        "another label.")
+        "another label."
+    )
   column = np.argmax(matches, axis=1)
   rows = np.arange(coef.shape[0])
   return int(label), coef[rows, column], std[rows, column], selected[rows, column]
@@ -103,14 +108,17 @@ def _feature_names(explanation: Explanation, feature_names, num_features: int) -
     return tuple(str(j) for j in range(num_features))
   names = tuple(str(name) for name in feature_names)
   if len(names) != num_features:
-    raise ValueError(f"feature_names must have {num_features} entries (the explanation's D); "
-                     f"got {len(names)}.")
+    raise ValueError(
+        f"feature_names must have {num_features} entries (the explanation's D); "
+        f"got {len(names)}."
+    )
   return names
 
 
 @jax.jit
 def _bootstrap_means(key: jax.Array, magnitude: jax.Array, num: jax.Array) -> jax.Array:
   """[B, D] mean |coef| of resamples: `num` rows drawn with replacement per key in [B]."""
+
   def one(k):
     rows = jax.random.randint(k, (magnitude.shape[0],), 0, num)
     return magnitude[rows].mean(axis=0)
@@ -118,9 +126,16 @@ def _bootstrap_means(key: jax.Array, magnitude: jax.Array, num: jax.Array) -> ja
   return jax.vmap(one)(key)
 
 
-def global_importance(explanation: Explanation, *, label: int | None = None,
-                      interval: str = "bootstrap", confidence: float = 0.95,
-                      num_bootstrap: int = 1000, key=0, feature_names=None) -> GlobalImportance:
+def global_importance(
+    explanation: Explanation,
+    *,
+    label: int | None = None,
+    interval: str = "bootstrap",
+    confidence: float = 0.95,
+    num_bootstrap: int = 1000,
+    key=0,
+    feature_names=None,
+) -> GlobalImportance:
   """Mean |coefficient| per feature over N explanations, with an interval and SP-LIME's importance.
 
   Args:
@@ -150,8 +165,10 @@ def global_importance(explanation: Explanation, *, label: int | None = None,
   tail = (1 - confidence) / 2
   if interval == "bootstrap":
     keys = jax.random.split(keys_lib.as_key(key), num_bootstrap)
-    means = np.asarray(_bootstrap_means(keys, jnp.asarray(magnitude, jnp.float32),
-                                        jnp.int32(num_instances)), np.float64)
+    means = np.asarray(
+        _bootstrap_means(keys, jnp.asarray(magnitude, jnp.float32), jnp.int32(num_instances)),
+        np.float64,
+    )
     lower, upper = np.quantile(means, [tail, 1 - tail], axis=0)
   else:
     z = NormalDist().inv_cdf(1 - tail)
@@ -163,9 +180,17 @@ def global_importance(explanation: Explanation, *, label: int | None = None,
   else:
     matrix, sp_features = submodular.explanation_matrix(explanation, by="name")
   sp_importance = np.sqrt(np.abs(matrix).sum(axis=0))
-  return GlobalImportance(feature_names=names, label=label, mean_abs=mean_abs, lower=lower,
-                          upper=upper, interval=interval, confidence=float(confidence),
-                          sp_features=tuple(str(f) for f in sp_features),
-                          sp_importance=sp_importance, coef=coef, coef_std=std,
-                          selected=selected)
-
+  return GlobalImportance(
+      feature_names=names,
+      label=label,
+      mean_abs=mean_abs,
+      lower=lower,
+      upper=upper,
+      interval=interval,
+      confidence=float(confidence),
+      sp_features=tuple(str(f) for f in sp_features),
+      sp_importance=sp_importance,
+      coef=coef,
+      coef_std=std,
+      selected=selected,
+  )

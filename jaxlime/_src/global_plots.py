@@ -39,11 +39,14 @@ def importance_figure(importance, *, max_display: int = 20, ax=None, figsize=(6,
   positions = np.arange(order.size)
   means = importance.mean_abs[order]
   errors = np.stack([means - importance.lower[order], importance.upper[order] - means])
-  ax.barh(positions, means, xerr=np.maximum(errors, 0), color="#1f77b4", ecolor="#333333",
-          capsize=2)
+  ax.barh(
+      positions, means, xerr=np.maximum(errors, 0), color="#1f77b4", ecolor="#333333", capsize=2
+  )
   ax.set_yticks(positions, [importance.feature_names[j] for j in order])
-  ax.set_xlabel(f"mean |LIME coefficient| ({int(round(100 * importance.confidence))}% "
-                f"{importance.interval} interval)")
+  ax.set_xlabel(
+      f"mean |LIME coefficient| ({int(round(100 * importance.confidence))}% "
+      f"{importance.interval} interval)"
+  )
   ax.set_title(f"Global importance for label {importance.label}")
   figure.tight_layout()
   return figure
@@ -69,8 +72,9 @@ def _swarm_offsets(values: np.ndarray, *, num_bins: int = 100, width: float = 0.
   return offsets
 
 
-def summary_figure(importance, feature_values=None, *, max_display: int = 20, ax=None,
-                   figsize=(7, 5)):
+def summary_figure(
+    importance, feature_values=None, *, max_display: int = 20, ax=None, figsize=(7, 5)
+):
   """shap-style beeswarm: a row per feature, a point per instance at its coefficient.
 
   Instances whose surrogate did not select a feature (coefficient 0 by construction) are left
@@ -89,8 +93,10 @@ def summary_figure(importance, feature_values=None, *, max_display: int = 20, ax
   if feature_values is not None:
     feature_values = np.asarray(feature_values, np.float64)
     if feature_values.shape != coef.shape:
-      raise ValueError(f"feature_values must have shape {coef.shape} (the explained rows); got "
-                       f"{feature_values.shape}.")
+      raise ValueError(
+          f"feature_values must have shape {coef.shape} (the explained rows); got "
+          f"{feature_values.shape}."
+      )
   order = importance.order[:max_display][::-1]
   colour_map = plt.get_cmap("coolwarm")
   scatter = None
@@ -106,8 +112,9 @@ def summary_figure(importance, feature_values=None, *, max_display: int = 20, ax
     low, high = np.percentile(feature_values[:, j], [5, 95])
     value = feature_values[rows, j]
     scale = (value - low) / (high - low) if high > low else np.full(rows.shape, 0.5)
-    scatter = ax.scatter(x, y, s=8, c=np.clip(scale, 0, 1), cmap=colour_map, vmin=0, vmax=1,
-                         alpha=0.8, linewidths=0)
+    scatter = ax.scatter(
+        x, y, s=8, c=np.clip(scale, 0, 1), cmap=colour_map, vmin=0, vmax=1, alpha=0.8, linewidths=0
+    )
   ax.axvline(0.0, color="#999999", linewidth=0.8)
   ax.set_yticks(np.arange(order.size), [importance.feature_names[j] for j in order])
   ax.set_xlabel(f"LIME coefficient for label {importance.label}")
@@ -120,9 +127,18 @@ def summary_figure(importance, feature_values=None, *, max_display: int = 20, ax
   return figure
 
 
-def partial_dependence_figure(result, *, output: int | None = None, kind: str | None = None,
-                              centered: bool = False, num_ice_lines: int = 50, seed: int = 0,
-                              feature_names=None, ax=None, figsize=(5, 4)):
+def partial_dependence_figure(
+    result,
+    *,
+    output: int | None = None,
+    kind: str | None = None,
+    centered: bool = False,
+    num_ice_lines: int = 50,
+    seed: int = 0,
+    feature_names=None,
+    ax=None,
+    figsize=(5, 4),
+):
   """PDP line, ICE lines, or the two-way PDP as filled contours.
 
   Args:
@@ -136,16 +152,18 @@ def partial_dependence_figure(result, *, output: int | None = None, kind: str | 
     feature_names: names indexed by column (default "feature j").
   """
   figure, ax = _axes(ax, figsize)
-  names = [(feature_names[j] if feature_names is not None else f"feature {j}")
-           for j in result["features"]]
+  names = [
+      (feature_names[j] if feature_names is not None else f"feature {j}")
+      for j in result["features"]
+  ]
   if len(result["features"]) == 2:
     if "average" not in result:
-      raise ValueError("a two-way figure needs the average: compute it with kind='average' or "
-                       "'both'.")
+      raise ValueError(
+          "a two-way figure needs the average: compute it with kind='average' or " "'both'."
+      )
     average = result["average"]
     surface = average[_output(average, output)]
-    grid_x, grid_y = np.meshgrid(result["grid_values"][0], result["grid_values"][1],
-                                 indexing="ij")
+    grid_x, grid_y = np.meshgrid(result["grid_values"][0], result["grid_values"][1], indexing="ij")
     contours = ax.contourf(grid_x, grid_y, surface, levels=12, cmap="viridis")
     figure.colorbar(contours, ax=ax, label="partial dependence")
     ax.set_xlabel(names[0])
@@ -153,13 +171,17 @@ def partial_dependence_figure(result, *, output: int | None = None, kind: str | 
     figure.tight_layout()
     return figure
   if kind is None:
-    kind = "both" if {"average", "individual"} <= set(result) else (
-        "individual" if "individual" in result else "average")
+    kind = (
+        "both"
+        if {"average", "individual"} <= set(result)
+        else ("individual" if "individual" in result else "average")
+    )
   grid = result["grid_values"][0]
   if kind in ("individual", "both"):
     if "individual" not in result:
-      raise ValueError(f"kind={kind!r} needs ICE values: compute with kind='individual' or "
-                       "'both'.")
+      raise ValueError(
+          f"kind={kind!r} needs ICE values: compute with kind='individual' or " "'both'."
+      )
     ice = result["individual"]
     lines = ice[_output(ice, output)]  # [N, G]
     rows = np.random.default_rng(seed).permutation(lines.shape[0])[:num_ice_lines]
@@ -169,8 +191,9 @@ def partial_dependence_figure(result, *, output: int | None = None, kind: str | 
     ax.plot(grid, lines.T, color="#1f77b4", alpha=0.25, linewidth=0.8)
   if kind in ("average", "both"):
     if "average" not in result:
-      raise ValueError(f"kind={kind!r} needs the average: compute with kind='average' or "
-                       "'both'.")
+      raise ValueError(
+          f"kind={kind!r} needs the average: compute with kind='average' or " "'both'."
+      )
     average = result["average"]
     line = average[_output(average, output)]
     if centered:
@@ -183,8 +206,9 @@ def partial_dependence_figure(result, *, output: int | None = None, kind: str | 
   return figure
 
 
-def ale_figure(result, *, output: int | None = None, feature_name: str | None = None, ax=None,
-               figsize=(5, 4)):
+def ale_figure(
+    result, *, output: int | None = None, feature_name: str | None = None, ax=None, figsize=(5, 4)
+):
   """The ALE curve at the bin edges, with a rug of the edges.
 
   Args:

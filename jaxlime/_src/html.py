@@ -14,8 +14,18 @@ import numpy as np
 
 POSITIVE = "#1f77b4"  # weights for the label (lime's orange/blue pair, colour-blind safe).
 NEGATIVE = "#ff7f0e"
-_PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2",
-            "#7f7f7f", "#bcbd22", "#17becf")
+_PALETTE = (
+    "#1f77b4",
+    "#ff7f0e",
+    "#2ca02c",
+    "#d62728",
+    "#9467bd",
+    "#8c564b",
+    "#e377c2",
+    "#7f7f7f",
+    "#bcbd22",
+    "#17becf",
+)
 
 _STYLE = """
 .jaxlime{font-family:sans-serif;font-size:13px;display:flex;flex-wrap:wrap;gap:24px;
@@ -36,8 +46,10 @@ def escape(value) -> str:
 
 def page(panels: Sequence[str], *, title: str = "jaxlime explanation") -> str:
   """A complete, self-contained HTML document holding the given panels side by side."""
-  return (f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
-          f"<style>{_STYLE}</style></head><body>{fragment(panels)}</body></html>")
+  return (
+      f"<!DOCTYPE html><html><head><meta charset='utf-8'><title>{escape(title)}</title>"
+      f"<style>{_STYLE}</style></head><body>{fragment(panels)}</body></html>"
+  )
 
 
 def fragment(panels: Sequence[str]) -> str:
@@ -45,8 +57,9 @@ def fragment(panels: Sequence[str]) -> str:
   return f"<div class='jaxlime'><style>{_STYLE}</style>{''.join(panels)}</div>"
 
 
-def probabilities_panel(class_names: Sequence[str], probabilities: Sequence[float], *,
-                        top: int = 5) -> str:
+def probabilities_panel(
+    class_names: Sequence[str], probabilities: Sequence[float], *, top: int = 5
+) -> str:
   """lime's "Prediction probabilities": the `top` classes as horizontal bars, highest first."""
   probabilities = np.asarray(probabilities, np.float64)
   order = np.argsort(-probabilities, kind="stable")[:top]
@@ -55,38 +68,63 @@ def probabilities_panel(class_names: Sequence[str], probabilities: Sequence[floa
       f"style='width:{int(round(150 * max(probabilities[c], 0.0)))}px;"
       f"background:{_PALETTE[rank % len(_PALETTE)]}'></div></td>"
       f"<td>{probabilities[c]:.2f}</td></tr>"
-      for rank, c in enumerate(order))
-  return (f"<div class='panel probabilities'><h3>Prediction probabilities</h3>"
-          f"<table>{rows}</table></div>")
+      for rank, c in enumerate(order)
+  )
+  return (
+      f"<div class='panel probabilities'><h3>Prediction probabilities</h3>"
+      f"<table>{rows}</table></div>"
+  )
 
 
 def predicted_value_panel(value: float, minimum: float, maximum: float) -> str:
   """lime's regression panel: the predicted value on the range of the sampled predictions."""
   span = (maximum - minimum) or 1.0
   width = int(round(150 * min(max((value - minimum) / span, 0.0), 1.0)))
-  return (f"<div class='panel predicted-value'><h3>Predicted value</h3><table><tr>"
-          f"<td>{minimum:.2f}</td><td><div class='bar' style='width:{width}px;"
-          f"background:{POSITIVE}'></div></td><td>{maximum:.2f}</td></tr></table>"
-          f"<div>{value:.2f}</div></div>")
+  return (
+      f"<div class='panel predicted-value'><h3>Predicted value</h3><table><tr>"
+      f"<td>{minimum:.2f}</td><td><div class='bar' style='width:{width}px;"
+      f"background:{POSITIVE}'></div></td><td>{maximum:.2f}</td></tr></table>"
+      f"<div>{value:.2f}</div></div>"
+  )
 
 
-def weights_panel(title: str, weights: Sequence[tuple[str, float]], *,
-                  positive_name: str = "", negative_name: str = "NOT") -> str:
+def weights_panel(
+    title: str,
+    weights: Sequence[tuple[str, float]],
+    *,
+    positive_name: str = "",
+    negative_name: str = "NOT",
+) -> str:
   """The weights as bars, positive to the right in blue, negative to the left in orange."""
   scale = max((abs(w) for _, w in weights), default=1.0) or 1.0
   rows = []
   for name, weight in weights:
     width = int(round(120 * abs(weight) / scale))
-    left = (f"<div class='bar' style='width:{width}px;background:{NEGATIVE};margin-left:auto'>"
-            "</div>") if weight < 0 else ""
-    right = (f"<div class='bar' style='width:{width}px;background:{POSITIVE}'></div>"
-             if weight >= 0 else "")
-    rows.append(f"<tr><td style='width:120px'>{left}</td><td class='name'>{escape(name)}</td>"
-                f"<td style='width:120px'>{right}</td><td>{weight:+.4f}</td></tr>")
-  legend = (f"<div><span style='color:{NEGATIVE}'>{escape(negative_name)}</span> &#8596; "
-            f"<span style='color:{POSITIVE}'>{escape(positive_name)}</span></div>")
-  return (f"<div class='panel weights'><h3>{escape(title)}</h3>{legend}"
-          f"<table>{''.join(rows)}</table></div>")
+    left = (
+        (
+            f"<div class='bar' style='width:{width}px;background:{NEGATIVE};margin-left:auto'>"
+            "</div>"
+        )
+        if weight < 0
+        else ""
+    )
+    right = (
+        f"<div class='bar' style='width:{width}px;background:{POSITIVE}'></div>"
+        if weight >= 0
+        else ""
+    )
+    rows.append(
+        f"<tr><td style='width:120px'>{left}</td><td class='name'>{escape(name)}</td>"
+        f"<td style='width:120px'>{right}</td><td>{weight:+.4f}</td></tr>"
+    )
+  legend = (
+      f"<div><span style='color:{NEGATIVE}'>{escape(negative_name)}</span> &#8596; "
+      f"<span style='color:{POSITIVE}'>{escape(positive_name)}</span></div>"
+  )
+  return (
+      f"<div class='panel weights'><h3>{escape(title)}</h3>{legend}"
+      f"<table>{''.join(rows)}</table></div>"
+  )
 
 
 def _tint(weight: float, scale: float) -> str:
@@ -100,9 +138,13 @@ def values_panel(rows: Sequence[tuple[str, str, float]]) -> str:
   scale = max((abs(w) for _, _, w in rows), default=1.0) or 1.0
   body = "".join(
       f"<tr style='background:{_tint(weight, scale)}'><td>{escape(name)}</td>"
-      f"<td>{escape(value)}</td></tr>" for name, value, weight in rows)
-  return (f"<div class='panel values'><h3>Feature values</h3><table>"
-          f"<tr><th>Feature</th><th>Value</th></tr>{body}</table></div>")
+      f"<td>{escape(value)}</td></tr>"
+      for name, value, weight in rows
+  )
+  return (
+      f"<div class='panel values'><h3>Feature values</h3><table>"
+      f"<tr><th>Feature</th><th>Value</th></tr>{body}</table></div>"
+  )
 
 
 def text_panel(text: str, spans: Sequence[tuple[int, int, float]]) -> str:
@@ -113,12 +155,16 @@ def text_panel(text: str, spans: Sequence[tuple[int, int, float]]) -> str:
     if start < position:
       continue
     pieces.append(escape(text[position:start]))
-    pieces.append(f"<span class='word' style='background:{_tint(weight, scale)}'>"
-                  f"{escape(text[start:end])}</span>")
+    pieces.append(
+        f"<span class='word' style='background:{_tint(weight, scale)}'>"
+        f"{escape(text[start:end])}</span>"
+    )
     position = end
   pieces.append(escape(text[position:]))
-  return (f"<div class='panel text'><h3>Text with highlighted words</h3>"
-          f"<div class='text'>{''.join(pieces)}</div></div>")
+  return (
+      f"<div class='panel text'><h3>Text with highlighted words</h3>"
+      f"<div class='text'>{''.join(pieces)}</div></div>"
+  )
 
 
 def png_base64(image: np.ndarray) -> str:
@@ -152,5 +198,7 @@ def tinted_image(image: np.ndarray, segments: np.ndarray, weights) -> np.ndarray
 
 def image_panel(title: str, image: np.ndarray) -> str:
   """An image inline as a PNG data URI."""
-  return (f"<div class='panel image'><h3>{escape(title)}</h3>"
-          f"<img alt='{escape(title)}' src='data:image/png;base64,{png_base64(image)}'></div>")
+  return (
+      f"<div class='panel image'><h3>{escape(title)}</h3>"
+      f"<img alt='{escape(title)}' src='data:image/png;base64,{png_base64(image)}'></div>"
+  )

@@ -50,15 +50,17 @@ class ImageDomain(ValueDomain):
   class_names: tuple[str, ...] | None
 
   def feature_names(self, explanation: Explanation, index: int) -> list[str]:
-    """"superpixel j" for each of the D (padded) superpixel features of image `index`."""
+    """ "superpixel j" for each of the D (padded) superpixel features of image `index`."""
     return [f"superpixel {j}" for j in range(np.shape(explanation.coef)[-1])]
 
   def instance_panel(self, explanation: Explanation, index: int, weights) -> str:
     """The image with its explained superpixels tinted by their weight, as an inline PNG."""
     from jaxlime._src import html as html_lib
 
-    return html_lib.image_panel("Superpixels", html_lib.tinted_image(
-        explanation.instances[index], explanation.segments[index], weights))
+    return html_lib.image_panel(
+        "Superpixels",
+        html_lib.tinted_image(explanation.instances[index], explanation.segments[index], weights),
+    )
 
 
 @jax.tree_util.register_dataclass
@@ -72,10 +74,16 @@ class ImageExplanation(Explanation):
 
   segments: jax.Array = None  # [N, H, W] int32 superpixel labels 0..D_i - 1.
 
-  def get_image_and_mask(self, index: int, label: int, positive_only: bool = True,
-                         negative_only: bool = False, hide_rest: bool = False,
-                         num_features: int = 5, min_weight: float = 0.0
-                         ) -> tuple[np.ndarray, np.ndarray]:
+  def get_image_and_mask(
+      self,
+      index: int,
+      label: int,
+      positive_only: bool = True,
+      negative_only: bool = False,
+      hide_rest: bool = False,
+      num_features: int = 5,
+      min_weight: float = 0.0,
+  ) -> tuple[np.ndarray, np.ndarray]:
     """lime's `ImageExplanation.get_image_and_mask` for image `index`.
 
     Args:
@@ -127,9 +135,16 @@ class ImageExplanation(Explanation):
     coef = np.asarray(self.coef[index, column])
     return coef[np.asarray(self.segments[index])]
 
-  def image_figure(self, indices: Sequence[int] | None = None, label: int | None = None,
-                   num_features: int = 5, positive_only: bool = True,
-                   negative_only: bool = False, min_weight: float = 0.0, figsize=None):
+  def image_figure(
+      self,
+      indices: Sequence[int] | None = None,
+      label: int | None = None,
+      num_features: int = 5,
+      positive_only: bool = True,
+      negative_only: bool = False,
+      min_weight: float = 0.0,
+      figsize=None,
+  ):
     """Images with their chosen superpixels' boundaries above coefficient heat-maps, side by side.
 
     See `jaxlime._src.image_plots.explanation_figure` (needs matplotlib: the `plot` extra).
@@ -137,8 +152,15 @@ class ImageExplanation(Explanation):
     from jaxlime._src import image_plots
 
     return image_plots.explanation_figure(
-        self, indices, label=label, num_features=num_features, positive_only=positive_only,
-        negative_only=negative_only, min_weight=min_weight, figsize=figsize)
+        self,
+        indices,
+        label=label,
+        num_features=num_features,
+        positive_only=positive_only,
+        negative_only=negative_only,
+        min_weight=min_weight,
+        figsize=figsize,
+    )
 
 
 class ImageExplainer:
@@ -157,11 +179,15 @@ class ImageExplainer:
     class_names: names of the C classes; defaults to "0", "1", ...
   """
 
-  def __init__(self, kernel_width: float = 0.25, kernel: Callable | None = None,
-               feature_selection: str = "auto", *,
-               class_names: Sequence[str] | None = None):
-    checks.check_option("feature_selection", feature_selection,
-                        surrogate.FEATURE_SELECTION_METHODS)
+  def __init__(
+      self,
+      kernel_width: float = 0.25,
+      kernel: Callable | None = None,
+      feature_selection: str = "auto",
+      *,
+      class_names: Sequence[str] | None = None,
+  ):
+    checks.check_option("feature_selection", feature_selection, surrogate.FEATURE_SELECTION_METHODS)
     if kernel is not None and not callable(kernel):
       raise TypeError(f"kernel must be a callable kernel(distances, kernel_width); got {kernel!r}.")
     self.kernel_width = float(kernel_width)
@@ -238,13 +264,26 @@ class ImageExplainer:
       and coef_std are exactly 0 and selected is False; the rest equals the explanation of the
       image alone (with its own key).
     """
-    run = streaming.RunOptions(batch_size=batch_size, instances_per_call=instances_per_call,
-                               progress=progress, mesh=mesh, axis=axis,
-                               process_local=process_local)
+    run = streaming.RunOptions(
+        batch_size=batch_size,
+        instances_per_call=instances_per_call,
+        progress=progress,
+        mesh=mesh,
+        axis=axis,
+        process_local=process_local,
+    )
     job, placement = self._job(
-        images, model, run, segments=segments, segmentation_fn=segmentation_fn,
-        hide_color=hide_color, num_samples=num_samples, num_features=num_features,
-        labels=labels, top_labels=top_labels)
+        images,
+        model,
+        run,
+        segments=segments,
+        segmentation_fn=segmentation_fn,
+        hide_color=hide_color,
+        num_samples=num_samples,
+        num_features=num_features,
+        labels=labels,
+        top_labels=top_labels,
+    )
     return streaming.explain_all(job, key, run, placement)
 
   def explain_iter(
@@ -274,13 +313,26 @@ class ImageExplainer:
     superpixel count; otherwise the parts equal `explain`'s result. Arguments as in
     `explain`; images must hold concrete values.
     """
-    run = streaming.RunOptions(batch_size=batch_size, instances_per_call=instances_per_call,
-                               progress=progress, mesh=mesh, axis=axis,
-                               process_local=process_local)
+    run = streaming.RunOptions(
+        batch_size=batch_size,
+        instances_per_call=instances_per_call,
+        progress=progress,
+        mesh=mesh,
+        axis=axis,
+        process_local=process_local,
+    )
     job, placement = self._job(
-        images, model, run, segments=segments, segmentation_fn=segmentation_fn,
-        hide_color=hide_color, num_samples=num_samples, num_features=num_features,
-        labels=labels, top_labels=top_labels)
+        images,
+        model,
+        run,
+        segments=segments,
+        segmentation_fn=segmentation_fn,
+        hide_color=hide_color,
+        num_samples=num_samples,
+        num_features=num_features,
+        labels=labels,
+        top_labels=top_labels,
+    )
     yield from streaming.explain_parts(job, key, run, placement)
 
   def explain_fn(
@@ -322,22 +374,48 @@ class ImageExplainer:
     num_segments = checks.positive_int("num_segments", num_segments, minimum=1)
     example = np.zeros(image_shape, image_dtype)
     adapter, config, _, hide = self._configure(
-        model, example, None, hide_color=hide_color, num_samples=num_samples,
-        num_features=num_features, labels=labels, top_labels=top_labels, batch_size=batch_size,
-        num_segments=num_segments)
+        model,
+        example,
+        None,
+        hide_color=hide_color,
+        num_samples=num_samples,
+        num_features=num_features,
+        labels=labels,
+        top_labels=top_labels,
+        batch_size=batch_size,
+        num_segments=num_segments,
+    )
     dtype = jax.dtypes.canonicalize_dtype(jnp.float64)
-    return functools.partial(image_core.explain_instance, adapter.params, hide_color=hide,
-                             kernel_width=jnp.asarray(self.kernel_width, dtype), config=config,
-                             apply=adapter.apply)
+    return functools.partial(
+        image_core.explain_instance,
+        adapter.params,
+        hide_color=hide,
+        kernel_width=jnp.asarray(self.kernel_width, dtype),
+        config=config,
+        apply=adapter.apply,
+    )
 
-  def _configure(self, model, example, host_image, *, hide_color, num_samples, num_features,
-                 labels, top_labels, batch_size, num_segments):
+  def _configure(
+      self,
+      model,
+      example,
+      host_image,
+      *,
+      hide_color,
+      num_samples,
+      num_features,
+      labels,
+      top_labels,
+      batch_size,
+      num_segments,
+  ):
     """The model adapter, the static options for blocks of one image (checked against the
     model), the largest block, and the hide colour as an array."""
     num_samples = checks.positive_int("num_samples", num_samples, minimum=2)
     num_features = checks.positive_int("num_features", num_features, minimum=1)
-    adapter, num_outputs = checks.model_outputs(model, example.shape, example.dtype,
-                                                "classification", example=host_image)
+    adapter, num_outputs = checks.model_outputs(
+        model, example.shape, example.dtype, "classification", example=host_image
+    )
     if top_labels:
       top_labels = min(checks.positive_int("top_labels", top_labels, minimum=1), num_outputs)
       labels = None
@@ -364,8 +442,7 @@ class ImageExplainer:
     )
     return adapter, config, max_block, hide
 
-  def _job(self, images, model, run: streaming.RunOptions, *, segments, segmentation_fn,
-           **options):
+  def _job(self, images, model, run: streaming.RunOptions, *, segments, segmentation_fn, **options):
     """Validates the arguments; returns the driver's job and the placement."""
     placement = streaming.placement_for(images, run)
     images = _as_images(images, placement)
@@ -374,8 +451,10 @@ class ImageExplainer:
     segments_computed = segments is None
     if segments_computed:
       if not concrete:
-        raise ValueError("segmentation runs on the host and needs concrete images; pass "
-                         "segments= to explain traced images.")
+        raise ValueError(
+            "segmentation runs on the host and needs concrete images; pass "
+            "segments= to explain traced images."
+        )
       segmentation_fn = segmentation_lib.as_segmentation_fn(segmentation_fn)
       largest = 0
     else:
@@ -383,11 +462,18 @@ class ImageExplainer:
       largest = int(num_segments.max())
     example = images[0] if concrete else jax.ShapeDtypeStruct(images.shape[1:], images.dtype)
     adapter, config, max_block, hide = self._configure(
-        model, example, np.asarray(images[0]) if concrete else None,
-        batch_size=run.batch_size, num_segments=largest, **options)
+        model,
+        example,
+        np.asarray(images[0]) if concrete else None,
+        batch_size=run.batch_size,
+        num_segments=largest,
+        **options,
+    )
     if segments_computed and not checks.is_concrete(adapter.params):
-      raise ValueError("segmentation runs on the host, call by call, which a traced model (e.g. "
-                       "under jax.grad) cannot join; pass segments= to explain it.")
+      raise ValueError(
+          "segmentation runs on the host, call by call, which a traced model (e.g. "
+          "under jax.grad) cannot join; pass segments= to explain it."
+      )
     image_bytes = height * width * channels * np.dtype(images.dtype).itemsize
     default_per_call = max(1, min(streaming.DEFAULT_INSTANCES_PER_CALL, _CALL_BYTES // image_bytes))
     dtype = jax.dtypes.canonicalize_dtype(jnp.float64)
@@ -397,8 +483,9 @@ class ImageExplainer:
     split = (False, True, True, True, True, False, False)
 
     def call_for(block_size):
-      block_config = dataclasses.replace(config, block_size=block_size,
-                                         chunk_size=_chunk_for(config, block_size))
+      block_config = dataclasses.replace(
+          config, block_size=block_size, chunk_size=_chunk_for(config, block_size)
+      )
 
       def call(images, segments, num_segments, keys):
         nonlocal block_config
@@ -406,17 +493,21 @@ class ImageExplainer:
           widest = streaming.global_max(streaming.to_host(num_segments, placement), placement)
           if widest > block_config.max_segments:
             block_config = dataclasses.replace(
-                block_config, max_segments=-(-widest // _SEGMENT_MULTIPLE) * _SEGMENT_MULTIPLE)
-        program = streaming.split_over(image_core.explain_images, placement, split,
-                                       config=block_config, apply=adapter.apply)
+                block_config, max_segments=-(-widest // _SEGMENT_MULTIPLE) * _SEGMENT_MULTIPLE
+            )
+        program = streaming.split_over(
+            image_core.explain_images, placement, split, config=block_config, apply=adapter.apply
+        )
         return program(adapter.params, images, segments, num_segments, keys, hide, kernel_width)
 
       return call
 
     if segments_computed:
+
       def segment(start, images):
         part = segmentation_lib.relabel(
-            segmentation_lib.segment_images(images, segmentation_fn, first_index=start))
+            segmentation_lib.segment_images(images, segmentation_fn, first_index=start)
+        )
         stash[start] = part
         return part
 
@@ -425,11 +516,12 @@ class ImageExplainer:
       per_instance, prepare = (images, segments, num_segments), None
     domain = ImageDomain(
         mode="classification",
-        class_names=self.class_names or tuple(str(c) for c in range(config.num_outputs)))
+        class_names=self.class_names or tuple(str(c) for c in range(config.num_outputs)),
+    )
 
     def part_segments(start, count):
       if not segments_computed:
-        return segments[start:start + count], num_segments[start:start + count]
+        return segments[start : start + count], num_segments[start : start + count]
       maps, counts, first = [], [], start
       while first < start + count:
         part_maps, part_counts = stash[first]
@@ -441,7 +533,7 @@ class ImageExplainer:
     def finish(fit, start):
       count = fit.coef.shape[0]
       maps, counts = part_segments(start, count)
-      rows = images[start:start + count] if concrete else images
+      rows = images[start : start + count] if concrete else images
       if checks.is_concrete(fit):
         fit = _with_features(fit, int(counts.max()))
         fit, rows, maps = streaming.put((fit, rows, maps), placement)
@@ -453,11 +545,25 @@ class ImageExplainer:
       widest = max(part.coef.shape[-1] for part in parts)
       return streaming.concatenate([_with_features(part, widest) for part in parts])
 
-    job = streaming.Job(per_instance=per_instance, call_for=call_for, finish=finish,
-                        max_block=max_block, prepare=prepare, default_per_call=default_per_call,
-                        join=join, traced=not checks.is_concrete(adapter.params),
-                        program=("image", placement, config, adapter.apply, images.shape[1:],
-                                 str(images.dtype), segments_computed))
+    job = streaming.Job(
+        per_instance=per_instance,
+        call_for=call_for,
+        finish=finish,
+        max_block=max_block,
+        prepare=prepare,
+        default_per_call=default_per_call,
+        join=join,
+        traced=not checks.is_concrete(adapter.params),
+        program=(
+            "image",
+            placement,
+            config,
+            adapter.apply,
+            images.shape[1:],
+            str(images.dtype),
+            segments_computed,
+        ),
+    )
     return job, placement
 
 
@@ -473,8 +579,9 @@ def _with_features(fit: surrogate.Surrogate, count: int) -> surrogate.Surrogate:
     leaf = np.asarray(leaf)[..., :count]
     return np.pad(leaf, [(0, 0)] * (leaf.ndim - 1) + [(0, count - leaf.shape[-1])])
 
-  return fit._replace(coef=resize(fit.coef), selected=resize(fit.selected),
-                      coef_std=resize(fit.coef_std))
+  return fit._replace(
+      coef=resize(fit.coef), selected=resize(fit.selected), coef_std=resize(fit.coef_std)
+  )
 
 
 def _as_images(images, placement: streaming.Placement):
@@ -484,8 +591,9 @@ def _as_images(images, placement: streaming.Placement):
     try:
       images = np.asarray(images)
     except (TypeError, ValueError) as error:
-      raise TypeError(f"images must be a numeric [N, H, W, C] array; got "
-                      f"{type(images).__name__}.") from error
+      raise TypeError(
+          f"images must be a numeric [N, H, W, C] array; got " f"{type(images).__name__}."
+      ) from error
   dtype = np.dtype(images.dtype)
   if not (np.issubdtype(dtype, np.integer) or np.issubdtype(dtype, np.floating)):
     raise TypeError(f"images must be a numeric [N, H, W, C] array; got dtype {dtype}.")
@@ -493,8 +601,10 @@ def _as_images(images, placement: streaming.Placement):
   if len(shape) != 4:
     hint = ""
     if len(shape) == 3:
-      hint = (" For a single image [H, W, C] pass images[None]; for grayscale images [N, H, W] "
-              "pass images[..., None].")
+      hint = (
+          " For a single image [H, W, C] pass images[None]; for grayscale images [N, H, W] "
+          "pass images[..., None]."
+      )
     elif len(shape) == 2:
       hint = " For a single grayscale image [H, W] pass images[None, :, :, None]."
     raise ValueError(f"images must have shape [N, H, W, C]; got {shape}.{hint}")
@@ -507,24 +617,30 @@ def _as_images(images, placement: streaming.Placement):
     bad = ~np.isfinite(host)
     if bad.any():
       where = tuple(np.argwhere(bad)[0].tolist())
-      raise ValueError(f"images have {int(bad.sum())} NaN/inf pixels (first at index {where} "
-                       "of [N, H, W, C]); fix or drop those images before explaining.")
+      raise ValueError(
+          f"images have {int(bad.sum())} NaN/inf pixels (first at index {where} "
+          "of [N, H, W, C]); fix or drop those images before explaining."
+      )
   return host
 
 
 def _check_segments(segments, image_shape) -> np.ndarray:
   """Host [N, H, W] segment maps matching image_shape [N, H, W, C] (one [H, W] map is shared)."""
   if not checks.is_concrete(segments):
-    raise ValueError("segments must be concrete (host) arrays: they are relabelled on the host. "
-                     "Pass them as numpy arrays, outside jit.")
+    raise ValueError(
+        "segments must be concrete (host) arrays: they are relabelled on the host. "
+        "Pass them as numpy arrays, outside jit."
+    )
   segments = np.asarray(segments)
   num_images, height, width = image_shape[:3]
   if segments.shape == (height, width):
     segments = np.broadcast_to(segments, (num_images, height, width))
   if segments.shape != (num_images, height, width):
-    raise ValueError(f"segments must have shape [N, H, W] = {(num_images, height, width)} (or "
-                     f"[H, W] = {(height, width)}) to match images {tuple(image_shape)}; got "
-                     f"{segments.shape}.")
+    raise ValueError(
+        f"segments must have shape [N, H, W] = {(num_images, height, width)} (or "
+        f"[H, W] = {(height, width)}) to match images {tuple(image_shape)}; got "
+        f"{segments.shape}."
+    )
   return segments
 
 
@@ -537,12 +653,15 @@ def _as_hide_color(hide_color, images) -> jax.Array:
     try:
       color = np.asarray(hide_color, np.float64)
     except (TypeError, ValueError) as error:
-      raise TypeError(f"hide_color must be None, a number or one value per channel; got "
-                      f"{hide_color!r}.") from error
+      raise TypeError(
+          f"hide_color must be None, a number or one value per channel; got " f"{hide_color!r}."
+      ) from error
   channels = images.shape[-1]
   if np.shape(color) not in ((), (1,), (channels,)):
-    raise ValueError(f"hide_color must be a number or one value per channel, shape "
-                     f"({channels},); got shape {np.shape(color)}.")
+    raise ValueError(
+        f"hide_color must be a number or one value per channel, shape "
+        f"({channels},); got shape {np.shape(color)}."
+    )
   if checks.is_concrete(color) and not np.isfinite(np.asarray(color)).all():
     raise ValueError(f"hide_color must be finite; got {hide_color!r}.")
   if checks.is_concrete(color) and jnp.issubdtype(images.dtype, jnp.integer):
@@ -550,7 +669,8 @@ def _as_hide_color(hide_color, images) -> jax.Array:
     if np.any(np.asarray(color) < bounds.min) or np.any(np.asarray(color) > bounds.max):
       raise ValueError(
           f"hide_color must lie in {bounds.min}..{bounds.max}, the range of the images' dtype "
-          f"{np.dtype(images.dtype).name}; got {hide_color!r} (lime raises on it too).")
+          f"{np.dtype(images.dtype).name}; got {hide_color!r} (lime raises on it too)."
+      )
   return jnp.asarray(color).astype(images.dtype)
 
 

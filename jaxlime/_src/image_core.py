@@ -44,8 +44,9 @@ class ImageConfig:
   num_outputs: int | None = None  # C, the model's outputs.
 
 
-def draw_masks(key: jax.Array, num_segments: jax.Array, *, max_segments: int,
-               num_samples: int) -> jax.Array:
+def draw_masks(
+    key: jax.Array, num_segments: jax.Array, *, max_segments: int, num_samples: int
+) -> jax.Array:
   """lime's superpixel keep-masks for one image, column-major.
 
   Each superpixel is kept with probability 1/2 (one random bit per superpixel and sample, as
@@ -75,8 +76,14 @@ def draw_masks(key: jax.Array, num_segments: jax.Array, *, max_segments: int,
   return (bits | is_image) & valid[:, None]
 
 
-def fill_image(image: jax.Array, segments: jax.Array, hide_color: jax.Array, *,
-               max_segments: int, mean_fill: bool) -> jax.Array:
+def fill_image(
+    image: jax.Array,
+    segments: jax.Array,
+    hide_color: jax.Array,
+    *,
+    max_segments: int,
+    mean_fill: bool,
+) -> jax.Array:
   """The values hidden pixels take, as lime's `fudged_image`.
 
   Args:
@@ -97,8 +104,9 @@ def fill_image(image: jax.Array, segments: jax.Array, hide_color: jax.Array, *,
   flat_segments = segments.reshape(-1)
   pixels = image.reshape(flat_segments.shape[0], -1).astype(accumulate)
   sums = jax.ops.segment_sum(pixels, flat_segments, num_segments=max_segments)
-  counts = jax.ops.segment_sum(jnp.ones_like(flat_segments, accumulate), flat_segments,
-                               num_segments=max_segments)
+  counts = jax.ops.segment_sum(
+      jnp.ones_like(flat_segments, accumulate), flat_segments, num_segments=max_segments
+  )
   means = sums / jnp.maximum(counts, 1)[:, None]  # [D, C]
   return means[segments].astype(image.dtype)
 
@@ -138,7 +146,7 @@ def perturb(words: jax.Array, image: jax.Array, segments: jax.Array, fill: jax.A
   if num_words <= _MAX_SELECTED_WORDS:
     word = jnp.broadcast_to(words[:, :1], (num_rows, labels.shape[1]))
     for index in range(1, num_words):
-      word = jnp.where(word_index == index, words[:, index:index + 1], word)
+      word = jnp.where(word_index == index, words[:, index : index + 1], word)
   else:
     rows = jnp.arange(num_rows, dtype=jnp.int32)[:, None] * num_words
     word = words.reshape(-1).at[rows + word_index].get(mode="promise_in_bounds")
@@ -150,10 +158,17 @@ def perturb(words: jax.Array, image: jax.Array, segments: jax.Array, fill: jax.A
 def _fit_image(z, outputs, num_segments, kernel_width, config: ImageConfig):
   """Weights, labels and surrogate of one image: z [D, S] float, outputs [S, C]."""
   return surrogate.fit_local(
-      z, outputs, kernels.cosine_distances_columns(z), kernel_width, kernel=config.kernel,
-      labels=config.labels, top_labels=config.top_labels, num_features=config.num_features,
+      z,
+      outputs,
+      kernels.cosine_distances_columns(z),
+      kernel_width,
+      kernel=config.kernel,
+      labels=config.labels,
+      top_labels=config.top_labels,
+      num_features=config.num_features,
       feature_selection=config.feature_selection,
-      feature_mask=jnp.arange(z.shape[0]) < num_segments)
+      feature_mask=jnp.arange(z.shape[0]) < num_segments,
+  )
 
 
 def chunk_starts(num_samples: int, max_rows: int) -> tuple[int, tuple[int, ...]]:
@@ -186,21 +201,30 @@ def _outputs_in_chunks(params, rows, image, segments, fill, config: ImageConfig,
 
   outputs = jax.lax.map(evaluate, jnp.asarray(starts, jnp.int32))  # [n, chunk, C]
   head = outputs[:-1].reshape((-1,) + outputs.shape[2:])
-  return jnp.concatenate([head, outputs[-1, head.shape[0] - starts[-1]:]])
+  return jnp.concatenate([head, outputs[-1, head.shape[0] - starts[-1] :]])
 
 
-def _explain_block(params, images, segments, num_segments, keys, hide_color, kernel_width,
-                   config: ImageConfig, apply):
+def _explain_block(
+    params,
+    images,
+    segments,
+    num_segments,
+    keys,
+    hide_color,
+    kernel_width,
+    config: ImageConfig,
+    apply,
+):
   """Explains a block of B images: images [B, H, W, C], segments [B, H, W], num_segments [B]."""
   dtype = jnp.promote_types(jnp.float32, kernel_width.dtype)
   block = images.shape[0]
 
   def draw_one(carry, args):
     key, count, image, labels = args
-    masks = draw_masks(key, count, max_segments=config.max_segments,
-                       num_samples=config.num_samples)
-    fill = fill_image(image, labels, hide_color, max_segments=config.max_segments,
-                      mean_fill=config.mean_fill)
+    masks = draw_masks(key, count, max_segments=config.max_segments, num_samples=config.num_samples)
+    fill = fill_image(
+        image, labels, hide_color, max_segments=config.max_segments, mean_fill=config.mean_fill
+    )
     return carry, (masks, pack_masks(masks.T), fill)
 
   # A scan, not a vmap: its outputs are materialised. XLA's CPU backend would otherwise fuse the
@@ -212,8 +236,9 @@ def _explain_block(params, images, segments, num_segments, keys, hide_color, ker
   _, (masks, rows, fills) = jax.lax.scan(draw_one, None, inputs)
   masks, rows, fills = masks[:block], rows[:block], fills[:block]
   if config.chunk_size < config.num_samples:
-    outputs = _outputs_in_chunks(params, rows[0], images[0], segments[0], fills[0], config,
-                                 apply)[None]
+    outputs = _outputs_in_chunks(params, rows[0], images[0], segments[0], fills[0], config, apply)[
+        None
+    ]
   else:
     perturbed = jax.vmap(perturb)(rows, images, segments, fills)
     flat = perturbed.reshape((-1,) + perturbed.shape[2:])
@@ -221,12 +246,21 @@ def _explain_block(params, images, segments, num_segments, keys, hide_color, ker
     outputs = outputs.reshape(rows.shape[:2] + outputs.shape[1:])
   outputs = outputs.astype(dtype)
   return jax.vmap(_fit_image, in_axes=(0, 0, 0, None, None))(
-      masks.astype(dtype), outputs, num_segments, kernel_width, config)
+      masks.astype(dtype), outputs, num_segments, kernel_width, config
+  )
 
 
-def explain_instance(params: Any, image: jax.Array, key: jax.Array, segments: jax.Array, *,
-                     hide_color, kernel_width, config: ImageConfig,
-                     apply: Callable) -> surrogate.Surrogate:
+def explain_instance(
+    params: Any,
+    image: jax.Array,
+    key: jax.Array,
+    segments: jax.Array,
+    *,
+    hide_color,
+    kernel_width,
+    config: ImageConfig,
+    apply: Callable,
+) -> surrogate.Surrogate:
   """lime's explanation of ONE image: the function `ImageExplainer.explain_fn` returns.
 
   The same steps as a block of `explain_images`, for one image: keep-masks from `key`, the
@@ -248,17 +282,36 @@ def explain_instance(params: Any, image: jax.Array, key: jax.Array, segments: ja
   """
   segments = jnp.asarray(segments, jnp.int32)
   num_segments = jnp.max(segments) + 1
-  config = dataclasses.replace(config, block_size=1,
-                               chunk_size=min(config.chunk_size, config.num_samples))
-  fit = _explain_block(params, image[None], segments[None], num_segments[None], key[None],
-                       jnp.asarray(hide_color), jnp.asarray(kernel_width), config, apply)
+  config = dataclasses.replace(
+      config, block_size=1, chunk_size=min(config.chunk_size, config.num_samples)
+  )
+  fit = _explain_block(
+      params,
+      image[None],
+      segments[None],
+      num_segments[None],
+      key[None],
+      jnp.asarray(hide_color),
+      jnp.asarray(kernel_width),
+      config,
+      apply,
+  )
   return jax.tree.map(lambda leaf: leaf[0], fit)
 
 
 @functools.partial(jax.jit, static_argnames=("config", "apply"))
-def explain_images(params: Any, images: jax.Array, segments: jax.Array, num_segments: jax.Array,
-                   keys: jax.Array, hide_color: jax.Array, kernel_width: jax.Array, *,
-                   config: ImageConfig, apply: Callable) -> surrogate.Surrogate:
+def explain_images(
+    params: Any,
+    images: jax.Array,
+    segments: jax.Array,
+    num_segments: jax.Array,
+    keys: jax.Array,
+    hide_color: jax.Array,
+    kernel_width: jax.Array,
+    *,
+    config: ImageConfig,
+    apply: Callable,
+) -> surrogate.Surrogate:
   """Explains N images in blocks; the jitted program behind `ImageExplainer`.
 
   Image i draws its masks from keys[i] alone, so its explanation does not depend on the batch,

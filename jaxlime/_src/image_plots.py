@@ -47,10 +47,17 @@ def mark_boundaries(image, labels, color=(1.0, 1.0, 0.0)) -> np.ndarray:
   return segmentation.mark_boundaries(image, np.asarray(labels), color=color)
 
 
-def explanation_figure(explanation, indices: Sequence[int] | None = None, *,
-                       label: int | None = None, num_features: int = 5,
-                       positive_only: bool = True, negative_only: bool = False,
-                       min_weight: float = 0.0, figsize=None):
+def explanation_figure(
+    explanation,
+    indices: Sequence[int] | None = None,
+    *,
+    label: int | None = None,
+    num_features: int = 5,
+    positive_only: bool = True,
+    negative_only: bool = False,
+    min_weight: float = 0.0,
+    figsize=None,
+):
   """One column per image: the image with its chosen superpixels' boundaries, over a heat-map of
   its superpixel coefficients (blue positive, red negative, symmetric about 0).
 
@@ -79,8 +86,13 @@ def explanation_figure(explanation, indices: Sequence[int] | None = None, *,
   for column, index in enumerate(indices):
     shown = int(np.asarray(explanation.labels[index])[0]) if label is None else label
     _, mask = explanation.get_image_and_mask(
-        index, shown, positive_only=positive_only, negative_only=negative_only,
-        num_features=num_features, min_weight=min_weight)
+        index,
+        shown,
+        positive_only=positive_only,
+        negative_only=negative_only,
+        num_features=num_features,
+        min_weight=min_weight,
+    )
     top, bottom = axes[0, column], axes[1, column]
     top.imshow(mark_boundaries(explanation.instances[index], mask))
     name = names[shown] if names is not None and 0 <= shown < len(names) else str(shown)
@@ -88,8 +100,9 @@ def explanation_figure(explanation, indices: Sequence[int] | None = None, *,
     top.set_title(f"image {index}: {name} ({probability:.2f})", fontsize=9)
     heat = explanation.coefficient_map(index, shown)
     scale = float(np.abs(heat).max()) or 1.0
-    bottom.imshow(display_image(explanation.instances[index]).mean(axis=-1), cmap="gray",
-                  alpha=0.35)
+    bottom.imshow(
+        display_image(explanation.instances[index]).mean(axis=-1), cmap="gray", alpha=0.35
+    )
     shown_heat = bottom.imshow(heat, cmap="RdBu", vmin=-scale, vmax=scale, alpha=0.8)
     bottom.set_title("superpixel weights", fontsize=9)
     figure.colorbar(shown_heat, ax=bottom, fraction=0.046, pad=0.04)

@@ -72,8 +72,9 @@ class KernelShapConfig:
   pairs_per_call: int  # (instance, coalition) pairs per model call, each B rows.
 
 
-def coalition_plan(num_features: int, nsamples, dtype=np.float32
-                   ) -> tuple[CoalitionPlan, dict[str, int]]:
+def coalition_plan(
+    num_features: int, nsamples, dtype=np.float32
+) -> tuple[CoalitionPlan, dict[str, int]]:
   """shap's coalition budget for F features, computed on the host with shap's float64 arithmetic.
 
   Args:
@@ -137,14 +138,23 @@ def coalition_plan(num_features: int, nsamples, dtype=np.float32
       size_probabilities=jnp.asarray(size_probabilities, dtype),
       random_weight=jnp.asarray(random_weight, dtype),
   )
-  sizes = dict(num_fixed=num_fixed, num_random=num_random,
-               first_random_size=num_full_subsets + 1, num_paired_sizes=num_paired_sizes)
+  sizes = dict(
+      num_fixed=num_fixed,
+      num_random=num_random,
+      first_random_size=num_full_subsets + 1,
+      num_paired_sizes=num_paired_sizes,
+  )
   return plan, sizes
 
 
-def sample_coalitions(key: jax.Array, plan: CoalitionPlan, *, num_random: int,
-                      first_random_size: int, num_paired_sizes: int
-                      ) -> tuple[jax.Array, jax.Array]:
+def sample_coalitions(
+    key: jax.Array,
+    plan: CoalitionPlan,
+    *,
+    num_random: int,
+    first_random_size: int,
+    num_paired_sizes: int,
+) -> tuple[jax.Array, jax.Array]:
   """The S coalitions of one instance and their Shapley kernel weights.
 
   Unlike shap, which draws until it has S distinct coalitions and adds weight to a repeat, the
@@ -164,7 +174,8 @@ def sample_coalitions(key: jax.Array, plan: CoalitionPlan, *, num_random: int,
   size_key, order_key = jax.random.split(key)
   num_sizes = plan.size_probabilities.shape[0]
   sizes = first_random_size + jax.random.choice(
-      size_key, num_sizes, (num_random,), p=plan.size_probabilities)
+      size_key, num_sizes, (num_random,), p=plan.size_probabilities
+  )
   # A uniformly random subset of each drawn size by selection sampling (Knuth's algorithm S):
   # feature j joins with probability (members still needed) / (features left), with no sort.
   uniforms = jax.random.uniform(order_key, (num_features, num_random))
@@ -185,8 +196,10 @@ def sample_coalitions(key: jax.Array, plan: CoalitionPlan, *, num_random: int,
   complement = paired[draw] & (rows == ends[draw] - 1)
   masks = drawn[draw] ^ complement[:, None]
   weights = jnp.full((num_random,), plan.random_weight)
-  return (jnp.concatenate([plan.fixed_masks, masks]),
-          jnp.concatenate([plan.fixed_weights, weights]))
+  return (
+      jnp.concatenate([plan.fixed_masks, masks]),
+      jnp.concatenate([plan.fixed_weights, weights]),
+  )
 
 
 class KernelShapSolution(NamedTuple):
@@ -201,8 +214,13 @@ class KernelShapSolution(NamedTuple):
   expected_value: jax.Array | None = None  # [C] link(background-weighted mean output).
 
 
-def kernel_shap_solve(masks: jax.Array, weights: jax.Array, y: jax.Array, total: jax.Array,
-                      varying: jax.Array | None = None) -> KernelShapSolution:
+def kernel_shap_solve(
+    masks: jax.Array,
+    weights: jax.Array,
+    y: jax.Array,
+    total: jax.Array,
+    varying: jax.Array | None = None,
+) -> KernelShapSolution:
   """shap's efficiency-constrained weighted least squares, for one instance and C outputs.
 
   Minimises sum_s weights_s (y_s - masks_s . phi)^2 subject to sum_j phi_j = total, with phi_j = 0
@@ -265,7 +283,8 @@ def linked_mean(outputs: jax.Array, weights: jax.Array, link: str) -> jax.Array:
     return mean
   complement = jnp.einsum("...bc,b->...c", 1 - outputs, weights)
   return jnp.log(jnp.maximum(mean, _LOGIT_EPSILON)) - jnp.log(
-      jnp.maximum(complement, _LOGIT_EPSILON))
+      jnp.maximum(complement, _LOGIT_EPSILON)
+  )
 
 
 def varying_features(x: jax.Array, background: jax.Array) -> jax.Array:
@@ -282,8 +301,17 @@ def _model_outputs(apply, params, rows, dtype) -> jax.Array:
   return outputs.astype(dtype)
 
 
-def _coalition_values(apply, params, x_block, masks, background, background_weights, link: str,
-                      pairs_per_call: int, num_outputs: int) -> jax.Array:
+def _coalition_values(
+    apply,
+    params,
+    x_block,
+    masks,
+    background,
+    background_weights,
+    link: str,
+    pairs_per_call: int,
+    num_outputs: int,
+) -> jax.Array:
   """The link of the background-weighted mean model output of every (instance, coalition) pair.
 
   The model sees pairs_per_call * B rows per call: the inputs of a call are built inside the loop
@@ -316,8 +344,10 @@ def _coalition_values(apply, params, x_block, masks, background, background_weig
   per_call = min(pairs_per_call, num_pairs)
   num_full, remainder = divmod(num_pairs, per_call)
   main = slice(0, num_full * per_call)
-  chunks = (flat_masks[main].reshape(num_full, per_call, num_features),
-            flat_x[main].reshape(num_full, per_call, num_features))
+  chunks = (
+      flat_masks[main].reshape(num_full, per_call, num_features),
+      flat_x[main].reshape(num_full, per_call, num_features),
+  )
   out = jax.lax.map(lambda chunk: values(*chunk), chunks)
   out = out.reshape(num_full * per_call, -1)
   if remainder:
@@ -327,9 +357,13 @@ def _coalition_values(apply, params, x_block, masks, background, background_weig
 
 
 def _sampler(plan: CoalitionPlan, config: KernelShapConfig) -> Callable:
-  return functools.partial(sample_coalitions, plan=plan, num_random=config.num_random,
-                           first_random_size=config.first_random_size,
-                           num_paired_sizes=config.num_paired_sizes)
+  return functools.partial(
+      sample_coalitions,
+      plan=plan,
+      num_random=config.num_random,
+      first_random_size=config.first_random_size,
+      num_paired_sizes=config.num_paired_sizes,
+  )
 
 
 def _expected_value(apply, params, background, background_weights, link: str) -> jax.Array:
@@ -338,24 +372,51 @@ def _expected_value(apply, params, background, background_weights, link: str) ->
   return linked_mean(background_outputs, background_weights, link)
 
 
-def _explain_block(params, x_block, keys, background, background_weights, plan, expected,
-                   config: KernelShapConfig, apply) -> KernelShapSolution:
+def _explain_block(
+    params,
+    x_block,
+    keys,
+    background,
+    background_weights,
+    plan,
+    expected,
+    config: KernelShapConfig,
+    apply,
+) -> KernelShapSolution:
   """Kernel SHAP of a block of Nb instances: x_block [Nb, F], keys [Nb], expected [C] (link)."""
   masks, weights = jax.vmap(_sampler(plan, config))(keys)
   outputs = _model_outputs(apply, params, x_block, background.dtype)
   prediction = linked_mean(outputs[:, None, :], jnp.ones(1, outputs.dtype), config.link)
-  values = _coalition_values(apply, params, x_block, masks, background, background_weights,
-                             config.link, config.pairs_per_call, prediction.shape[-1])
+  values = _coalition_values(
+      apply,
+      params,
+      x_block,
+      masks,
+      background,
+      background_weights,
+      config.link,
+      config.pairs_per_call,
+      prediction.shape[-1],
+  )
   y = values - expected
   varying = jax.vmap(varying_features, in_axes=(0, None))(x_block, background)
   solution = jax.vmap(kernel_shap_solve)(masks, weights, y, prediction - expected, varying)
-  return solution._replace(prediction=prediction,
-                           expected_value=jnp.broadcast_to(expected, prediction.shape))
+  return solution._replace(
+      prediction=prediction, expected_value=jnp.broadcast_to(expected, prediction.shape)
+  )
 
 
-def explain_instance(params: Any, x: jax.Array, key: jax.Array, *, background: jax.Array,
-                     background_weights: jax.Array, plan: CoalitionPlan,
-                     config: KernelShapConfig, apply: Callable) -> KernelShapSolution:
+def explain_instance(
+    params: Any,
+    x: jax.Array,
+    key: jax.Array,
+    *,
+    background: jax.Array,
+    background_weights: jax.Array,
+    plan: CoalitionPlan,
+    config: KernelShapConfig,
+    apply: Callable,
+) -> KernelShapSolution:
   """Kernel SHAP of ONE instance x [F]: the function `KernelShapExplainer.explain_fn` returns.
 
   The same steps as a block of `explain_kernel_shap`, for one instance: draw its coalitions
@@ -366,16 +427,24 @@ def explain_instance(params: Any, x: jax.Array, key: jax.Array, *, background: j
     expected_value [C] (link space).
   """
   expected = _expected_value(apply, params, background, background_weights, config.link)
-  solution = _explain_block(params, x[None], key[None], background, background_weights, plan,
-                            expected, config, apply)
+  solution = _explain_block(
+      params, x[None], key[None], background, background_weights, plan, expected, config, apply
+  )
   return jax.tree.map(lambda leaf: leaf[0], solution)
 
 
 @functools.partial(jax.jit, static_argnames=("config", "apply"))
-def explain_kernel_shap(params: Any, instances: jax.Array, keys: jax.Array,
-                        background: jax.Array, background_weights: jax.Array,
-                        plan: CoalitionPlan, *, config: KernelShapConfig,
-                        apply: Callable) -> KernelShapSolution:
+def explain_kernel_shap(
+    params: Any,
+    instances: jax.Array,
+    keys: jax.Array,
+    background: jax.Array,
+    background_weights: jax.Array,
+    plan: CoalitionPlan,
+    *,
+    config: KernelShapConfig,
+    apply: Callable,
+) -> KernelShapSolution:
   """Kernel SHAP of N instances in blocks; the jitted program behind `KernelShapExplainer`.
 
   Instance i draws its coalitions from keys[i] alone, so its values do not depend on the batch
@@ -400,11 +469,14 @@ def explain_kernel_shap(params: Any, instances: jax.Array, keys: jax.Array,
 
   def run_block(args):
     x_block, key_block = args
-    return _explain_block(params, x_block, key_block, background, background_weights, plan,
-                          expected, config, apply)
+    return _explain_block(
+        params, x_block, key_block, background, background_weights, plan, expected, config, apply
+    )
 
-  blocks = (instances.reshape(num_instances // block, block, num_features),
-            keys.reshape(num_instances // block, block))
+  blocks = (
+      instances.reshape(num_instances // block, block, num_features),
+      keys.reshape(num_instances // block, block),
+  )
   solution = jax.lax.map(run_block, blocks)
   return jax.tree.map(lambda leaf: leaf.reshape((num_instances,) + leaf.shape[2:]), solution)
 
@@ -434,8 +506,13 @@ class ShapExplanation:
     if isinstance(index, (int, np.integer)):
       index = slice(index, index + 1 if index != -1 else None)
     pick = lambda leaf: leaf[index]  # noqa: E731
-    return dataclasses.replace(self, values=pick(self.values), prediction=pick(self.prediction),
-                               status=pick(self.status), instances=pick(self.instances))
+    return dataclasses.replace(
+        self,
+        values=pick(self.values),
+        prediction=pick(self.prediction),
+        status=pick(self.status),
+        instances=pick(self.instances),
+    )
 
   def as_list(self, index: int = 0, label: int = 0) -> list[tuple[str, float]]:
     """[(feature name, SHAP value), ...] of instance `index` for output `label`, by |value|."""
@@ -444,8 +521,10 @@ class ShapExplanation:
       raise IndexError(f"instance index {index} is out of range for {size} explanations.")
     num_outputs = np.shape(self.values)[1]
     if not 0 <= label < num_outputs:
-      raise ValueError(f"label must be in 0..{num_outputs - 1} for a model with {num_outputs} "
-                       f"output(s); got {label}.")
+      raise ValueError(
+          f"label must be in 0..{num_outputs - 1} for a model with {num_outputs} "
+          f"output(s); got {label}."
+      )
     values = np.asarray(self.values[index, label], np.float64)
     order = np.argsort(-np.abs(values), kind="stable")
     return [(self.feature_names[j], float(values[j])) for j in order]
@@ -467,14 +546,20 @@ def _as_background(background, background_weights):
   try:
     weights = np.asarray(background_weights, np.float64)
   except (TypeError, ValueError) as error:
-    raise TypeError("background_weights must be a numeric [B] array; got "
-                    f"{type(background_weights).__name__}.") from error
+    raise TypeError(
+        "background_weights must be a numeric [B] array; got "
+        f"{type(background_weights).__name__}."
+    ) from error
   if weights.shape != (background.shape[0],):
-    raise ValueError(f"background_weights must have shape ({background.shape[0]},), one weight "
-                     f"per background row; got {weights.shape}.")
+    raise ValueError(
+        f"background_weights must have shape ({background.shape[0]},), one weight "
+        f"per background row; got {weights.shape}."
+    )
   if not np.all(np.isfinite(weights)) or np.any(weights < 0) or not weights.sum() > 0:
-    raise ValueError("background_weights must be finite and >= 0 with a positive sum; got "
-                     f"min {weights.min()}, sum {weights.sum()}.")
+    raise ValueError(
+        "background_weights must be finite and >= 0 with a positive sum; got "
+        f"min {weights.min()}, sum {weights.sum()}."
+    )
   return background, weights / weights.sum()
 
 
@@ -507,8 +592,14 @@ class KernelShapExplainer:
     feature_names: F names for `as_list`; defaults to "0", "1", ...
   """
 
-  def __init__(self, background, *, background_weights=None, link: str = "identity",
-               feature_names: Sequence[str] | None = None):
+  def __init__(
+      self,
+      background,
+      *,
+      background_weights=None,
+      link: str = "identity",
+      feature_names: Sequence[str] | None = None,
+  ):
     checks.check_option("link", link, LINKS)
     background, weights = _as_background(background, background_weights)
     self.num_features_in = background.shape[1]
@@ -516,18 +607,30 @@ class KernelShapExplainer:
       feature_names = [str(j) for j in range(self.num_features_in)]
     feature_names = tuple(str(name) for name in feature_names)
     if len(feature_names) != self.num_features_in:
-      raise ValueError(f"feature_names has {len(feature_names)} names for "
-                       f"{self.num_features_in} background columns.")
+      raise ValueError(
+          f"feature_names has {len(feature_names)} names for "
+          f"{self.num_features_in} background columns."
+      )
     self.link = link
     self.feature_names = feature_names
     dtype = jax.dtypes.canonicalize_dtype(jnp.float64)
     self.background = jnp.asarray(background, dtype)
     self.background_weights = jnp.asarray(weights, dtype)
 
-  def explain(self, X, model, *, key=0, nsamples="auto", batch_size: int | None = None,
-              progress: bool | None = None, mesh=None, axis: str | None = None,
-              instances_per_call: int | None = None,
-              process_local: bool = False) -> ShapExplanation:
+  def explain(
+      self,
+      X,
+      model,
+      *,
+      key=0,
+      nsamples="auto",
+      batch_size: int | None = None,
+      progress: bool | None = None,
+      mesh=None,
+      axis: str | None = None,
+      instances_per_call: int | None = None,
+      process_local: bool = False,
+  ) -> ShapExplanation:
     """Kernel SHAP values of the model's outputs on N rows.
 
     Instance i draws its random coalitions from `fold_in(key, i)` (or its own key), i its
@@ -552,29 +655,50 @@ class KernelShapExplainer:
     Returns:
       A `ShapExplanation` with values [N, C, F] (C = 1 for a model returning [R]).
     """
-    run = streaming.RunOptions(batch_size=batch_size, instances_per_call=instances_per_call,
-                               progress=progress, mesh=mesh, axis=axis,
-                               process_local=process_local)
+    run = streaming.RunOptions(
+        batch_size=batch_size,
+        instances_per_call=instances_per_call,
+        progress=progress,
+        mesh=mesh,
+        axis=axis,
+        process_local=process_local,
+    )
     job, placement = self._job(X, model, run, nsamples)
     return streaming.explain_all(job, key, run, placement)
 
-  def explain_iter(self, X, model, *, key=0, nsamples="auto", batch_size: int | None = None,
-                   progress: bool | None = None, mesh=None, axis: str | None = None,
-                   instances_per_call: int | None = None,
-                   process_local: bool = False) -> Iterator[tuple[int, ShapExplanation]]:
+  def explain_iter(
+      self,
+      X,
+      model,
+      *,
+      key=0,
+      nsamples="auto",
+      batch_size: int | None = None,
+      progress: bool | None = None,
+      mesh=None,
+      axis: str | None = None,
+      instances_per_call: int | None = None,
+      process_local: bool = False,
+  ) -> Iterator[tuple[int, ShapExplanation]]:
     """`explain`, yielded call by call: (index of the first instance, its ShapExplanation).
 
     The parts equal `explain`'s result; with `process_local=True` each process gets the parts
     of its own rows. Arguments as in `explain`; X must hold concrete values.
     """
-    run = streaming.RunOptions(batch_size=batch_size, instances_per_call=instances_per_call,
-                               progress=progress, mesh=mesh, axis=axis,
-                               process_local=process_local)
+    run = streaming.RunOptions(
+        batch_size=batch_size,
+        instances_per_call=instances_per_call,
+        progress=progress,
+        mesh=mesh,
+        axis=axis,
+        process_local=process_local,
+    )
     job, placement = self._job(X, model, run, nsamples)
     yield from streaming.explain_parts(job, key, run, placement)
 
-  def explain_fn(self, model, *, nsamples="auto", batch_size: int | None = None
-                 ) -> Callable[[jax.Array, jax.Array], KernelShapSolution]:
+  def explain_fn(
+      self, model, *, nsamples="auto", batch_size: int | None = None
+  ) -> Callable[[jax.Array, jax.Array], KernelShapSolution]:
     """The per-instance computation under `explain`: a pure `fn(x [F], key)`.
 
     `fn` is jittable, vmappable and differentiable wherever the model is; `jax.vmap(fn)(X,
@@ -585,9 +709,15 @@ class KernelShapExplainer:
       expected_value [C] (link space).
     """
     adapter, plan, config, _, _ = self._configure(model, None, nsamples, batch_size)
-    return functools.partial(explain_instance, adapter.params, background=self.background,
-                             background_weights=self.background_weights, plan=plan,
-                             config=config, apply=adapter.apply)
+    return functools.partial(
+        explain_instance,
+        adapter.params,
+        background=self.background,
+        background_weights=self.background_weights,
+        plan=plan,
+        config=config,
+        apply=adapter.apply,
+    )
 
   def _configure(self, model, host_X, nsamples, batch_size):
     """The model adapter, the coalition plan, the static options for blocks of one instance,
@@ -599,7 +729,8 @@ class KernelShapExplainer:
       nsamples = checks.positive_int("nsamples", nsamples, minimum=2)
     dtype = self.background.dtype
     adapter, scalar_output = self._check_model(
-        model, dtype, example=None if host_X is None else host_X[0])
+        model, dtype, example=None if host_X is None else host_X[0]
+    )
     plan, sizes = coalition_plan(num_features, nsamples, dtype)
     num_coalitions = sizes["num_fixed"] + sizes["num_random"]
     num_background = self.background.shape[0]
@@ -608,14 +739,20 @@ class KernelShapExplainer:
     else:
       rows = checks.positive_int("batch_size", batch_size, minimum=1)
       if rows < num_background:
-        raise ValueError(f"batch_size must be at least B = {num_background} (one coalition against "
-                         f"the whole background); got {batch_size}.")
+        raise ValueError(
+            f"batch_size must be at least B = {num_background} (one coalition against "
+            f"the whole background); got {batch_size}."
+        )
     max_block = max(1, _DEFAULT_BLOCK_ELEMENTS // max(num_coalitions * num_features, 1))
     config = KernelShapConfig(
-        num_fixed=sizes["num_fixed"], num_random=sizes["num_random"],
+        num_fixed=sizes["num_fixed"],
+        num_random=sizes["num_random"],
         first_random_size=sizes["first_random_size"],
-        num_paired_sizes=sizes["num_paired_sizes"], link=self.link, block_size=1,
-        pairs_per_call=max(1, rows // num_background))
+        num_paired_sizes=sizes["num_paired_sizes"],
+        link=self.link,
+        block_size=1,
+        pairs_per_call=max(1, rows // num_background),
+    )
     return adapter, plan, config, max_block, scalar_output
 
   def _job(self, X, model, run: streaming.RunOptions, nsamples):
@@ -625,7 +762,8 @@ class KernelShapExplainer:
     concrete = checks.is_concrete(X)
     host_X = streaming.to_host(X, placement) if concrete else None
     adapter, plan, config, max_block, scalar_output = self._configure(
-        model, host_X, nsamples, run.batch_size)
+        model, host_X, nsamples, run.batch_size
+    )
     dtype = self.background.dtype
     instances = host_X.astype(dtype) if concrete else jnp.asarray(X, dtype)
     # explain_kernel_shap(params, instances, keys, background, weights, plan): split X, keys.
@@ -633,42 +771,58 @@ class KernelShapExplainer:
 
     def call_for(block_size):
       program = streaming.split_over(
-          explain_kernel_shap, placement, split,
-          config=dataclasses.replace(config, block_size=block_size), apply=adapter.apply)
+          explain_kernel_shap,
+          placement,
+          split,
+          config=dataclasses.replace(config, block_size=block_size),
+          apply=adapter.apply,
+      )
 
       def call(instances, keys):
-        return program(adapter.params, instances, keys, self.background,
-                       self.background_weights, plan)
+        return program(
+            adapter.params, instances, keys, self.background, self.background_weights, plan
+        )
 
       return call
 
     def finish(solution, start):
-      rows = instances[start:start + solution.values.shape[0]]
+      rows = instances[start : start + solution.values.shape[0]]
       expected = solution.expected_value[0]  # The same row for every instance.
       if checks.is_concrete(solution):
         solution, rows = streaming.put((solution, rows), placement)
         expected = jax.device_put(expected)
       result = ShapExplanation(
-          values=solution.values, expected_value=expected,
-          prediction=solution.prediction, status=solution.status, instances=rows,
-          feature_names=self.feature_names, scalar_output=scalar_output)
+          values=solution.values,
+          expected_value=expected,
+          prediction=solution.prediction,
+          status=solution.status,
+          instances=rows,
+          feature_names=self.feature_names,
+          scalar_output=scalar_output,
+      )
       self._check_result(result)
       return result
 
-    job = streaming.Job(per_instance=(instances,), call_for=call_for, finish=finish,
-                        max_block=max_block, traced=not checks.is_concrete(adapter.params),
-                        program=("kernel_shap", placement, config, adapter.apply,
-                                 self.background.shape))
+    job = streaming.Job(
+        per_instance=(instances,),
+        call_for=call_for,
+        finish=finish,
+        max_block=max_block,
+        traced=not checks.is_concrete(adapter.params),
+        program=("kernel_shap", placement, config, adapter.apply, self.background.shape),
+    )
     return job, placement
 
   def _check_model(self, model, dtype, *, example):
     """(adapter, True when the model returns [R] (one output)): its output shape on a probe."""
-    adapter, probe_shape, shape = checks.probe_model(model, (self.num_features_in,), dtype,
-                                                     example=example)
+    adapter, probe_shape, shape = checks.probe_model(
+        model, (self.num_features_in,), dtype, example=example
+    )
     if len(shape) not in (1, 2):
       raise ValueError(
           f"the model must return [R, C] outputs (or [R] for one output); on input "
-          f"{probe_shape} it returned shape {shape}.")
+          f"{probe_shape} it returned shape {shape}."
+      )
     return adapter, len(shape) == 1
 
   def _check_result(self, result: ShapExplanation):
@@ -678,23 +832,28 @@ class KernelShapExplainer:
     expected = np.asarray(result.expected_value)
     prediction = np.asarray(result.prediction)
     if not np.isfinite(expected).all():
-      raise ValueError(f"the expected value over the background is not finite: {expected}; the "
-                       "model returned NaN/inf on the background.")
+      raise ValueError(
+          f"the expected value over the background is not finite: {expected}; the "
+          "model returned NaN/inf on the background."
+      )
     if not np.isfinite(prediction).all():
       rows = np.flatnonzero(~np.isfinite(prediction).all(axis=-1))
       raise ValueError(f"the model output is not finite at instances {rows[:10].tolist()}.")
     status = np.asarray(result.status)
     singular = (status == FitStatus.SINGULAR).any(axis=-1)
     finite = np.isfinite(np.asarray(result.values)).all(axis=(1, 2)) & ~(
-        status == FitStatus.NONFINITE_OUTPUT).any(axis=-1)
+        status == FitStatus.NONFINITE_OUTPUT
+    ).any(axis=-1)
     if not (finite | singular).all():
       rows = np.flatnonzero(~finite & ~singular)
       raise ValueError(
           f"the SHAP values of instances {rows[:10].tolist()} are not finite: the model returned "
-          "NaN/inf on some coalitions (rows mixing the instance and the background).")
+          "NaN/inf on some coalitions (rows mixing the instance and the background)."
+      )
     if singular.any():
       warnings.warn(
           f"{int(singular.sum())} explanations (instances {np.flatnonzero(singular)[:10].tolist()}"
           ") have a singular weighted system: their values are not meaningful (see "
           "ShapExplanation.status). Raise nsamples; shap falls back to least squares here.",
-          stacklevel=4)
+          stacklevel=4,
+      )

@@ -69,8 +69,11 @@ def _counters(shape: tuple[int, ...]) -> tuple[jax.Array, jax.Array]:
 def _seed(seed: jax.Array) -> jax.Array:
   seed = jnp.asarray(seed)
   high = jax.lax.convert_element_type(
-      jax.lax.shift_right_logical(seed, jnp.asarray(32, seed.dtype)) if seed.dtype.itemsize > 4
-      else jnp.zeros((), seed.dtype), jnp.uint32)
+      jax.lax.shift_right_logical(seed, jnp.asarray(32, seed.dtype))
+      if seed.dtype.itemsize > 4
+      else jnp.zeros((), seed.dtype),
+      jnp.uint32,
+  )
   low = jax.lax.convert_element_type(seed, jnp.uint32)
   zero = jnp.uint32(0)
   out = _philox(zero, zero, high, low, zero, zero)
@@ -101,8 +104,14 @@ def _random_bits(key: jax.Array, bit_width: int, shape: tuple[int, ...]) -> jax.
 
 
 PHILOX_LIMBS = jex_random.define_prng_impl(
-    key_shape=(2,), seed=_seed, split=_split, random_bits=_random_bits, fold_in=_fold_in,
-    name="philox4x32_limbs", tag="phxl")
+    key_shape=(2,),
+    seed=_seed,
+    split=_split,
+    random_bits=_random_bits,
+    fold_in=_fold_in,
+    name="philox4x32_limbs",
+    tag="phxl",
+)
 
 
 def is_key(value) -> bool:
@@ -158,8 +167,10 @@ def instance_keys(key, num_instances: int, *, start: int = 0) -> jax.Array:
   """
   if is_key(key) and key.ndim:
     if key.shape != (num_instances,):
-      raise ValueError(f"key must be one key or {num_instances} keys (one per instance); got "
-                       f"a key array of shape {key.shape}.")
+      raise ValueError(
+          f"key must be one key or {num_instances} keys (one per instance); got "
+          f"a key array of shape {key.shape}."
+      )
     return key
   key = as_key(key)
   return fold_in_range(key, start, num_instances)

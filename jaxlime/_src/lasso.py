@@ -71,217 +71,211 @@ _NOISE_RTOL_EPS = 20.0
 
 
 class _State(NamedTuple):
-    n_iter: jax.Array  # int32 [], number of path points after the first
-    active: jax.Array  # bool [D], active set
-    excluded: jax.Array  # bool [D], in the span of the active set (skipped)
-    pos: jax.Array  # int32 [D], position of each feature in sklearn's `indices`
-    sign: jax.Array  # [D], sign of the correlation of active features, 0 else
-    coef: jax.Array  # [D], coefficients at the current path point
-    cov: jax.Array  # [D], X^T residual; only the inactive entries are used
-    prev_alpha: jax.Array  # [], alpha of the previous step
-    drop: jax.Array  # bool [], the previous step dropped a feature
-    done: jax.Array  # bool []
-    best: jax.Array  # bool [D], selected support so far
+  n_iter: jax.Array  # int32 [], number of path points after the first
+  active: jax.Array  # bool [D], active set
+  excluded: jax.Array  # bool [D], in the span of the active set (skipped)
+  pos: jax.Array  # int32 [D], position of each feature in sklearn's `indices`
+  sign: jax.Array  # [D], sign of the correlation of active features, 0 else
+  coef: jax.Array  # [D], coefficients at the current path point
+  cov: jax.Array  # [D], X^T residual; only the inactive entries are used
+  prev_alpha: jax.Array  # [], alpha of the previous step
+  drop: jax.Array  # bool [], the previous step dropped a feature
+  done: jax.Array  # bool []
+  best: jax.Array  # bool [D], selected support so far
 
 
 def _min_pos(x: jax.Array, valid: jax.Array) -> jax.Array:
-    """sklearn's ``arrayfuncs.min_pos`` over ``x[valid]``: the smallest value in
-    ``(0, finfo.max)``, or ``finfo.max`` if there is none.  [D], [D] -> []."""
-    big = jnp.finfo(x.dtype).max
-    return jnp.min(jnp.where(valid & (x > 0) & (x < big), x, big))
+  """sklearn's ``arrayfuncs.min_pos`` over ``x[valid]``: the smallest value in
+  ``(0, finfo.max)``, or ``finfo.max`` if there is none.  [D], [D] -> []."""
+  big = jnp.finfo(x.dtype).max
+  return jnp.min(jnp.where(valid & (x > 0) & (x < big), x, big))
 
 
 def _weighted_design(z, y, weights, dtype):
-    """lime's weighted centring and sqrt-weight scaling: z [S, D], y [S],
-    weights [S] -> X [S, D], y [S]; plain least squares on them is weighted
-    least squares with an intercept."""
-    w = weights.astype(dtype)
-    sw = jnp.sum(w)
-    # np.average would raise on a zero weight sum; here everything becomes 0.
-    sw = jnp.where(sw > 0, sw, 1)
-    z_mean = (w @ z) / sw
-    y_mean = (w @ y) / sw
-    sqrt_w = jnp.sqrt(w)
-    return (z - z_mean) * sqrt_w[:, None], (y - y_mean) * sqrt_w
+  """lime's weighted centring and sqrt-weight scaling: z [S, D], y [S],
+  weights [S] -> X [S, D], y [S]; plain least squares on them is weighted
+  least squares with an intercept."""
+  w = weights.astype(dtype)
+  sw = jnp.sum(w)
+  # np.average would raise on a zero weight sum; here everything becomes 0.
+  sw = jnp.where(sw > 0, sw, 1)
+  z_mean = (w @ z) / sw
+  y_mean = (w @ y) / sw
+  sqrt_w = jnp.sqrt(w)
+  return (z - z_mean) * sqrt_w[:, None], (y - y_mean) * sqrt_w
 
 
 def lasso_path_mask(z, y, weights, num_features: int) -> jax.Array:
-    """Features selected by lime's ``lasso_path`` method, for one instance.
+  """Features selected by lime's ``lasso_path`` method, for one instance.
 
-    Args:
-      z: [S, D] perturbed samples (e.g. LIME's interpretable 0/1 samples).
-      y: [S] black-box outputs for one label.
-      weights: [S] non-negative kernel weights of the samples.
-      num_features: K, the maximum number of selected features (a Python int
-        or an integer scalar, which may be traced).
+  Args:
+    z: [S, D] perturbed samples (e.g. LIME's interpretable 0/1 samples).
+    y: [S] black-box outputs for one label.
+    weights: [S] non-negative kernel weights of the samples.
+    num_features: K, the maximum number of selected features (a Python int
+      or an integer scalar, which may be traced).
 
-    Returns:
-      bool [D]: the support of the last point of the LARS-lasso path (of the
-      weighted, centred problem) with at most K non-zero coefficients; if no
-      point after the first has at most K, the support of the first point
-      after the all-zero start; if the path has no step at all (e.g. constant
-      ``y``), all features.
+  Returns:
+    bool [D]: the support of the last point of the LARS-lasso path (of the
+    weighted, centred problem) with at most K non-zero coefficients; if no
+    point after the first has at most K, the support of the first point
+    after the all-zero start; if the path has no step at all (e.g. constant
+    ``y``), all features.
 
-    Computations are done in the floating dtype of the inputs (float32 unless
-    float64 arrays are passed with x64 enabled).  Jittable and vmappable.
-    """
-    z = jnp.asarray(z)
-    y = jnp.asarray(y)
-    weights = jnp.asarray(weights)
-    dtype = jnp.result_type(z, y, weights, jnp.float32)
-    z, y = z.astype(dtype), y.astype(dtype)
-    n_samples, n_features = z.shape
-    eps = jnp.finfo(dtype).eps
-    decimals = jnp.finfo(dtype).precision  # sklearn rounds corr_eq_dir to it
+  Computations are done in the floating dtype of the inputs (float32 unless
+  float64 arrays are passed with x64 enabled).  Jittable and vmappable.
+  """
+  z = jnp.asarray(z)
+  y = jnp.asarray(y)
+  weights = jnp.asarray(weights)
+  dtype = jnp.result_type(z, y, weights, jnp.float32)
+  z, y = z.astype(dtype), y.astype(dtype)
+  n_samples, n_features = z.shape
+  eps = jnp.finfo(dtype).eps
+  decimals = jnp.finfo(dtype).precision  # sklearn rounds corr_eq_dir to it
 
-    x, yw = _weighted_design(z, y, weights, dtype)
-    gram = x.T @ x  # [D, D]
-    xy = x.T @ yw  # [D]
-    eye = jnp.eye(n_features, dtype=dtype)
-    diag = jnp.diagonal(gram)
-    features = jnp.arange(n_features, dtype=jnp.int32)
-    # Rounding-noise level of a correlation x_j^T r: eps * ||x_j|| * ||y||.
-    noise_floor = (
-        _NOISE_RTOL_EPS * eps * jnp.sqrt(jnp.max(diag)) * jnp.linalg.norm(yw)
+  x, yw = _weighted_design(z, y, weights, dtype)
+  gram = x.T @ x  # [D, D]
+  xy = x.T @ yw  # [D]
+  eye = jnp.eye(n_features, dtype=dtype)
+  diag = jnp.diagonal(gram)
+  features = jnp.arange(n_features, dtype=jnp.int32)
+  # Rounding-noise level of a correlation x_j^T r: eps * ||x_j|| * ||y||.
+  noise_floor = _NOISE_RTOL_EPS * eps * jnp.sqrt(jnp.max(diag)) * jnp.linalg.norm(yw)
+
+  def cond(st: _State):
+    return ~st.done
+
+  def body(st: _State) -> _State:
+    eligible = ~st.active & ~st.excluded
+    # Next candidate: the eligible feature with the largest |correlation|.
+    abs_cov = jnp.where(eligible, jnp.abs(st.cov), 0)
+    c_max = jnp.max(abs_cov)
+    # Exact ties go to the first in sklearn's (permuted) feature order.
+    tied = eligible & (abs_cov == c_max)
+    j = jnp.argmin(jnp.where(tied, st.pos, n_features))
+    alpha = c_max / n_samples
+    stop = (
+        ~(alpha > _ALPHA_TOL)
+        | ~(jnp.max(jnp.abs(xy - gram @ st.coef)) > noise_floor)
+        | (st.n_iter >= _MAX_ITER)
+        | jnp.all(st.active)
     )
 
-    def cond(st: _State):
-        return ~st.done
+    # Factor the current active block; inactive rows/cols are identity.
+    m = jnp.where(st.active[:, None] & st.active[None, :], gram, eye)
+    inverse = linalg.spd_inverse(m)
+    # Schur complement (squared Cholesky pivot) of candidate j against
+    # the active set; it is ~0 if x_j is in the span of the active set.
+    add = ~st.drop
+    onehot = features == j
+    b = jnp.where(st.active, gram[:, j], 0)  # G[A, j]
+    u = inverse @ b  # G[A, A]^-1 G[A, j]
+    schur = diag[j] - b @ u
+    pivot_tol = jnp.maximum(_MIN_PIVOT_SQ, _DEGENERATE_RTOL_EPS * eps * diag[j])
+    degenerate = add & ~(schur > pivot_tol)
+    # sklearn swaps the candidate into position n_active of its feature
+    # order, with the feature `a` that held that position.
+    n_active = jnp.sum(st.active, dtype=jnp.int32)
+    a = jnp.argmax(st.pos == n_active)
+    pos_swapped = jnp.where(features == a, st.pos[j], jnp.where(onehot, n_active, st.pos))
 
-    def body(st: _State) -> _State:
-        eligible = ~st.active & ~st.excluded
-        # Next candidate: the eligible feature with the largest |correlation|.
-        abs_cov = jnp.where(eligible, jnp.abs(st.cov), 0)
-        c_max = jnp.max(abs_cov)
-        # Exact ties go to the first in sklearn's (permuted) feature order.
-        tied = eligible & (abs_cov == c_max)
-        j = jnp.argmin(jnp.where(tied, st.pos, n_features))
-        alpha = c_max / n_samples
-        stop = (
-            ~(alpha > _ALPHA_TOL)
-            | ~(jnp.max(jnp.abs(xy - gram @ st.coef)) > noise_floor)
-            | (st.n_iter >= _MAX_ITER)
-            | jnp.all(st.active)
-        )
+    active = st.active | (add & onehot)
+    sign = jnp.where(add & onehot, jnp.sign(st.cov[j]), st.sign)
+    # sklearn bails out if alpha increased (numerical trouble or ties).
+    alpha_up = (st.n_iter > 0) & (st.prev_alpha < alpha)
 
-        # Factor the current active block; inactive rows/cols are identity.
-        m = jnp.where(st.active[:, None] & st.active[None, :], gram, eye)
-        inverse = linalg.spd_inverse(m)
-        # Schur complement (squared Cholesky pivot) of candidate j against
-        # the active set; it is ~0 if x_j is in the span of the active set.
-        add = ~st.drop
-        onehot = features == j
-        b = jnp.where(st.active, gram[:, j], 0)  # G[A, j]
-        u = inverse @ b  # G[A, A]^-1 G[A, j]
-        schur = diag[j] - b @ u
-        pivot_tol = jnp.maximum(_MIN_PIVOT_SQ, _DEGENERATE_RTOL_EPS * eps * diag[j])
-        degenerate = add & ~(schur > pivot_tol)
-        # sklearn swaps the candidate into position n_active of its feature
-        # order, with the feature `a` that held that position.
-        n_active = jnp.sum(st.active, dtype=jnp.int32)
-        a = jnp.argmax(st.pos == n_active)
-        pos_swapped = jnp.where(
-            features == a, st.pos[j], jnp.where(onehot, n_active, st.pos)
-        )
+    # Equiangular direction: solve G[A', A'] x = sign[A'] for the new
+    # active set A' = A + {j} by block elimination with the factor of A.
+    t = inverse @ jnp.where(st.active, sign, 0)
+    x_j = jnp.where(add, (sign[j] - b @ t) / schur, 0)
+    ls = t - u * x_j + jnp.where(onehot, x_j, 0)
+    ss = sign @ ls
+    bad_direction = ~(ss > 0)  # only possible through severe rounding
+    aa = jax.lax.rsqrt(jnp.where(bad_direction, 1, ss))
+    ls = ls * aa
+    corr = jnp.round(gram @ ls, decimals)  # X^T (X[:, A'] ls)
 
-        active = st.active | (add & onehot)
-        sign = jnp.where(add & onehot, jnp.sign(st.cov[j]), st.sign)
-        # sklearn bails out if alpha increased (numerical trouble or ties).
-        alpha_up = (st.n_iter > 0) & (st.prev_alpha < alpha)
-
-        # Equiangular direction: solve G[A', A'] x = sign[A'] for the new
-        # active set A' = A + {j} by block elimination with the factor of A.
-        t = inverse @ jnp.where(st.active, sign, 0)
-        x_j = jnp.where(add, (sign[j] - b @ t) / schur, 0)
-        ls = t - u * x_j + jnp.where(onehot, x_j, 0)
-        ss = sign @ ls
-        bad_direction = ~(ss > 0)  # only possible through severe rounding
-        aa = jax.lax.rsqrt(jnp.where(bad_direction, 1, ss))
-        ls = ls * aa
-        corr = jnp.round(gram @ ls, decimals)  # X^T (X[:, A'] ls)
-
-        # Step length: the next eligible feature reaching the same |corr|...
-        # A feature whose correlation moves in lockstep with the active ones
-        # (aa -/+ corr = 0 up to rounding, e.g. a copy of an active feature)
-        # never catches up; rounding must not turn its 0/0 into a step.
-        eligible = eligible & ~active
-        lockstep_tol = _DEGENERATE_RTOL_EPS * eps * jnp.sqrt(diag)
-        gamma = jnp.minimum(
-            jnp.minimum(
-                _min_pos(
-                    (c_max - st.cov) / (aa - corr + _TINY32),
-                    eligible & (jnp.abs(aa - corr) > lockstep_tol),
-                ),
-                _min_pos(
-                    (c_max + st.cov) / (aa + corr + _TINY32),
-                    eligible & (jnp.abs(aa + corr) > lockstep_tol),
-                ),
+    # Step length: the next eligible feature reaching the same |corr|...
+    # A feature whose correlation moves in lockstep with the active ones
+    # (aa -/+ corr = 0 up to rounding, e.g. a copy of an active feature)
+    # never catches up; rounding must not turn its 0/0 into a step.
+    eligible = eligible & ~active
+    lockstep_tol = _DEGENERATE_RTOL_EPS * eps * jnp.sqrt(diag)
+    gamma = jnp.minimum(
+        jnp.minimum(
+            _min_pos(
+                (c_max - st.cov) / (aa - corr + _TINY32),
+                eligible & (jnp.abs(aa - corr) > lockstep_tol),
             ),
-            c_max / aa,
-        )
-        # ... or the first active coefficient crossing zero (lasso drop).
-        zc = -st.coef / (ls + _TINY32)
-        z_pos = _min_pos(zc, active)
-        drop = z_pos < gamma
-        gamma = jnp.where(drop, z_pos, gamma)
-        dropped = drop & active & (zc == z_pos)
-
-        coef = jnp.where(active & ~dropped, st.coef + gamma * ls, 0)
-        cov = st.cov - gamma * corr
-        cov = jnp.where(dropped, xy - gram @ coef, cov)
-        # sklearn moves dropped features behind the remaining active ones.
-        kept = active & ~dropped
-        pos = jnp.where(add, pos_swapped, st.pos)
-        precedes = pos[None, :] < pos[:, None]  # [f, g]: g is before f
-        rank_kept = jnp.sum(precedes & kept[None, :], axis=1, dtype=jnp.int32)
-        rank_dropped = jnp.sum(kept, dtype=jnp.int32) + jnp.sum(
-            precedes & dropped[None, :], axis=1, dtype=jnp.int32
-        )
-        pos = jnp.where(kept, rank_kept, jnp.where(dropped, rank_dropped, pos))
-        active = kept
-        sign = jnp.where(active, sign, 0)
-        n_iter = st.n_iter + 1
-        support = coef != 0
-        keep = (n_iter == 1) | (jnp.sum(support) <= num_features)
-        stepped = _State(
-            n_iter=n_iter,
-            active=active,
-            # A drop shrinks the span of the active set.
-            excluded=st.excluded & ~drop,
-            pos=pos,
-            sign=sign,
-            coef=coef,
-            cov=cov,
-            prev_alpha=alpha,
-            drop=drop,
-            done=jnp.zeros((), bool),
-            best=jnp.where(keep, support, st.best),
-        )
-
-        # A degenerate candidate is excluded until the active set shrinks.
-        skipped = st._replace(pos=pos_swapped, excluded=st.excluded | onehot)
-        finished = st._replace(done=jnp.ones((), bool))
-        halt = stop | (~degenerate & (alpha_up | bad_direction))
-        return jax.tree.map(
-            lambda fin, skip, step: jnp.where(
-                halt, fin, jnp.where(degenerate, skip, step)
+            _min_pos(
+                (c_max + st.cov) / (aa + corr + _TINY32),
+                eligible & (jnp.abs(aa + corr) > lockstep_tol),
             ),
-            finished,
-            skipped,
-            stepped,
-        )
+        ),
+        c_max / aa,
+    )
+    # ... or the first active coefficient crossing zero (lasso drop).
+    zc = -st.coef / (ls + _TINY32)
+    z_pos = _min_pos(zc, active)
+    drop = z_pos < gamma
+    gamma = jnp.where(drop, z_pos, gamma)
+    dropped = drop & active & (zc == z_pos)
 
-    init = _State(
-        n_iter=jnp.zeros((), jnp.int32),
-        active=jnp.zeros(n_features, bool),
-        excluded=jnp.zeros(n_features, bool),
-        pos=features,
-        sign=jnp.zeros(n_features, dtype),
-        coef=jnp.zeros(n_features, dtype),
-        cov=xy,
-        prev_alpha=jnp.zeros((), dtype),
-        drop=jnp.zeros((), bool),
+    coef = jnp.where(active & ~dropped, st.coef + gamma * ls, 0)
+    cov = st.cov - gamma * corr
+    cov = jnp.where(dropped, xy - gram @ coef, cov)
+    # sklearn moves dropped features behind the remaining active ones.
+    kept = active & ~dropped
+    pos = jnp.where(add, pos_swapped, st.pos)
+    precedes = pos[None, :] < pos[:, None]  # [f, g]: g is before f
+    rank_kept = jnp.sum(precedes & kept[None, :], axis=1, dtype=jnp.int32)
+    rank_dropped = jnp.sum(kept, dtype=jnp.int32) + jnp.sum(
+        precedes & dropped[None, :], axis=1, dtype=jnp.int32
+    )
+    pos = jnp.where(kept, rank_kept, jnp.where(dropped, rank_dropped, pos))
+    active = kept
+    sign = jnp.where(active, sign, 0)
+    n_iter = st.n_iter + 1
+    support = coef != 0
+    keep = (n_iter == 1) | (jnp.sum(support) <= num_features)
+    stepped = _State(
+        n_iter=n_iter,
+        active=active,
+        # A drop shrinks the span of the active set.
+        excluded=st.excluded & ~drop,
+        pos=pos,
+        sign=sign,
+        coef=coef,
+        cov=cov,
+        prev_alpha=alpha,
+        drop=drop,
         done=jnp.zeros((), bool),
-        best=jnp.ones(n_features, bool),
+        best=jnp.where(keep, support, st.best),
     )
-    return jax.lax.while_loop(cond, body, init).best
+
+    # A degenerate candidate is excluded until the active set shrinks.
+    skipped = st._replace(pos=pos_swapped, excluded=st.excluded | onehot)
+    finished = st._replace(done=jnp.ones((), bool))
+    halt = stop | (~degenerate & (alpha_up | bad_direction))
+    return jax.tree.map(
+        lambda fin, skip, step: jnp.where(halt, fin, jnp.where(degenerate, skip, step)),
+        finished,
+        skipped,
+        stepped,
+    )
+
+  init = _State(
+      n_iter=jnp.zeros((), jnp.int32),
+      active=jnp.zeros(n_features, bool),
+      excluded=jnp.zeros(n_features, bool),
+      pos=features,
+      sign=jnp.zeros(n_features, dtype),
+      coef=jnp.zeros(n_features, dtype),
+      cov=xy,
+      prev_alpha=jnp.zeros((), dtype),
+      drop=jnp.zeros((), bool),
+      done=jnp.zeros((), bool),
+      best=jnp.ones(n_features, bool),
+  )
+  return jax.lax.while_loop(cond, body, init).best

@@ -46,7 +46,8 @@ def spd_inverse_and_pivot(matrix: jax.Array) -> tuple[jax.Array, jax.Array]:
     start = block * _BLOCK
     rows = jax.lax.dynamic_slice_in_dim(swept, start, _BLOCK, axis=0)  # [B, P]
     pivot_inverse, pivot = _sweep_features(
-        jax.lax.dynamic_slice_in_dim(rows, start, _BLOCK, axis=1))
+        jax.lax.dynamic_slice_in_dim(rows, start, _BLOCK, axis=1)
+    )
     scaled = pivot_inverse @ rows  # [B, P]: the block's rows times the pivot's inverse.
     # A swept symmetric matrix stays symmetric: the block's columns are its rows transposed.
     swept = swept - rows.T @ scaled

@@ -65,23 +65,29 @@ class PartialDependence(dict):
 
 def _feature_sets(features, num_columns: int) -> list[tuple[int, ...]]:
   """A list of feature sets from an int, a pair, or a list of ints and pairs."""
+
   def one(entry) -> tuple[int, ...]:
     if isinstance(entry, (numbers.Integral, np.integer)) and not isinstance(entry, bool):
       entry = (entry,)
     try:
       columns = tuple(entry)
     except TypeError:
-      raise TypeError(f"features must hold column indices (int) or pairs of them; got "
-                      f"{entry!r}.") from None
+      raise TypeError(
+          f"features must hold column indices (int) or pairs of them; got " f"{entry!r}."
+      ) from None
     if not 1 <= len(columns) <= 2 or not all(
-        isinstance(c, (numbers.Integral, np.integer)) and not isinstance(c, bool)
-        for c in columns):
-      raise ValueError(f"each entry of features must be one column index or a pair (i, j) "
-                       f"of them; got {entry!r}.")
+        isinstance(c, (numbers.Integral, np.integer)) and not isinstance(c, bool) for c in columns
+    ):
+      raise ValueError(
+          f"each entry of features must be one column index or a pair (i, j) "
+          f"of them; got {entry!r}."
+      )
     bad = [int(c) for c in columns if not 0 <= c < num_columns]
     if bad:
-      raise ValueError(f"features {bad} are out of range for X with {num_columns} columns "
-                       f"(valid: 0..{num_columns - 1}).")
+      raise ValueError(
+          f"features {bad} are out of range for X with {num_columns} columns "
+          f"(valid: 0..{num_columns - 1})."
+      )
     if len(columns) == 2 and columns[0] == columns[1]:
       raise ValueError(f"a two-way feature pair needs two different columns; got {entry!r}.")
     return tuple(int(c) for c in columns)
@@ -99,16 +105,21 @@ def _is_categorical(categorical_features, num_columns: int) -> np.ndarray:
     raise ValueError("categorical_features is empty; pass None when no feature is categorical.")
   if given.dtype.kind == "b":
     if given.shape != (num_columns,):
-      raise ValueError(f"categorical_features as a boolean mask must have shape ({num_columns},) "
-                       f"to match X; got {given.shape}.")
+      raise ValueError(
+          f"categorical_features as a boolean mask must have shape ({num_columns},) "
+          f"to match X; got {given.shape}."
+      )
     return given.copy()
   if given.dtype.kind not in "iu" or given.ndim != 1:
-    raise TypeError(f"categorical_features must be a boolean mask of {num_columns} entries or "
-                    f"a list of column indices; got {categorical_features!r}.")
+    raise TypeError(
+        f"categorical_features must be a boolean mask of {num_columns} entries or "
+        f"a list of column indices; got {categorical_features!r}."
+    )
   bad = [int(c) for c in given if not 0 <= c < num_columns]
   if bad:
-    raise ValueError(f"categorical_features {bad} are out of range for X with {num_columns} "
-                     "columns.")
+    raise ValueError(
+        f"categorical_features {bad} are out of range for X with {num_columns} " "columns."
+    )
   mask[given] = True
   return mask
 
@@ -117,15 +128,17 @@ def _percentiles(percentiles) -> tuple[float, float]:
   try:
     low, high = (float(p) for p in percentiles)
   except (TypeError, ValueError):
-    raise ValueError(f"percentiles must be a pair (low, high) in [0, 1]; got "
-                     f"{percentiles!r}.") from None
+    raise ValueError(
+        f"percentiles must be a pair (low, high) in [0, 1]; got " f"{percentiles!r}."
+    ) from None
   if not (0 <= low < high <= 1):
     raise ValueError(f"percentiles must satisfy 0 <= low < high <= 1; got {percentiles!r}.")
   return low, high
 
 
-def feature_grid(column: np.ndarray, *, grid_resolution: int, percentiles: tuple[float, float],
-                 categorical: bool) -> np.ndarray:
+def feature_grid(
+    column: np.ndarray, *, grid_resolution: int, percentiles: tuple[float, float], categorical: bool
+) -> np.ndarray:
   """scikit-learn's grid of one column (host side, float64).
 
   The sorted unique values when the column is categorical or has fewer than `grid_resolution`
@@ -148,13 +161,16 @@ def feature_grid(column: np.ndarray, *, grid_resolution: int, percentiles: tuple
     return uniques
   low, high = mquantiles(column, prob=percentiles, axis=0)
   if np.allclose(low, high):
-    raise ValueError(f"percentiles {tuple(percentiles)} give the same value {low!r} for this "
-                     "column; choose percentiles further apart.")
+    raise ValueError(
+        f"percentiles {tuple(percentiles)} give the same value {low!r} for this "
+        "column; choose percentiles further apart."
+    )
   return np.linspace(low, high, num=grid_resolution, endpoint=True)
 
 
-def _pd_program(apply, params, x_blocks, weights, columns, points, *, batch_size: int,
-                individual: bool):
+def _pd_program(
+    apply, params, x_blocks, weights, columns, points, *, batch_size: int, individual: bool
+):
   """Sums (and ICE values) of the model output over row blocks, for K feature sets.
 
   Args:
@@ -170,6 +186,7 @@ def _pd_program(apply, params, x_blocks, weights, columns, points, *, batch_size
   Returns:
     (weighted sums [K, M, C], ICE values [R, K, M, B, C] or None).
   """
+
   def set_columns(x, cols, values):  # [B, F], [P], [P] -> [B, F]
     return x.at[:, cols].set(jnp.broadcast_to(values.astype(x.dtype), (x.shape[0],) + values.shape))
 
@@ -187,7 +204,8 @@ def _pd_program(apply, params, x_blocks, weights, columns, points, *, batch_size
     return total, (out if individual else None)
 
   num_outputs = jax.eval_shape(
-      lambda x: apply(params, x), jax.ShapeDtypeStruct(x_blocks.shape[1:], x_blocks.dtype))
+      lambda x: apply(params, x), jax.ShapeDtypeStruct(x_blocks.shape[1:], x_blocks.dtype)
+  )
   num_outputs = int(np.prod(num_outputs.shape[1:], dtype=int))
   dtype = jnp.promote_types(x_blocks.dtype, jnp.float32)
   total = jnp.zeros(columns.shape[:1] + points.shape[1:2] + (num_outputs,), dtype)
@@ -204,8 +222,9 @@ def _rows_per_block(num_inputs: int, num_rows: int, batch_size: int, num_shards:
   return -(-rows // num_shards) * num_shards
 
 
-def _evaluate(adapter, X, weights, columns, points, *, batch_size: int, individual: bool, mesh,
-              axis):
+def _evaluate(
+    adapter, X, weights, columns, points, *, batch_size: int, individual: bool, mesh, axis
+):
   """Runs the program on K feature sets of one kind and size; returns numpy results.
 
   Returns:
@@ -225,9 +244,16 @@ def _evaluate(adapter, X, weights, columns, points, *, batch_size: int, individu
 
     x = jax.device_put(x, NamedSharding(mesh, PartitionSpec(None, axis)))
     w = jax.device_put(w, NamedSharding(mesh, PartitionSpec(None, axis)))
-  total, ice = _pd_program_jit(adapter.apply, adapter.params, x, w, jnp.asarray(columns),
-                               jnp.asarray(points), batch_size=batch_size,
-                               individual=individual)
+  total, ice = _pd_program_jit(
+      adapter.apply,
+      adapter.params,
+      x,
+      w,
+      jnp.asarray(columns),
+      jnp.asarray(points),
+      batch_size=batch_size,
+      individual=individual,
+  )
   average = np.asarray(total, np.float64) / float(np.asarray(weights, np.float64).sum())
   if not individual:
     return average, None
@@ -236,11 +262,21 @@ def _evaluate(adapter, X, weights, columns, points, *, batch_size: int, individu
   return average, ice[:, :, :num_rows]
 
 
-def partial_dependences(model, X, features: Sequence, *, grid_resolution: int = 100,
-                        percentiles=(0.05, 0.95), custom_values=None, kind: str = "average",
-                        categorical_features=None, sample_weight=None,
-                        batch_size: int | None = None, mesh=None, mesh_axis: str | None = None
-                        ) -> list[PartialDependence]:
+def partial_dependences(
+    model,
+    X,
+    features: Sequence,
+    *,
+    grid_resolution: int = 100,
+    percentiles=(0.05, 0.95),
+    custom_values=None,
+    kind: str = "average",
+    categorical_features=None,
+    sample_weight=None,
+    batch_size: int | None = None,
+    mesh=None,
+    mesh_axis: str | None = None,
+) -> list[PartialDependence]:
   """Partial dependence of many feature sets at once, one result per entry of `features`.
 
   Feature sets of the same kind (one-way or pair) and grid size are computed together by one
@@ -275,8 +311,12 @@ def partial_dependences(model, X, features: Sequence, *, grid_resolution: int = 
   def grid(column: int) -> np.ndarray:
     if column in custom:
       return custom[column]
-    return feature_grid(X_host[:, column], grid_resolution=grid_resolution,
-                        percentiles=low_high, categorical=bool(categorical[column]))
+    return feature_grid(
+        X_host[:, column],
+        grid_resolution=grid_resolution,
+        percentiles=low_high,
+        categorical=bool(categorical[column]),
+    )
 
   grids = [[grid(column) for column in columns] for columns in feature_sets]
   groups: dict[tuple[int, ...], list[int]] = {}
@@ -288,8 +328,17 @@ def partial_dependences(model, X, features: Sequence, *, grid_resolution: int = 
   for sizes, positions in groups.items():
     columns = np.array([feature_sets[p] for p in positions], np.int32)  # [K, P]
     points = np.stack([_cartesian(grids[p]) for p in positions])  # [K, M, P]
-    average, ice = _evaluate(adapter, X, weights, columns, points, batch_size=batch_size,
-                             individual=individual, mesh=mesh, axis=axis)
+    average, ice = _evaluate(
+        adapter,
+        X,
+        weights,
+        columns,
+        points,
+        batch_size=batch_size,
+        individual=individual,
+        mesh=mesh,
+        axis=axis,
+    )
     for k, position in enumerate(positions):
       result = PartialDependence(grid_values=grids[position])
       if kind != "individual":
@@ -301,11 +350,21 @@ def partial_dependences(model, X, features: Sequence, *, grid_resolution: int = 
   return results
 
 
-def partial_dependence(model, X, features, *, grid_resolution: int = 100,
-                       percentiles=(0.05, 0.95), custom_values=None, kind: str = "average",
-                       categorical_features=None, sample_weight=None,
-                       batch_size: int | None = None, mesh=None, mesh_axis: str | None = None
-                       ) -> PartialDependence:
+def partial_dependence(
+    model,
+    X,
+    features,
+    *,
+    grid_resolution: int = 100,
+    percentiles=(0.05, 0.95),
+    custom_values=None,
+    kind: str = "average",
+    categorical_features=None,
+    sample_weight=None,
+    batch_size: int | None = None,
+    mesh=None,
+    mesh_axis: str | None = None,
+) -> PartialDependence:
   """Partial dependence and ICE of one feature or a pair, as scikit-learn's (method="brute").
 
   Args:
@@ -339,11 +398,23 @@ def partial_dependence(model, X, features, *, grid_resolution: int = 100,
   try:
     entry = tuple(features)
   except TypeError:
-    raise TypeError(f"features must be a column index or a pair (i, j); got {features!r}.") from None
+    raise TypeError(
+        f"features must be a column index or a pair (i, j); got {features!r}."
+    ) from None
   return partial_dependences(
-      model, X, [entry], grid_resolution=grid_resolution, percentiles=percentiles,
-      custom_values=custom_values, kind=kind, categorical_features=categorical_features,
-      sample_weight=sample_weight, batch_size=batch_size, mesh=mesh, mesh_axis=mesh_axis)[0]
+      model,
+      X,
+      [entry],
+      grid_resolution=grid_resolution,
+      percentiles=percentiles,
+      custom_values=custom_values,
+      kind=kind,
+      categorical_features=categorical_features,
+      sample_weight=sample_weight,
+      batch_size=batch_size,
+      mesh=mesh,
+      mesh_axis=mesh_axis,
+  )[0]
 
 
 def _as_rows(X) -> tuple[np.ndarray, jax.Array]:
@@ -373,24 +444,30 @@ def _check_integer_columns(X: np.ndarray, feature_sets, categorical: np.ndarray)
         f"X has integer dtype {X.dtype} but features {continuous} are not in "
         "categorical_features: pass categorical_features=[...] to use their categories, or "
         "cast X to float to treat them as continuous (scikit-learn refuses integer columns "
-        "for the same reason).")
+        "for the same reason)."
+    )
 
 
 def _custom_values(custom_values, num_columns: int) -> dict[int, np.ndarray]:
   if custom_values is None:
     return {}
   if not isinstance(custom_values, dict):
-    raise TypeError(f"custom_values must be a dict {{column: 1-D values}}; got "
-                    f"{type(custom_values).__name__}.")
+    raise TypeError(
+        f"custom_values must be a dict {{column: 1-D values}}; got "
+        f"{type(custom_values).__name__}."
+    )
   out = {}
   for column, values in custom_values.items():
     if not isinstance(column, (numbers.Integral, np.integer)) or not 0 <= column < num_columns:
-      raise ValueError(f"custom_values has key {column!r}; keys must be column indices in "
-                       f"0..{num_columns - 1}.")
+      raise ValueError(
+          f"custom_values has key {column!r}; keys must be column indices in "
+          f"0..{num_columns - 1}."
+      )
     values = np.asarray(values, np.float64)
     if values.ndim != 1 or values.size < 1:
-      raise ValueError(f"custom_values[{column}] must be a non-empty 1-D array; got shape "
-                       f"{values.shape}.")
+      raise ValueError(
+          f"custom_values[{column}] must be a non-empty 1-D array; got shape " f"{values.shape}."
+      )
     out[int(column)] = values
   return out
 
@@ -400,8 +477,9 @@ def _sample_weight(sample_weight, num_rows: int) -> jax.Array:
     return jnp.ones(num_rows, jnp.float32)
   weights = np.asarray(sample_weight, np.float64)
   if weights.shape != (num_rows,):
-    raise ValueError(f"sample_weight must have shape ({num_rows},) to match X; got "
-                     f"{weights.shape}.")
+    raise ValueError(
+        f"sample_weight must have shape ({num_rows},) to match X; got " f"{weights.shape}."
+    )
   if not np.isfinite(weights).all() or (weights < 0).any() or weights.sum() <= 0:
     raise ValueError("sample_weight must be finite, non-negative and not all zero.")
   return jnp.asarray(weights)

@@ -5,8 +5,7 @@ def _pyplot():
   try:
     import matplotlib.pyplot as plt
   except ImportError as error:
-    raise ImportError(
-        "plotting needs matplotlib: pip install 'jaxlime[plot]'") from error
+    raise ImportError("plotting needs matplotlib: pip install 'jaxlime[plot]'") from error
   return plt
 
 

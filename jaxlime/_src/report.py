@@ -43,23 +43,40 @@ def _png(figure) -> str:
 def _importance_table(importance, max_rows: int) -> str:
   rows = "".join(
       f"<tr><td>{html.escape(name)}</td><td>{mean:.4f}</td><td>[{low:.4f}, {high:.4f}]</td></tr>"
-      for name, mean, low, high in importance.as_list()[:max_rows])
+      for name, mean, low, high in importance.as_list()[:max_rows]
+  )
   level = int(round(100 * importance.confidence))
-  return ("<table><tr><th>feature</th><th>mean |coef|</th>"
-          f"<th>{level}% {importance.interval} interval</th></tr>{rows}</table>")
+  return (
+      "<table><tr><th>feature</th><th>mean |coef|</th>"
+      f"<th>{level}% {importance.interval} interval</th></tr>{rows}</table>"
+  )
 
 
 def _sp_table(importance, max_rows: int) -> str:
   order = np.argsort(-importance.sp_importance, kind="stable")[:max_rows]
-  rows = "".join(f"<tr><td>{html.escape(importance.sp_features[j])}</td>"
-                 f"<td>{importance.sp_importance[j]:.4f}</td></tr>" for j in order)
+  rows = "".join(
+      f"<tr><td>{html.escape(importance.sp_features[j])}</td>"
+      f"<td>{importance.sp_importance[j]:.4f}</td></tr>"
+      for j in order
+  )
   return f"<table><tr><th>feature (lime's name)</th><th>SP-LIME importance</th></tr>{rows}</table>"
 
 
-def report(explanation, path, *, model=None, X=None, label: int | None = None,
-           num_picks: int = 4, max_display: int = 15, top_features: int = 4,
-           grid_resolution: int = 30, interval: str = "bootstrap", key=0,
-           title: str = "jaxlime report") -> pathlib.Path:
+def report(
+    explanation,
+    path,
+    *,
+    model=None,
+    X=None,
+    label: int | None = None,
+    num_picks: int = 4,
+    max_display: int = 15,
+    top_features: int = 4,
+    grid_resolution: int = 30,
+    interval: str = "bootstrap",
+    key=0,
+    title: str = "jaxlime report",
+) -> pathlib.Path:
   """Writes one self-contained HTML page on N explanations of tabular rows.
 
   Args:
@@ -82,8 +99,9 @@ def report(explanation, path, *, model=None, X=None, label: int | None = None,
   """
   if (model is None) != (X is None):
     raise ValueError("pass both model= and X= to add partial dependence, or neither.")
-  importance = importance_lib.global_importance(explanation, label=label, interval=interval,
-                                                key=key)
+  importance = importance_lib.global_importance(
+      explanation, label=label, interval=interval, key=key
+  )
   label = importance.label
   instances = np.asarray(explanation.instances)
   values = instances if instances.shape == importance.coef.shape else None
@@ -101,27 +119,38 @@ def report(explanation, path, *, model=None, X=None, label: int | None = None,
   ]
   picks = submodular.pick_explanations(explanation, min(num_picks, len(explanation)))
   pick_html = "".join(f"<div class='pick'>{explanation.as_html(i, label)}</div>" for i in picks)
-  sections.append("<section id='picks'><h2>SP-LIME picks</h2><p class='note'>Instances "
-                  f"{picks} cover the important features (lime's submodular pick), ranked by "
-                  "SP-LIME's importance sqrt(sum_i |W_ij|):</p>"
-                  f"{_sp_table(importance, max_display)}"
-                  f"<div class='picks'>{pick_html}</div></section>")
+  sections.append(
+      "<section id='picks'><h2>SP-LIME picks</h2><p class='note'>Instances "
+      f"{picks} cover the important features (lime's submodular pick), ranked by "
+      "SP-LIME's importance sqrt(sum_i |W_ij|):</p>"
+      f"{_sp_table(importance, max_display)}"
+      f"<div class='picks'>{pick_html}</div></section>"
+  )
   if model is not None:
     top = [int(j) for j in importance.order[:top_features]]
-    results = pd_lib.partial_dependences(model, X, top, grid_resolution=grid_resolution,
-                                         kind="both")
+    results = pd_lib.partial_dependences(
+        model, X, top, grid_resolution=grid_resolution, kind="both"
+    )
     output = 0 if explanation.mode == "regression" else label
     figures = "".join(
-        _png(global_plots.partial_dependence_figure(
-            result, output=output, centered=True, feature_names=importance.feature_names))
-        for result in results)
-    sections.append("<section id='dependence'><h2>Partial dependence</h2><p class='note'>"
-                    "Centred ICE lines (a subset of rows) and their average, the centred "
-                    f"partial dependence, for output {output}.</p>"
-                    f"<div class='picks'>{figures}</div></section>")
-  page = ("<!DOCTYPE html><html><head><meta charset='utf-8'>"
-          f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
-          f"<h1>{html.escape(title)}</h1>{''.join(sections)}</body></html>")
+        _png(
+            global_plots.partial_dependence_figure(
+                result, output=output, centered=True, feature_names=importance.feature_names
+            )
+        )
+        for result in results
+    )
+    sections.append(
+        "<section id='dependence'><h2>Partial dependence</h2><p class='note'>"
+        "Centred ICE lines (a subset of rows) and their average, the centred "
+        f"partial dependence, for output {output}.</p>"
+        f"<div class='picks'>{figures}</div></section>"
+    )
+  page = (
+      "<!DOCTYPE html><html><head><meta charset='utf-8'>"
+      f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
+      f"<h1>{html.escape(title)}</h1>{''.join(sections)}</body></html>"
+  )
   path = pathlib.Path(path)
   path.write_text(page, encoding="utf-8")
   return path

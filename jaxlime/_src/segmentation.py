@@ -29,8 +29,9 @@ def _skimage_segmentation():
   return segmentation
 
 
-def grid_segments(height: int, width: int, grid_size: int | Sequence[int] = DEFAULT_GRID_SIZE
-                  ) -> np.ndarray:
+def grid_segments(
+    height: int, width: int, grid_size: int | Sequence[int] = DEFAULT_GRID_SIZE
+) -> np.ndarray:
   """A regular grid of superpixels: [H, W] int32 labels 0..rows * cols - 1, row-major.
 
   Args:
@@ -68,8 +69,9 @@ class SegmentationAlgorithm:
 
   def __init__(self, algo_type: str, **params: Any):
     if algo_type not in ALGORITHMS:
-      raise ValueError(f"segmentation_fn must be a callable or one of {ALGORITHMS}; got "
-                       f"{algo_type!r}.")
+      raise ValueError(
+          f"segmentation_fn must be a callable or one of {ALGORITHMS}; got " f"{algo_type!r}."
+      )
     self.algo_type = algo_type
     if algo_type == "grid":
       unknown = set(params) - {"grid_size"}
@@ -84,8 +86,10 @@ class SegmentationAlgorithm:
       params["rng"] = params.pop("random_seed")
     unknown = set(params) - accepted
     if unknown:
-      raise ValueError(f"{sorted(unknown)} are not parameters of skimage.segmentation."
-                       f"{algo_type}; it takes {sorted(accepted - {'image'})}.")
+      raise ValueError(
+          f"{sorted(unknown)} are not parameters of skimage.segmentation."
+          f"{algo_type}; it takes {sorted(accepted - {'image'})}."
+      )
     self._function = function
     self.params = params
 
@@ -112,12 +116,15 @@ def as_segmentation_fn(segmentation_fn: str | Callable) -> Callable:
     return SegmentationAlgorithm("quickshift", **LIME_QUICKSHIFT)
   if isinstance(segmentation_fn, str):
     return SegmentationAlgorithm(segmentation_fn)
-  raise TypeError(f"segmentation_fn must be a callable image -> labels or one of {ALGORITHMS}; "
-                  f"got {segmentation_fn!r}.")
+  raise TypeError(
+      f"segmentation_fn must be a callable image -> labels or one of {ALGORITHMS}; "
+      f"got {segmentation_fn!r}."
+  )
 
 
-def segment_images(images: np.ndarray, segmentation_fn: Callable, *, first_index: int = 0
-                   ) -> list[np.ndarray]:
+def segment_images(
+    images: np.ndarray, segmentation_fn: Callable, *, first_index: int = 0
+) -> list[np.ndarray]:
   """Runs segmentation_fn on each host image of images [N, H, W, C]; returns N label maps.
 
   Errors name image `first_index + i` (the position in the user's batch).
@@ -127,19 +134,24 @@ def segment_images(images: np.ndarray, segmentation_fn: Callable, *, first_index
     try:
       labels = segmentation_fn(image)
     except Exception as error:  # Say which image and which function failed.
-      raise type(error)(f"segmentation_fn {segmentation_fn!r} failed on image {index} of shape "
-                        f"{image.shape}: {error}") from error
+      raise type(error)(
+          f"segmentation_fn {segmentation_fn!r} failed on image {index} of shape "
+          f"{image.shape}: {error}"
+      ) from error
     labels = np.asarray(labels)
     if labels.shape != image.shape[:2]:
-      raise ValueError(f"segmentation_fn {segmentation_fn!r} returned labels of shape "
-                       f"{labels.shape} for image {index} of shape {image.shape}; expected "
-                       f"{image.shape[:2]}.")
+      raise ValueError(
+          f"segmentation_fn {segmentation_fn!r} returned labels of shape "
+          f"{labels.shape} for image {index} of shape {image.shape}; expected "
+          f"{image.shape[:2]}."
+      )
     segments.append(labels)
   return segments
 
 
-def relabel(segments: Sequence[np.ndarray], name: str = "segments"
-            ) -> tuple[np.ndarray, np.ndarray]:
+def relabel(
+    segments: Sequence[np.ndarray], name: str = "segments"
+) -> tuple[np.ndarray, np.ndarray]:
   """Relabels each image's superpixels to 0..D_i - 1 in the order of their original ids.
 
   Args:
@@ -152,17 +164,22 @@ def relabel(segments: Sequence[np.ndarray], name: str = "segments"
   relabelled, counts = [], []
   for index, labels in enumerate(segments):
     labels = np.asarray(labels)
-    if labels.dtype == bool or not (np.issubdtype(labels.dtype, np.integer)
-                                    or np.issubdtype(labels.dtype, np.floating)):
-      raise TypeError(f"{name} must hold integer superpixel labels; got dtype {labels.dtype} "
-                      f"(image {index}).")
+    if labels.dtype == bool or not (
+        np.issubdtype(labels.dtype, np.integer) or np.issubdtype(labels.dtype, np.floating)
+    ):
+      raise TypeError(
+          f"{name} must hold integer superpixel labels; got dtype {labels.dtype} "
+          f"(image {index})."
+      )
     if np.issubdtype(labels.dtype, np.floating):
       bad = ~np.isfinite(labels) | (labels != np.round(labels))
       if bad.any():
         where = tuple(np.argwhere(bad)[0].tolist())
-        raise ValueError(f"{name} must hold integer superpixel labels; image {index} has "
-                         f"{int(bad.sum())} non-integer values (first {labels[where]!r} at "
-                         f"pixel {where}).")
+        raise ValueError(
+            f"{name} must hold integer superpixel labels; image {index} has "
+            f"{int(bad.sum())} non-integer values (first {labels[where]!r} at "
+            f"pixel {where})."
+        )
     unique, inverse = np.unique(labels, return_inverse=True)
     relabelled.append(inverse.reshape(labels.shape).astype(np.int32))
     counts.append(len(unique))

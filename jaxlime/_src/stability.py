@@ -49,8 +49,10 @@ def top_k_jaccard(coef: jax.Array, k: int, *, mask: jax.Array | None = None) -> 
   k = checks.positive_int("k", k, minimum=1)
   coef = jnp.asarray(coef)
   if coef.ndim != 2 or coef.shape[0] < 2:
-    raise ValueError(f"coef must have shape [R, D] with R >= 2 repeats (one instance and "
-                     f"label; vmap over the others); got shape {coef.shape}.")
+    raise ValueError(
+        f"coef must have shape [R, D] with R >= 2 repeats (one instance and "
+        f"label; vmap over the others); got shape {coef.shape}."
+    )
   magnitude = jnp.abs(coef)
   eligible = magnitude > 0
   if mask is not None:
@@ -61,8 +63,11 @@ def top_k_jaccard(coef: jax.Array, k: int, *, mask: jax.Array | None = None) -> 
   num_repeats, num_dims = coef.shape
   ranking = jnp.where(eligible, magnitude, -jnp.inf)
   order = jnp.argsort(-ranking, axis=-1, stable=True)  # [R, D] best first, ties by index.
-  rank = jnp.zeros_like(order).at[jnp.arange(num_repeats)[:, None], order].set(
-      jnp.arange(num_dims, dtype=order.dtype))
+  rank = (
+      jnp.zeros_like(order)
+      .at[jnp.arange(num_repeats)[:, None], order]
+      .set(jnp.arange(num_dims, dtype=order.dtype))
+  )
   dtype = jnp.promote_types(coef.dtype, jnp.float32)
   top = (eligible & (rank < k)).astype(dtype)  # [R, D]
   intersection = top @ top.T  # [R, R]
@@ -87,7 +92,8 @@ def repeat_keys(key, num_instances: int, num_keys: int) -> jax.Array:
   base = keys_lib.instance_keys(key, num_instances)  # [N]
   repeats = jnp.arange(1, num_keys)
   folded = jax.vmap(jax.vmap(jax.random.fold_in, in_axes=(0, None)), in_axes=(None, 0))(
-      base, repeats)  # [R - 1, N]
+      base, repeats
+  )  # [R - 1, N]
   return jnp.concatenate([base[None], folded])
 
 
@@ -105,25 +111,33 @@ def _num_instances(explainer, instances):
   """(instances as explain takes them with a leading N axis, N)."""
   if isinstance(instances, str):
     return [instances], 1
-  if isinstance(instances, (list, tuple)) and instances and all(
-      isinstance(text, str) for text in instances):
+  if (
+      isinstance(instances, (list, tuple))
+      and instances
+      and all(isinstance(text, str) for text in instances)
+  ):
     return list(instances), len(instances)
   if not isinstance(instances, jax.Array):
     try:
       instances = np.asarray(instances)
     except (TypeError, ValueError) as error:
-      raise TypeError(f"instances must be an [N, ...] array or a list of N strings; got "
-                      f"{type(instances).__name__}.") from error
+      raise TypeError(
+          f"instances must be an [N, ...] array or a list of N strings; got "
+          f"{type(instances).__name__}."
+      ) from error
   if isinstance(explainer, TabularExplainer) and instances.ndim == 1:
     instances = instances[None, :]
   if instances.ndim == 0 or instances.shape[0] < 1:
-    raise ValueError(f"instances must have a leading instance axis [N, ...] with N >= 1; got "
-                     f"shape {tuple(instances.shape)}.")
+    raise ValueError(
+        f"instances must have a leading instance axis [N, ...] with N >= 1; got "
+        f"shape {tuple(instances.shape)}."
+    )
   return instances, int(instances.shape[0])
 
 
-def explain_under_keys(explainer, instances, model, *, num_keys: int = 10, key=0,
-                       **explain_kwargs) -> Explanation:
+def explain_under_keys(
+    explainer, instances, model, *, num_keys: int = 10, key=0, **explain_kwargs
+) -> Explanation:
   """Explains N instances under R keys in one call of `explainer.explain`.
 
   The instances are tiled R times (repeat-major: row r * N + i is repeat r of instance i) and
@@ -152,7 +166,8 @@ def explain_under_keys(explainer, instances, model, *, num_keys: int = 10, key=0
     raise ValueError(
         "explainer has shared_samples=True: all instances of a call share one pool of "
         "perturbations drawn from a single key, so per-(repeat, instance) keys cannot be given. "
-        "Use an explainer with shared_samples=False to measure stability over keys.")
+        "Use an explainer with shared_samples=False to measure stability over keys."
+    )
   instances, num_instances = _num_instances(explainer, instances)
   if isinstance(instances, list):
     tiled = instances * num_keys
@@ -164,7 +179,8 @@ def explain_under_keys(explainer, instances, model, *, num_keys: int = 10, key=0
   keys = repeat_keys(key, num_instances, num_keys).reshape(-1)
   result = explainer.explain(tiled, model, key=keys, **explain_kwargs)
   result = jax.tree.map(
-      lambda leaf: jnp.reshape(leaf, (num_keys, num_instances) + jnp.shape(leaf)[1:]), result)
+      lambda leaf: jnp.reshape(leaf, (num_keys, num_instances) + jnp.shape(leaf)[1:]), result
+  )
   if checks.is_concrete(result.labels):
     labels = np.asarray(result.labels)
     differ = np.flatnonzero((labels != labels[:1]).any(axis=(0, 2)))
@@ -172,7 +188,8 @@ def explain_under_keys(explainer, instances, model, *, num_keys: int = 10, key=0
       raise ValueError(
           f"the explained labels of instances {differ[:10].tolist()} differ between keys (the "
           "model's output at the instance changed between repeats?); pass labels= instead of "
-          "top_labels, or a deterministic model.")
+          "top_labels, or a deterministic model."
+      )
   return result
 
 
@@ -217,12 +234,14 @@ def stability_statistics(coef: jax.Array, selected: jax.Array, top_k: int):
   """
   per_label = functools.partial(top_k_jaccard, k=top_k)
   score = jax.vmap(jax.vmap(lambda c, m: per_label(c, mask=m)))(
-      jnp.moveaxis(coef, 0, 2), jnp.moveaxis(selected, 0, 2))  # over [N, L] of [N, L, R, D].
+      jnp.moveaxis(coef, 0, 2), jnp.moveaxis(selected, 0, 2)
+  )  # over [N, L] of [N, L, R, D].
   return score, coef.mean(axis=0), coef.std(axis=0, ddof=1)
 
 
-def stability(explainer, instances, model, *, num_keys: int = 10, key=0, top_k: int = 5,
-              **explain_kwargs) -> Stability:
+def stability(
+    explainer, instances, model, *, num_keys: int = 10, key=0, top_k: int = 5, **explain_kwargs
+) -> Stability:
   """How much N explanations change with the PRNG key: R repeats in one batch, then scores.
 
   Example:
@@ -244,9 +263,12 @@ def stability(explainer, instances, model, *, num_keys: int = 10, key=0, top_k: 
   """
   num_keys = checks.positive_int("num_keys", num_keys, minimum=2)
   top_k = checks.positive_int("top_k", top_k, minimum=1)
-  explanations = explain_under_keys(explainer, instances, model, num_keys=num_keys, key=key,
-                                    **explain_kwargs)
-  score, coef_mean, coef_spread = stability_statistics(explanations.coef, explanations.selected,
-                                                       top_k)
-  return Stability(score=score, coef_mean=coef_mean, coef_spread=coef_spread,
-                   explanations=explanations)
+  explanations = explain_under_keys(
+      explainer, instances, model, num_keys=num_keys, key=key, **explain_kwargs
+  )
+  score, coef_mean, coef_spread = stability_statistics(
+      explanations.coef, explanations.selected, top_k
+  )
+  return Stability(
+      score=score, coef_mean=coef_mean, coef_spread=coef_spread, explanations=explanations
+  )

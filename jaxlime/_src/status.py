@@ -26,16 +26,19 @@ MESSAGES = {
     FitStatus.OK: "ok",
     FitStatus.DEGENERATE_WEIGHTS: (
         "the kernel weights sum to ~0 (kernel_width too small for the distances?): the "
-        "coefficients are not meaningful"),
+        "coefficients are not meaningful"
+    ),
     FitStatus.SINGULAR: (
         "the weighted system is singular (too few distinct samples for the features): the "
-        "coefficients are not meaningful"),
+        "coefficients are not meaningful"
+    ),
     FitStatus.NONFINITE_OUTPUT: "the model returned NaN/inf on some perturbed samples",
     FitStatus.ILL_CONDITIONED: (
         "the weighted system is too ill-conditioned for the float precision (condition number "
         "times machine epsilon above 0.1): the coefficients may be wrong by more than 10%; "
         "enable float64 with jax.config.update('jax_enable_x64', True), or rescale the kernel "
-        "weights"),
+        "weights"
+    ),
 }
 
 

@@ -110,8 +110,10 @@ def placement_for(instances, options: RunOptions) -> Placement:
       mesh, spec_axis = sharding.mesh, sharding.spec[0]
       if isinstance(spec_axis, tuple):
         if len(spec_axis) != 1:
-          raise ValueError(f"instances are sharded over several mesh axes {spec_axis}; pass "
-                           "mesh= and axis= to choose one.")
+          raise ValueError(
+              f"instances are sharded over several mesh axes {spec_axis}; pass "
+              "mesh= and axis= to choose one."
+          )
         spec_axis = spec_axis[0]
       axis = axis or spec_axis
     elif options.process_local:
@@ -135,17 +137,24 @@ def _check_process_blocks(placement: Placement):
   along = np.moveaxis(mesh.devices, mesh.axis_names.index(axis), 0)
   owners = np.array([[d.process_index for d in np.ravel(row)] for row in along])
   if (owners != owners[:, :1]).any():
-    raise ValueError(f"process_local=True splits rows over mesh axis {axis!r}, but devices of "
-                     "several processes share a position along it; build the mesh so that the "
-                     "axis runs over the processes (e.g. jax.make_mesh((jax.device_count(),), "
-                     "('data',))).")
+    raise ValueError(
+        f"process_local=True splits rows over mesh axis {axis!r}, but devices of "
+        "several processes share a position along it; build the mesh so that the "
+        "axis runs over the processes (e.g. jax.make_mesh((jax.device_count(),), "
+        "('data',)))."
+    )
   runs = owners[:, 0]
   size = len(runs) // jax.process_count()
   expected = np.repeat(np.arange(jax.process_count()), size)
-  if len(runs) % jax.process_count() or not np.array_equal(np.sort(runs), expected) or any(
-      len(set(runs[p * size:(p + 1) * size])) != 1 for p in range(jax.process_count())):
-    raise ValueError(f"process_local=True needs the devices along mesh axis {axis!r} grouped by "
-                     f"process in equal runs; got processes {runs.tolist()}.")
+  if (
+      len(runs) % jax.process_count()
+      or not np.array_equal(np.sort(runs), expected)
+      or any(len(set(runs[p * size : (p + 1) * size])) != 1 for p in range(jax.process_count()))
+  ):
+    raise ValueError(
+        f"process_local=True needs the devices along mesh axis {axis!r} grouped by "
+        f"process in equal runs; got processes {runs.tolist()}."
+    )
 
 
 # ---- call sizes ----
@@ -154,8 +163,14 @@ _compiled_sizes: dict[Any, set[tuple[int, int]]] = {}
 _compiled_lock = threading.Lock()
 
 
-def choose_call(num_instances: int, max_block: int, shards: int, *,
-                instances_per_call: int | None, program: Any = None) -> tuple[int, int, int]:
+def choose_call(
+    num_instances: int,
+    max_block: int,
+    shards: int,
+    *,
+    instances_per_call: int | None,
+    program: Any = None,
+) -> tuple[int, int, int]:
   """(block size, instances per call, number of calls) for N instances over `shards` devices.
 
   A block holds at most `max_block` instances (the explainer's memory bound) and a power of two
@@ -176,8 +191,11 @@ def choose_call(num_instances: int, max_block: int, shards: int, *,
     per_call = (1 << (needed_units - 1).bit_length()) * unit
     if program is not None and instances_per_call is None:
       with _compiled_lock:
-        fitting = [(size, used_block) for used_block, size in _compiled_sizes.get(program, ())
-                   if num_instances <= size <= _REUSE_WASTE * per_call]
+        fitting = [
+            (size, used_block)
+            for used_block, size in _compiled_sizes.get(program, ())
+            if num_instances <= size <= _REUSE_WASTE * per_call
+        ]
       if fitting:
         per_call, block = min(fitting)
   if program is not None:
@@ -202,12 +220,15 @@ def key_plan(key, num_instances: int) -> KeyPlan:
   """The keys of N (local) instances from an int seed, one key, or N keys."""
   if keys_lib.is_key(key) and key.ndim:
     if key.shape != (num_instances,):
-      raise ValueError(f"key must be one key or {num_instances} keys (one per instance); got "
-                       f"a key array of shape {key.shape}.")
+      raise ValueError(
+          f"key must be one key or {num_instances} keys (one per instance); got "
+          f"a key array of shape {key.shape}."
+      )
     if isinstance(key, jax.core.Tracer):
       return KeyPlan(base=None, given=key, impl=jax.random.key_impl(key))
-    return KeyPlan(base=None, given=np.asarray(jax.random.key_data(key)),
-                   impl=jax.random.key_impl(key))
+    return KeyPlan(
+        base=None, given=np.asarray(jax.random.key_data(key)), impl=jax.random.key_impl(key)
+    )
   key = keys_lib.as_key(key)
   return KeyPlan(base=key, given=None, impl=jax.random.key_impl(key))
 
@@ -220,7 +241,7 @@ def _key_data_range(key, start, *, count: int):
 def _call_keys(plan: KeyPlan, global_start: int, local_start: int, count: int) -> np.ndarray:
   """Raw key data [count, ...] of instances from `global_start` (host numpy)."""
   if plan.given is not None:
-    return _pad(plan.given[local_start:local_start + count], count)
+    return _pad(plan.given[local_start : local_start + count], count)
   return np.asarray(_key_data_range(plan.base, np.uint32(global_start), count=count))
 
 
@@ -292,15 +313,16 @@ def host_rows(array, rows: slice, placement: Placement) -> np.ndarray:
     stop = held.stop if held.stop is not None else array.shape[0]
     if start <= covered < stop:
       end = min(stop, rows.stop)
-      pieces.append(np.asarray(shard.data)[covered - start:end - start])
+      pieces.append(np.asarray(shard.data)[covered - start : end - start])
       covered = end
     if covered >= rows.stop:
       return np.concatenate(pieces)
   raise ValueError(f"rows {rows.start}..{rows.stop} are not held by this process's devices.")
 
 
-def rows_to_devices(make_rows: Callable[[slice], np.ndarray], shape: tuple[int, ...],
-                    placement: Placement):
+def rows_to_devices(
+    make_rows: Callable[[slice], np.ndarray], shape: tuple[int, ...], placement: Placement
+):
   """An array of `shape` on the placement whose rows are computed on the host, each process
   computing only the rows its devices hold: make_rows(rows) -> host array of those rows."""
   if placement.mesh is None:
@@ -308,8 +330,9 @@ def rows_to_devices(make_rows: Callable[[slice], np.ndarray], shape: tuple[int, 
   if placement.process_local:  # This process's rows: its run along the axis (process order).
     local = shape[0] // jax.process_count()
     first = jax.process_index() * local
-    return jax.make_array_from_process_local_data(placement.sharding(),
-                                                  make_rows(slice(first, first + local)))
+    return jax.make_array_from_process_local_data(
+        placement.sharding(), make_rows(slice(first, first + local))
+    )
   made = {}
 
   def rows_of(index):
@@ -354,27 +377,47 @@ class CallPlan:
   placement: Placement
 
 
-def plan_calls(num_instances: int, max_block: int, placement: Placement, options: RunOptions,
-               *, program: Any = None, default_per_call: int | None = None) -> CallPlan:
+def plan_calls(
+    num_instances: int,
+    max_block: int,
+    placement: Placement,
+    options: RunOptions,
+    *,
+    program: Any = None,
+    default_per_call: int | None = None,
+) -> CallPlan:
   """Sizes every call of a run; in process_local mode, agrees with the other processes."""
   instances_per_call = options.instances_per_call or default_per_call
   global_offset, largest = 0, num_instances
   if placement.process_local:
     counts = np.asarray(multihost_utils.process_allgather(np.array([num_instances]))).ravel()
     if (counts < 1).any():
-      raise ValueError(f"process_local=True needs at least one row in every process; got row "
-                       f"counts {counts.tolist()}.")
-    global_offset = int(counts[:jax.process_index()].sum())
+      raise ValueError(
+          f"process_local=True needs at least one row in every process; got row "
+          f"counts {counts.tolist()}."
+      )
+    global_offset = int(counts[: jax.process_index()].sum())
     largest = int(counts.max())
-  block, per_call, _ = choose_call(largest, max_block, placement.local_shards,
-                                   instances_per_call=instances_per_call, program=program)
+  block, per_call, _ = choose_call(
+      largest,
+      max_block,
+      placement.local_shards,
+      instances_per_call=instances_per_call,
+      program=program,
+  )
   num_calls = math.ceil(largest / per_call)
   return CallPlan(num_instances, block, per_call, num_calls, global_offset, placement)
 
 
-def run_calls(call: Callable[..., Any], per_instance: Sequence, keys: KeyPlan, calls: CallPlan,
-              *, progress: bool | None,
-              prepare: Callable[..., tuple] | None = None) -> Iterator[tuple[int, Any]]:
+def run_calls(
+    call: Callable[..., Any],
+    per_instance: Sequence,
+    keys: KeyPlan,
+    calls: CallPlan,
+    *,
+    progress: bool | None,
+    prepare: Callable[..., tuple] | None = None,
+) -> Iterator[tuple[int, Any]]:
   """Runs `call` on consecutive fixed-size slices of the per-instance host arrays.
 
   Args:
@@ -426,8 +469,13 @@ def _finish(pending, bar, placement: Placement):
   return start, host
 
 
-def run_traced(call: Callable[..., Any], per_instance: Sequence, keys: KeyPlan, block_size: int,
-               placement: Placement):
+def run_traced(
+    call: Callable[..., Any],
+    per_instance: Sequence,
+    keys: KeyPlan,
+    block_size: int,
+    placement: Placement,
+):
   """One call over traced instances (under jit or grad): padded to whole blocks, no host work.
 
   Args:
@@ -435,8 +483,10 @@ def run_traced(call: Callable[..., Any], per_instance: Sequence, keys: KeyPlan, 
     block_size: instances per block; the call holds whole blocks per device.
   """
   if placement.multiprocess:
-    raise ValueError("explaining traced instances over several processes is not supported: "
-                     "pass concrete arrays.")
+    raise ValueError(
+        "explaining traced instances over several processes is not supported: "
+        "pass concrete arrays."
+    )
   num_instances = per_instance[0].shape[0]
   unit = block_size * placement.num_shards
   per_call = unit * math.ceil(num_instances / unit)
@@ -480,8 +530,9 @@ def put(host_tree, placement: Placement):
   return jax.tree.map(lambda leaf: jax.device_put(leaf, target), host_tree)
 
 
-def split_over(function: Callable, placement: Placement, split: tuple[bool, ...],
-               **static) -> Callable:
+def split_over(
+    function: Callable, placement: Placement, split: tuple[bool, ...], **static
+) -> Callable:
   """`function(*args, **static)` run per device with the flagged arguments split over the mesh.
 
   Arguments not flagged (parameters, tables, a shared key) are replicated; every output leaf is
@@ -492,16 +543,23 @@ def split_over(function: Callable, placement: Placement, split: tuple[bool, ...]
   """
   if placement.mesh is None:
     return functools.partial(function, **static)
-  return functools.partial(_split_call, function, tuple(static.items()), placement.mesh,
-                           placement.axis, tuple(split))
+  return functools.partial(
+      _split_call, function, tuple(static.items()), placement.mesh, placement.axis, tuple(split)
+  )
 
 
 @functools.partial(jax.jit, static_argnums=(0, 1, 2, 3, 4))
-def _split_call(function: Callable, static: tuple, mesh: Mesh, axis: str,
-                split: tuple[bool, ...], *args):
+def _split_call(
+    function: Callable, static: tuple, mesh: Mesh, axis: str, split: tuple[bool, ...], *args
+):
   in_specs = tuple(PartitionSpec(axis) if flag else PartitionSpec() for flag in split)
-  return jax.shard_map(functools.partial(function, **dict(static)), mesh=mesh, in_specs=in_specs,
-                       out_specs=PartitionSpec(axis), check_vma=False)(*args)
+  return jax.shard_map(
+      functools.partial(function, **dict(static)),
+      mesh=mesh,
+      in_specs=in_specs,
+      out_specs=PartitionSpec(axis),
+      check_vma=False,
+  )(*args)
 
 
 # ---- one explanation run, for every explainer ----
@@ -550,10 +608,25 @@ def explain_all(job: Job, key, options: RunOptions, placement: Placement):
     block = max(1, min(job.max_block, math.ceil(num_instances / placement.num_shards)))
     result = run_traced(job.call_for(block), job.per_instance, keys, block, placement)
     return job.finish(result, 0)
-  calls = plan_calls(num_instances, job.max_block, placement, options, program=job.program,
-                     default_per_call=job.default_per_call)
-  parts = [part for _, part in run_calls(job.call_for(calls.block_size), job.per_instance, keys,
-                                         calls, progress=options.progress, prepare=job.prepare)]
+  calls = plan_calls(
+      num_instances,
+      job.max_block,
+      placement,
+      options,
+      program=job.program,
+      default_per_call=job.default_per_call,
+  )
+  parts = [
+      part
+      for _, part in run_calls(
+          job.call_for(calls.block_size),
+          job.per_instance,
+          keys,
+          calls,
+          progress=options.progress,
+          prepare=job.prepare,
+      )
+  ]
   return job.finish(job.join(parts), 0)
 
 
@@ -561,12 +634,26 @@ def explain_parts(job: Job, key, options: RunOptions, placement: Placement) -> I
   """Runs a job call by call, yielding (index of the first instance, `finish` of the part)."""
   cache.enable_default()
   if job.traced or not all(isinstance(leaf, np.ndarray) for leaf in job.per_instance):
-    raise TypeError("explain_iter needs concrete inputs and parameters; under a JAX "
-                    "transformation (jit, grad, vmap) use explain.")
+    raise TypeError(
+        "explain_iter needs concrete inputs and parameters; under a JAX "
+        "transformation (jit, grad, vmap) use explain."
+    )
   num_instances = job.per_instance[0].shape[0]
   keys = key_plan(key, num_instances)
-  calls = plan_calls(num_instances, job.max_block, placement, options, program=job.program,
-                     default_per_call=job.default_per_call)
-  for start, part in run_calls(job.call_for(calls.block_size), job.per_instance, keys, calls,
-                               progress=options.progress, prepare=job.prepare):
+  calls = plan_calls(
+      num_instances,
+      job.max_block,
+      placement,
+      options,
+      program=job.program,
+      default_per_call=job.default_per_call,
+  )
+  for start, part in run_calls(
+      job.call_for(calls.block_size),
+      job.per_instance,
+      keys,
+      calls,
+      progress=options.progress,
+      prepare=job.prepare,
+  ):
     yield start, job.finish(part, start)

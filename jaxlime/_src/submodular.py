@@ -51,8 +51,10 @@ def submodular_pick(weights: jax.Array, num_picks: int) -> jax.Array:
   num_picks = checks.positive_int("num_picks", num_picks, minimum=0)
   num_instances, num_dims = weights.shape
   if num_picks > num_instances:
-    raise ValueError(f"num_picks={num_picks} exceeds the {num_instances} explanations (rows of "
-                     "weights); pick at most N.")
+    raise ValueError(
+        f"num_picks={num_picks} exceeds the {num_instances} explanations (rows of "
+        "weights); pick at most N."
+    )
   if num_picks == 0:
     return jnp.zeros(0, jnp.int32)
   magnitude = jnp.abs(weights.astype(jnp.promote_types(weights.dtype, jnp.float32)))
@@ -68,16 +70,20 @@ def submodular_pick(weights: jax.Array, num_picks: int) -> jax.Array:
     last = (num_instances - 1 - jnp.argmax(best[::-1])).astype(jnp.int32)
     return covered | used[last], available.at[last].set(False), picks.at[t].set(last)
 
-  carry = (jnp.zeros(num_dims, bool), jnp.ones(num_instances, bool),
-           jnp.zeros(num_picks, jnp.int32))
+  carry = (
+      jnp.zeros(num_dims, bool),
+      jnp.ones(num_instances, bool),
+      jnp.zeros(num_picks, jnp.int32),
+  )
   return jax.lax.fori_loop(0, num_picks, step, carry)[2]
 
 
 _submodular_pick_jit = jax.jit(submodular_pick, static_argnames="num_picks")
 
 
-def explanation_matrix(explanations: Explanation, *, by: str = "name"
-                       ) -> tuple[np.ndarray, list[Hashable]]:
+def explanation_matrix(
+    explanations: Explanation, *, by: str = "name"
+) -> tuple[np.ndarray, list[Hashable]]:
   """lime's explanation matrix W of N explanations (host side).
 
   W[i, j] is the sum over instance i's explained labels (label 1 in regression) of its weight
@@ -125,13 +131,17 @@ def _clamped(num_exps_desired, num_explanations: int) -> int:
   """lime's handling of num_exps_desired: an int, clamped to the explanations with a warning."""
   num_exps_desired = checks.positive_int("num_exps_desired", num_exps_desired, minimum=0)
   if num_exps_desired > num_explanations:
-    warnings.warn(f"num_exps_desired={num_exps_desired} is larger than the {num_explanations} "
-                  "explanations; returning all of them (as lime does).", stacklevel=3)
+    warnings.warn(
+        f"num_exps_desired={num_exps_desired} is larger than the {num_explanations} "
+        "explanations; returning all of them (as lime does).",
+        stacklevel=3,
+    )
   return min(num_exps_desired, num_explanations)
 
 
-def pick_explanations(explanations: Explanation, num_exps_desired: int = 5, *,
-                      by: str = "name") -> list[int]:
+def pick_explanations(
+    explanations: Explanation, num_exps_desired: int = 5, *, by: str = "name"
+) -> list[int]:
   """SP-LIME on explanations already computed: the indices lime's SubmodularPick would pick.
 
   Args:
@@ -181,9 +191,20 @@ class SubmodularPick:
       `segments` [M, H, W] is subset with the images.
   """
 
-  def __init__(self, explainer, data, model, method: str = "sample", sample_size: int = 1000,
-               num_exps_desired: int = 5, num_features: int = 10, *, key=0, by: str = "name",
-               **explain_kwargs):
+  def __init__(
+      self,
+      explainer,
+      data,
+      model,
+      method: str = "sample",
+      sample_size: int = 1000,
+      num_exps_desired: int = 5,
+      num_features: int = 10,
+      *,
+      key=0,
+      by: str = "name",
+      **explain_kwargs,
+  ):
     checks.check_option("method", method, METHODS)
     checks.check_option("by", by, FEATURE_KEYS)
     if isinstance(data, str):
@@ -195,8 +216,11 @@ class SubmodularPick:
     if method == "sample":
       sample_size = checks.positive_int("sample_size", sample_size, minimum=1)
       if sample_size > num_rows:
-        warnings.warn(f"sample_size={sample_size} is larger than the {num_rows} rows of data; "
-                      "using all of them (as lime does).", stacklevel=2)
+        warnings.warn(
+            f"sample_size={sample_size} is larger than the {num_rows} rows of data; "
+            "using all of them (as lime does).",
+            stacklevel=2,
+        )
         sample_size = num_rows
       indices = np.asarray(jax.random.permutation(sample_key, num_rows))[:sample_size]
     else:
@@ -210,9 +234,14 @@ class SubmodularPick:
       explain_kwargs["segments"] = np.asarray(segments)[indices]
     top_labels = explain_kwargs.pop("top_labels", 1)
     self.indices = indices
-    self.explanations = explainer.explain(candidates, model, key=explain_key,
-                                          num_features=num_features, top_labels=top_labels,
-                                          **explain_kwargs)
+    self.explanations = explainer.explain(
+        candidates,
+        model,
+        key=explain_key,
+        num_features=num_features,
+        top_labels=top_labels,
+        **explain_kwargs,
+    )
     num_exps_desired = _clamped(num_exps_desired, len(self.explanations))
     self.W, self.features = explanation_matrix(self.explanations, by=by)
     self.importance = np.sqrt(np.abs(self.W).sum(axis=0))

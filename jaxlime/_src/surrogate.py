@@ -113,8 +113,9 @@ def _ridge_coefficients(moments: _Moments, mask: jax.Array, alpha) -> tuple[jax.
   return coef * mask, inverse
 
 
-def _fit_on_mask(moments: _Moments, z0: jax.Array, label: int, mask: jax.Array, alpha, *,
-                 max_selected: int):
+def _fit_on_mask(
+    moments: _Moments, z0: jax.Array, label: int, mask: jax.Array, alpha, *, max_selected: int
+):
   """Final ridge fit and its statistics for label `label` on the features in `mask` [D].
 
   The mask selects at most `max_selected` (static) features: when that is fewer than D, the
@@ -131,8 +132,9 @@ def _fit_on_mask(moments: _Moments, z0: jax.Array, label: int, mask: jax.Array, 
     validf = valid.astype(maskf.dtype)
     chosen_coef = inverse @ (moments.cross[chosen, label] * validf) * validf
     coef = jnp.zeros(num_dims, maskf.dtype).at[chosen].set(chosen_coef)
-    variance_factor = jnp.zeros(num_dims, maskf.dtype).at[chosen].set(
-        jnp.diagonal(inverse) * validf)
+    variance_factor = (
+        jnp.zeros(num_dims, maskf.dtype).at[chosen].set(jnp.diagonal(inverse) * validf)
+    )
   else:
     system = _masked_system(moments.gram, mask, alpha)
     inverse = linalg.spd_inverse(system)
@@ -254,9 +256,7 @@ def select_features(
   if method == "lasso_path":
     select = functools.partial(lasso.lasso_path_mask, num_features=num_features)
     return jax.vmap(select, in_axes=(None, 1, None))(z_columns.T, y, moments.weights)
-  raise ValueError(
-      f"feature_selection must be one of {FEATURE_SELECTION_METHODS}; got {method!r}."
-  )
+  raise ValueError(f"feature_selection must be one of {FEATURE_SELECTION_METHODS}; got {method!r}.")
 
 
 def fit_surrogate(
@@ -308,14 +308,26 @@ def fit_surrogate(
         f"weights {weights.shape}."
     )
   dtype = jnp.result_type(z.dtype, y.dtype, jnp.float32)
-  return fit_surrogate_columns(z.T.astype(dtype), y.astype(dtype), jnp.asarray(weights, dtype),
-                               num_features=int(num_features),
-                               feature_selection=feature_selection, alpha=alpha)
+  return fit_surrogate_columns(
+      z.T.astype(dtype),
+      y.astype(dtype),
+      jnp.asarray(weights, dtype),
+      num_features=int(num_features),
+      feature_selection=feature_selection,
+      alpha=alpha,
+  )
 
 
-def fit_surrogate_columns(z_columns: jax.Array, y: jax.Array, weights: jax.Array, *,
-                          num_features: int, feature_selection: str, alpha=1.0,
-                          feature_mask: jax.Array | None = None) -> Surrogate:
+def fit_surrogate_columns(
+    z_columns: jax.Array,
+    y: jax.Array,
+    weights: jax.Array,
+    *,
+    num_features: int,
+    feature_selection: str,
+    alpha=1.0,
+    feature_mask: jax.Array | None = None,
+) -> Surrogate:
   """`fit_surrogate` on column-major samples z_columns [D, S] (column 0 the instance).
 
   The explainers keep samples column-major: with D of a few dozen, reductions over [S, D] rows
@@ -350,8 +362,9 @@ def fit_surrogate_columns(z_columns: jax.Array, y: jax.Array, weights: jax.Array
   )
 
 
-def explained_labels(prediction: jax.Array, *, labels: tuple[int, ...] | None,
-                     top_labels: int | None) -> jax.Array:
+def explained_labels(
+    prediction: jax.Array, *, labels: tuple[int, ...] | None, top_labels: int | None
+) -> jax.Array:
   """[L] int32 labels of one instance: `labels`, or the `top_labels` highest of prediction [C].
 
   lime's `argsort(prediction)[-top_labels:]` reversed: highest first, and among equal outputs
@@ -362,10 +375,19 @@ def explained_labels(prediction: jax.Array, *, labels: tuple[int, ...] | None,
   return jnp.asarray(labels, jnp.int32)
 
 
-def fit_local(z_columns: jax.Array, outputs: jax.Array, distances: jax.Array, kernel_width, *,
-              kernel: Callable | None, labels: tuple[int, ...] | None, top_labels: int | None,
-              num_features: int, feature_selection: str,
-              feature_mask: jax.Array | None = None) -> Surrogate:
+def fit_local(
+    z_columns: jax.Array,
+    outputs: jax.Array,
+    distances: jax.Array,
+    kernel_width,
+    *,
+    kernel: Callable | None,
+    labels: tuple[int, ...] | None,
+    top_labels: int | None,
+    num_features: int,
+    feature_selection: str,
+    feature_mask: jax.Array | None = None,
+) -> Surrogate:
   """The step every modality shares: kernel weights, the labels to explain, the surrogate.
 
   Args:
@@ -387,6 +409,11 @@ def fit_local(z_columns: jax.Array, outputs: jax.Array, distances: jax.Array, ke
     weights = kernel(distances, kernel_width)
   chosen = explained_labels(outputs[0], labels=labels, top_labels=top_labels)
   fit = fit_surrogate_columns(
-      z_columns, outputs[:, chosen], jnp.asarray(weights, z_columns.dtype),
-      num_features=num_features, feature_selection=feature_selection, feature_mask=feature_mask)
+      z_columns,
+      outputs[:, chosen],
+      jnp.asarray(weights, z_columns.dtype),
+      num_features=num_features,
+      feature_selection=feature_selection,
+      feature_mask=feature_mask,
+  )
   return fit._replace(labels=chosen, prediction=outputs[0])

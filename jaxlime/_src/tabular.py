@@ -60,8 +60,9 @@ class TabularDomain(ValueDomain):
           names[column] = bin_names[int(bins[column])]
     return names
 
-  def instance_panel(self, explanation: Explanation, index: int, weights: Mapping[int, float]
-                     ) -> str:
+  def instance_panel(
+      self, explanation: Explanation, index: int, weights: Mapping[int, float]
+  ) -> str:
     """lime's third panel: the explained features' values, tinted by their weight."""
     from jaxlime._src import html as html_lib
 
@@ -70,8 +71,11 @@ class TabularDomain(ValueDomain):
     for column in weights:
       value = f"{row[column]:.2f}"
       names = self.categorical_names.get(column)
-      if column in self.categorical_features and names is not None and (
-          0 <= int(row[column]) < len(names)):
+      if (
+          column in self.categorical_features
+          and names is not None
+          and (0 <= int(row[column]) < len(names))
+      ):
         value = str(names[int(row[column])])
       rows.append((self.base_names[column], value, weights[column]))
     return html_lib.values_panel(rows)
@@ -127,7 +131,7 @@ def build_tables(
     keys[column, :count] = values
     ends = np.cumsum(frequencies)
     ends[-1] = 1.0  # Draws lie strictly below 1, so the last real choice catches them all.
-    cdf[column, :count - 1] = ends[:-1]
+    cdf[column, : count - 1] = ends[:-1]
     starts = ends - frequencies
     slope[column], offset[column], scale[column] = 0.0, 0.0, 0.0
     loc[column, :count] = values
@@ -222,16 +226,17 @@ class TabularExplainer:
       shared_samples: bool = False,
   ):
     checks.check_option("mode", mode, MODES)
-    checks.check_option("feature_selection", feature_selection,
-                        surrogate.FEATURE_SELECTION_METHODS)
+    checks.check_option("feature_selection", feature_selection, surrogate.FEATURE_SELECTION_METHODS)
     self.frame_schema = None
     if frames.is_dataframe(training_data):
       self.frame_schema = frames.schema_from_frame(training_data, categorical_features)
       if feature_names is None:
         feature_names = [str(c) for c in training_data.columns]
       categorical_features = sorted(self.frame_schema.categories)
-      categorical_names = {**{j: list(v) for j, v in self.frame_schema.categories.items()},
-                           **(categorical_names or {})}
+      categorical_names = {
+          **{j: list(v) for j, v in self.frame_schema.categories.items()},
+          **(categorical_names or {}),
+      }
       training_data = self.frame_schema.encode(training_data, "training_data")
     if discretize_continuous and not isinstance(discretizer, discretize_lib.DiscretizerStats):
       checks.check_option("discretizer", discretizer, DISCRETIZERS)
@@ -247,7 +252,8 @@ class TabularExplainer:
     if training_data_stats is not None and not discretize_continuous:
       raise ValueError(
           "training_data_stats holds per-bin statistics, which only discretize_continuous=True "
-          "uses; without discretization pass training_data.")
+          "uses; without discretization pass training_data."
+      )
 
     if training_data is not None:
       training_data = checks.as_finite_matrix("training_data", training_data)
@@ -261,14 +267,12 @@ class TabularExplainer:
     categorical_features = sorted(int(c) for c in (categorical_features or []))
     for column in categorical_features:
       if not 0 <= column < num_columns:
-        raise ValueError(
-            f"categorical_features has column {column}, outside 0..{num_columns - 1}.")
+        raise ValueError(f"categorical_features has column {column}, outside 0..{num_columns - 1}.")
     if feature_names is None:
       feature_names = [str(i) for i in range(num_columns)]
     feature_names = [str(name) for name in feature_names]
     if len(feature_names) != num_columns:
-      raise ValueError(
-          f"feature_names has {len(feature_names)} names for {num_columns} columns.")
+      raise ValueError(f"feature_names has {len(feature_names)} names for {num_columns} columns.")
 
     self.mode = mode
     self.feature_names = feature_names
@@ -280,8 +284,9 @@ class TabularExplainer:
     self.shared_samples = bool(shared_samples)
     self.kernel = kernel
     self.random_state = random_state
-    self.kernel_width = float(kernel_width if kernel_width is not None
-                              else 0.75 * math.sqrt(num_columns))
+    self.kernel_width = float(
+        kernel_width if kernel_width is not None else 0.75 * math.sqrt(num_columns)
+    )
     if not self.kernel_width > 0:
       raise ValueError(f"kernel_width must be > 0; got {kernel_width}.")
 
@@ -291,11 +296,16 @@ class TabularExplainer:
     elif discretize_continuous:
       if training_data_stats is not None:
         self.discretizer = discretize_lib.stats_discretizer(
-            training_data_stats, categorical_features, feature_names, num_features=num_columns)
+            training_data_stats, categorical_features, feature_names, num_features=num_columns
+        )
       else:
         self.discretizer = discretize_lib.build_discretizer(
-            discretizer, training_data, categorical_features, feature_names,
-            training_labels=training_labels)
+            discretizer,
+            training_data,
+            categorical_features,
+            feature_names,
+            training_labels=training_labels,
+        )
     self._set_statistics(training_data, training_data_stats)
 
   def _set_statistics(self, training_data, training_data_stats):
@@ -323,8 +333,9 @@ class TabularExplainer:
     scale = np.where(scale == 0, 1.0, scale)  # scikit-learn's StandardScaler does the same.
     self.choice_values = values
     dtype = jax.dtypes.canonicalize_dtype(jnp.float64)
-    self.tables = build_tables(num_columns, choice_columns, values, frequencies, mean, scale,
-                               self.discretizer, dtype)
+    self.tables = build_tables(
+        num_columns, choice_columns, values, frequencies, mean, scale, self.discretizer, dtype
+    )
     self.domain = TabularDomain(
         mode=self.mode,
         class_names=None if self.class_names is None else tuple(self.class_names),
@@ -390,12 +401,25 @@ class TabularExplainer:
       An `Explanation` with coef [N, L, F] and L = len(labels), top_labels, or 1 (regression);
       sharded like the instances when a mesh of one process is used.
     """
-    run = streaming.RunOptions(batch_size=batch_size, instances_per_call=instances_per_call,
-                               progress=progress, mesh=mesh, axis=axis,
-                               process_local=process_local)
-    job, placement = self._job(X, model, run, key, num_samples=num_samples,
-                               num_features=num_features, labels=labels, top_labels=top_labels,
-                               model_input_dtype=model_input_dtype)
+    run = streaming.RunOptions(
+        batch_size=batch_size,
+        instances_per_call=instances_per_call,
+        progress=progress,
+        mesh=mesh,
+        axis=axis,
+        process_local=process_local,
+    )
+    job, placement = self._job(
+        X,
+        model,
+        run,
+        key,
+        num_samples=num_samples,
+        num_features=num_features,
+        labels=labels,
+        top_labels=top_labels,
+        model_input_dtype=model_input_dtype,
+    )
     return streaming.explain_all(job, self._key(key), run, placement)
 
   def explain_iter(
@@ -423,12 +447,25 @@ class TabularExplainer:
     gets the parts of its own rows (indices local to its X). Arguments as in `explain`; X
     must hold concrete values.
     """
-    run = streaming.RunOptions(batch_size=batch_size, instances_per_call=instances_per_call,
-                               progress=progress, mesh=mesh, axis=axis,
-                               process_local=process_local)
-    job, placement = self._job(X, model, run, key, num_samples=num_samples,
-                               num_features=num_features, labels=labels, top_labels=top_labels,
-                               model_input_dtype=model_input_dtype)
+    run = streaming.RunOptions(
+        batch_size=batch_size,
+        instances_per_call=instances_per_call,
+        progress=progress,
+        mesh=mesh,
+        axis=axis,
+        process_local=process_local,
+    )
+    job, placement = self._job(
+        X,
+        model,
+        run,
+        key,
+        num_samples=num_samples,
+        num_features=num_features,
+        labels=labels,
+        top_labels=top_labels,
+        model_input_dtype=model_input_dtype,
+    )
     yield from streaming.explain_parts(job, self._key(key), run, placement)
 
   def explain_fn(
@@ -459,19 +496,44 @@ class TabularExplainer:
       fn(x, key) -> `jaxlime.Surrogate` with coef [L, F], labels [L] and prediction [C].
     """
     if self.shared_samples:
-      raise ValueError("explain_fn explains one instance on its own samples; an explainer with "
-                       "shared_samples=True shares one pool across a batch. Use explain.")
+      raise ValueError(
+          "explain_fn explains one instance on its own samples; an explainer with "
+          "shared_samples=True shares one pool across a batch. Use explain."
+      )
     adapter, config, _ = self._configure(
-        model, None, num_samples=num_samples, num_features=num_features, labels=labels,
-        top_labels=top_labels, batch_size=batch_size, model_input_dtype=model_input_dtype)
-    return functools.partial(tabular_core.explain_instance, adapter.params, tables=self.tables,
-                             kernel_width=self.kernel_width, config=config, apply=adapter.apply)
+        model,
+        None,
+        num_samples=num_samples,
+        num_features=num_features,
+        labels=labels,
+        top_labels=top_labels,
+        batch_size=batch_size,
+        model_input_dtype=model_input_dtype,
+    )
+    return functools.partial(
+        tabular_core.explain_instance,
+        adapter.params,
+        tables=self.tables,
+        kernel_width=self.kernel_width,
+        config=config,
+        apply=adapter.apply,
+    )
 
   def _key(self, key):
     return key if key is not None else (self.random_state or 0)
 
-  def _configure(self, model, host_X, *, num_samples, num_features, labels, top_labels,
-                 batch_size, model_input_dtype):
+  def _configure(
+      self,
+      model,
+      host_X,
+      *,
+      num_samples,
+      num_features,
+      labels,
+      top_labels,
+      batch_size,
+      model_input_dtype,
+  ):
     """The model adapter, the static program options for blocks of one instance (checked
     against the model), and the largest block the memory bound allows."""
     num_samples = checks.positive_int("num_samples", num_samples, minimum=2)
@@ -479,8 +541,12 @@ class TabularExplainer:
     dtype = self.tables.mean.dtype
     input_dtype = None if model_input_dtype is None else jnp.dtype(model_input_dtype).name
     adapter, num_outputs = checks.model_outputs(
-        model, (self.num_features_in,), input_dtype or dtype, self.mode,
-        example=None if host_X is None else host_X[0])
+        model,
+        (self.num_features_in,),
+        input_dtype or dtype,
+        self.mode,
+        example=None if host_X is None else host_X[0],
+    )
     if self.mode == "classification":
       if top_labels is not None:
         top_labels = checks.positive_int("top_labels", top_labels, minimum=1)
@@ -521,7 +587,8 @@ class TabularExplainer:
     # (and slicing a sharded array with explicit axes is avoided).
     host_X = streaming.to_host(X, placement) if concrete else None
     adapter, config, (max_block, rows) = self._configure(
-        model, host_X, batch_size=run.batch_size, **options)
+        model, host_X, batch_size=run.batch_size, **options
+    )
     dtype = self.tables.mean.dtype
     if concrete:
       if np.dtype(host_X.dtype).itemsize > np.dtype(dtype).itemsize:
@@ -538,18 +605,23 @@ class TabularExplainer:
     split = (False, True, not self.shared_samples, False, False)
     if self.shared_samples:
       if keys_lib.is_key(key) and key.ndim:
-        raise ValueError("shared_samples=True draws one pool of samples from one key; got "
-                         f"a key array of shape {key.shape}.")
+        raise ValueError(
+            "shared_samples=True draws one pool of samples from one key; got "
+            f"a key array of shape {key.shape}."
+        )
       pool_key = keys_lib.as_key(self._key(key))
       pool_key = jax.random.wrap_key_data(
           jax.random.key_data(pool_key),
-          impl=keys_lib.impl_for(jax.random.key_impl(pool_key), placement.mesh is not None))
+          impl=keys_lib.impl_for(jax.random.key_impl(pool_key), placement.mesh is not None),
+      )
 
     def call_for(block_size):
-      block_config = dataclasses.replace(config, block_size=block_size,
-                                         chunk_size=min(rows, block_size * config.num_samples))
-      program = streaming.split_over(tabular_core.explain_tabular, placement, split,
-                                     config=block_config, apply=adapter.apply)
+      block_config = dataclasses.replace(
+          config, block_size=block_size, chunk_size=min(rows, block_size * config.num_samples)
+      )
+      program = streaming.split_over(
+          tabular_core.explain_tabular, placement, split, config=block_config, apply=adapter.apply
+      )
 
       def call(instances, keys):
         if self.shared_samples:  # One pool of samples for every instance, from the key itself.
@@ -561,7 +633,7 @@ class TabularExplainer:
     domain = self._domain_for(config.num_outputs)
 
     def finish(fit, start):
-      rows = instances[start:start + fit.coef.shape[0]]
+      rows = instances[start : start + fit.coef.shape[0]]
       if checks.is_concrete(fit):
         fit, rows = streaming.put((fit, rows), placement)
       result = Explanation.from_surrogate(fit, rows, domain=domain)
@@ -569,9 +641,14 @@ class TabularExplainer:
       return result
 
     tables_shape = jax.tree.map(np.shape, self.tables)
-    job = streaming.Job(per_instance=(instances,), call_for=call_for, finish=finish,
-                        max_block=max_block, traced=not checks.is_concrete(adapter.params),
-                        program=("tabular", placement, config, adapter.apply, tables_shape))
+    job = streaming.Job(
+        per_instance=(instances,),
+        call_for=call_for,
+        finish=finish,
+        max_block=max_block,
+        traced=not checks.is_concrete(adapter.params),
+        program=("tabular", placement, config, adapter.apply, tables_shape),
+    )
     return job, placement
 
   def _domain_for(self, num_outputs: int) -> TabularDomain:
@@ -590,7 +667,9 @@ class TabularExplainer:
             f"never seen in the training data (seen: {np.asarray(seen).tolist()}). As in lime, "
             "perturbations never reproduce such a value: the feature is 'same as the instance' "
             "only in row 0, so its weight says how the model treats every seen category "
-            "against this unseen one.", stacklevel=3)
+            "against this unseen one.",
+            stacklevel=3,
+        )
 
 
 def plan_blocks(num_samples: int, num_columns: int, batch_size: int | None) -> tuple[int, int]:

@@ -91,10 +91,11 @@ def _select_choice(uniform: jax.Array, tables: TabularTables) -> tuple[jax.Array
     choice = jnp.zeros(uniform.shape, jnp.int32)
     entries = [jnp.broadcast_to(table[:, :1], uniform.shape) for table in per_choice]
     for c in range(1, num_choices):
-      above = uniform > tables.cdf[:, c - 1:c]
+      above = uniform > tables.cdf[:, c - 1 : c]
       choice = choice + above
-      entries = [jnp.where(above, table[:, c:c + 1], entry)
-                 for table, entry in zip(per_choice, entries)]
+      entries = [
+          jnp.where(above, table[:, c : c + 1], entry) for table, entry in zip(per_choice, entries)
+      ]
     return choice, *entries
   choice = jnp.sum(uniform[..., None] > tables.cdf[:, None, :], axis=-1, dtype=jnp.int32)
   flat = choice + jnp.arange(uniform.shape[0], dtype=jnp.int32)[:, None] * num_choices
@@ -144,8 +145,9 @@ def instance_choice(x: jax.Array, tables: TabularTables) -> jax.Array:
   return jnp.where(jnp.any(match, axis=-1), jnp.argmax(match, axis=-1), -1).astype(jnp.int32)
 
 
-def perturb_instance(x: jax.Array, choice: jax.Array, values: jax.Array, tables: TabularTables,
-                     config: TabularConfig) -> tuple[jax.Array, jax.Array]:
+def perturb_instance(
+    x: jax.Array, choice: jax.Array, values: jax.Array, tables: TabularTables, config: TabularConfig
+) -> tuple[jax.Array, jax.Array]:
   """Turns drawn perturbations into one instance's model inputs and interpretable samples.
 
   Args:
@@ -180,9 +182,16 @@ def _as_outputs(outputs: jax.Array, mode: str) -> jax.Array:
 def _fit_instance(z, outputs, kernel_width, config: TabularConfig) -> surrogate.Surrogate:
   """Weights, label choice and surrogate fit of one instance: z [D, S], outputs [S, C]."""
   return surrogate.fit_local(
-      z, outputs, kernels.euclidean_distances_columns(z), kernel_width, kernel=config.kernel,
-      labels=config.labels, top_labels=config.top_labels, num_features=config.num_features,
-      feature_selection=config.feature_selection)
+      z,
+      outputs,
+      kernels.euclidean_distances_columns(z),
+      kernel_width,
+      kernel=config.kernel,
+      labels=config.labels,
+      top_labels=config.top_labels,
+      num_features=config.num_features,
+      feature_selection=config.feature_selection,
+  )
 
 
 def _evaluate(apply, params, inputs, config: TabularConfig, dtype) -> jax.Array:
@@ -231,9 +240,16 @@ def _explain_block_shared(params, x_block, pool, tables, kernel_width, config, a
   return jax.vmap(fit_one)(x_block, instance_outputs)
 
 
-def explain_instance(params: Any, x: jax.Array, key: jax.Array, *, tables: TabularTables,
-                     kernel_width, config: TabularConfig,
-                     apply: Callable) -> surrogate.Surrogate:
+def explain_instance(
+    params: Any,
+    x: jax.Array,
+    key: jax.Array,
+    *,
+    tables: TabularTables,
+    kernel_width,
+    config: TabularConfig,
+    apply: Callable,
+) -> surrogate.Surrogate:
   """lime's tabular explanation of ONE instance: the function `explain_fn` returns.
 
   The same steps as a block of `explain_tabular`, written for one instance so that research
@@ -261,9 +277,16 @@ def explain_instance(params: Any, x: jax.Array, key: jax.Array, *, tables: Tabul
 
 
 @functools.partial(jax.jit, static_argnames=("config", "apply"))
-def explain_tabular(params: Any, instances: jax.Array, keys: jax.Array, tables: TabularTables,
-                    kernel_width, *, config: TabularConfig,
-                    apply: Callable) -> surrogate.Surrogate:
+def explain_tabular(
+    params: Any,
+    instances: jax.Array,
+    keys: jax.Array,
+    tables: TabularTables,
+    kernel_width,
+    *,
+    config: TabularConfig,
+    apply: Callable,
+) -> surrogate.Surrogate:
   """Explains N tabular instances in blocks; the jitted program behind `TabularExplainer`.
 
   Instance i draws its perturbations from keys[i] alone, so its explanation does not depend on
@@ -292,8 +315,11 @@ def explain_tabular(params: Any, instances: jax.Array, keys: jax.Array, tables: 
   if config.shared_samples:
     pool_bits = draw_bits(keys, config.num_samples, num_columns)
     pool_choice, pool_values = draw_tabular(pool_bits, tables, dtype)
-    pool_inputs = jnp.where(tables.is_choice[:, None], pool_values,
-                            pool_values * tables.std[:, None] + tables.mean[:, None]).T
+    pool_inputs = jnp.where(
+        tables.is_choice[:, None],
+        pool_values,
+        pool_values * tables.std[:, None] + tables.mean[:, None],
+    ).T
     pool_outputs = _evaluate(apply, params, pool_inputs, config, dtype)
     pool = (pool_choice, pool_values, pool_outputs)
 
@@ -307,7 +333,8 @@ def explain_tabular(params: Any, instances: jax.Array, keys: jax.Array, tables: 
     def run_block(args):
       x_block, key_block = args
       return _explain_block_independent(
-          params, x_block, key_block, tables, kernel_width, config, apply)
+          params, x_block, key_block, tables, kernel_width, config, apply
+      )
 
     fit = jax.lax.map(run_block, (x_blocks, key_blocks))
 

@@ -107,21 +107,23 @@ class TextExplainer:
       random_state: int | None = None,
       max_length: int | None = None,
   ):
-    checks.check_option("feature_selection", feature_selection,
-                        surrogate.FEATURE_SELECTION_METHODS)
+    checks.check_option("feature_selection", feature_selection, surrogate.FEATURE_SELECTION_METHODS)
     if kernel is not None and not callable(kernel):
       raise TypeError(f"kernel must be a callable kernel(distances, kernel_width); got {kernel!r}.")
     if not (isinstance(kernel_width, numbers.Real) and kernel_width > 0):
       raise ValueError(f"kernel_width must be a number > 0; got {kernel_width!r}.")
     if not (callable(split_expression) or isinstance(split_expression, str)):
-      raise TypeError("split_expression must be a regular expression string or a callable "
-                      f"text -> list of words; got {type(split_expression).__name__}.")
+      raise TypeError(
+          "split_expression must be a regular expression string or a callable "
+          f"text -> list of words; got {type(split_expression).__name__}."
+      )
     if isinstance(split_expression, str):
       try:
         re.compile(split_expression)
       except re.error as error:
-        raise ValueError(f"split_expression {split_expression!r} is not a valid regular "
-                         f"expression: {error}.") from error
+        raise ValueError(
+            f"split_expression {split_expression!r} is not a valid regular " f"expression: {error}."
+        ) from error
     if mask_string is not None and not isinstance(mask_string, str):
       raise TypeError(f"mask_string must be a str or None; got {type(mask_string).__name__}.")
     self.kernel_width = float(kernel_width)
@@ -133,13 +135,19 @@ class TextExplainer:
     self.mask_string = mask_string
     self.char_level = bool(char_level)
     self.random_state = random_state
-    self.max_length = (None if max_length is None else
-                       checks.positive_int("max_length", max_length, minimum=1))
+    self.max_length = (
+        None if max_length is None else checks.positive_int("max_length", max_length, minimum=1)
+    )
 
   def index(self, text: str) -> IndexedText:
     """The text split into this explainer's features."""
-    return index_text(text, split_expression=self.split_expression, bow=self.bow,
-                      mask_string=self.mask_string, char_level=self.char_level)
+    return index_text(
+        text,
+        split_expression=self.split_expression,
+        bow=self.bow,
+        mask_string=self.mask_string,
+        char_level=self.char_level,
+    )
 
   def split(self, text: str) -> list[str]:
     """The word occurrences of `text` in order (characters with char_level).
@@ -216,12 +224,26 @@ class TextExplainer:
       A `TextExplanation` with coef [N, L, D], D the batch's largest number of features
       (rounded up to a multiple of 8).
     """
-    run = streaming.RunOptions(batch_size=batch_size, instances_per_call=instances_per_call,
-                               progress=progress, mesh=mesh, axis=axis,
-                               process_local=process_local)
-    job, placement = self._job(texts, model, run, tokenizer=tokenizer, num_samples=num_samples,
-                               num_features=num_features, labels=labels, top_labels=top_labels,
-                               pad_token_id=pad_token_id, mask_token_id=mask_token_id)
+    run = streaming.RunOptions(
+        batch_size=batch_size,
+        instances_per_call=instances_per_call,
+        progress=progress,
+        mesh=mesh,
+        axis=axis,
+        process_local=process_local,
+    )
+    job, placement = self._job(
+        texts,
+        model,
+        run,
+        tokenizer=tokenizer,
+        num_samples=num_samples,
+        num_features=num_features,
+        labels=labels,
+        top_labels=top_labels,
+        pad_token_id=pad_token_id,
+        mask_token_id=mask_token_id,
+    )
     return streaming.explain_all(job, self._key(key), run, placement)
 
   def explain_iter(
@@ -249,16 +271,31 @@ class TextExplainer:
     For streaming many texts to disk: each part is computed while the previous one is handed
     back, and the parts equal `explain`'s result. Arguments as in `explain`.
     """
-    run = streaming.RunOptions(batch_size=batch_size, instances_per_call=instances_per_call,
-                               progress=progress, mesh=mesh, axis=axis,
-                               process_local=process_local)
-    job, placement = self._job(texts, model, run, tokenizer=tokenizer, num_samples=num_samples,
-                               num_features=num_features, labels=labels, top_labels=top_labels,
-                               pad_token_id=pad_token_id, mask_token_id=mask_token_id)
+    run = streaming.RunOptions(
+        batch_size=batch_size,
+        instances_per_call=instances_per_call,
+        progress=progress,
+        mesh=mesh,
+        axis=axis,
+        process_local=process_local,
+    )
+    job, placement = self._job(
+        texts,
+        model,
+        run,
+        tokenizer=tokenizer,
+        num_samples=num_samples,
+        num_features=num_features,
+        labels=labels,
+        top_labels=top_labels,
+        pad_token_id=pad_token_id,
+        mask_token_id=mask_token_id,
+    )
     yield from streaming.explain_parts(job, self._key(key), run, placement)
 
-  def tokenize(self, texts: Sequence[str] | str, tokenizer: Callable, *,
-               pad_token_id: int = 0) -> text_core.TokenizedText:
+  def tokenize(
+      self, texts: Sequence[str] | str, tokenizer: Callable, *, pad_token_id: int = 0
+  ) -> text_core.TokenizedText:
     """The texts tokenised as the token path tokenises them, for `explain_fn`.
 
     Returns:
@@ -266,10 +303,10 @@ class TextExplainer:
       rounded up to a multiple of 4) and num_words [N].
     """
     indexed = self._indexed(_as_texts(texts))
-    ids, features, num_words = self._tokenized(indexed, tokenizer,
-                                               text_models.token_id("pad_token_id", pad_token_id))
-    return text_core.TokenizedText(jnp.asarray(ids), jnp.asarray(features),
-                                   jnp.asarray(num_words))
+    ids, features, num_words = self._tokenized(
+        indexed, tokenizer, text_models.token_id("pad_token_id", pad_token_id)
+    )
+    return text_core.TokenizedText(jnp.asarray(ids), jnp.asarray(features), jnp.asarray(num_words))
 
   def explain_fn(
       self,
@@ -304,13 +341,27 @@ class TextExplainer:
     num_tokens = checks.positive_int("num_tokens", num_tokens, minimum=1)
     num_dims = checks.positive_int("num_dims", num_dims, minimum=1)
     adapter, config, _ = self._token_config(
-        model, tokenizer, num_tokens=num_tokens, num_samples=num_samples,
-        num_features=num_features, labels=labels, top_labels=top_labels, batch_size=batch_size,
-        pad_token_id=pad_token_id, mask_token_id=mask_token_id)
+        model,
+        tokenizer,
+        num_tokens=num_tokens,
+        num_samples=num_samples,
+        num_features=num_features,
+        labels=labels,
+        top_labels=top_labels,
+        batch_size=batch_size,
+        pad_token_id=pad_token_id,
+        mask_token_id=mask_token_id,
+    )
     dtype = jax.dtypes.canonicalize_dtype(jnp.float64)
-    return functools.partial(text_core.explain_instance, adapter.params,
-                             kernel_width=jnp.asarray(self.kernel_width, dtype),
-                             num_dims=num_dims, config=config, apply=adapter.apply, dtype=dtype)
+    return functools.partial(
+        text_core.explain_instance,
+        adapter.params,
+        kernel_width=jnp.asarray(self.kernel_width, dtype),
+        num_dims=num_dims,
+        config=config,
+        apply=adapter.apply,
+        dtype=dtype,
+    )
 
   def _key(self, key):
     return key if key is not None else (self.random_state or 0)
@@ -319,8 +370,11 @@ class TextExplainer:
     indexed = tuple(self.index(text) for text in texts)
     for position, item in enumerate(indexed):
       if item.num_features == 0:
-        how = ("characters" if self.char_level else
-               f"words (split_expression={self.split_expression!r})")
+        how = (
+            "characters"
+            if self.char_level
+            else f"words (split_expression={self.split_expression!r})"
+        )
         raise ValueError(f"texts[{position}] has no {how} to explain: {item.raw!r:.80}.")
     return indexed
 
@@ -350,8 +404,9 @@ class TextExplainer:
       num_outputs = num_outputs_of()
       if num_outputs not in domains:
         class_names = self.class_names or tuple(str(c) for c in range(num_outputs))
-        domains[num_outputs] = TextDomain(mode="classification", class_names=class_names,
-                                          texts=indexed)
+        domains[num_outputs] = TextDomain(
+            mode="classification", class_names=class_names, texts=indexed
+        )
       positions = np.arange(start, start + count, dtype=np.int32)
       if checks.is_concrete(fit):
         fit, positions = streaming.put((fit, positions), placement)
@@ -369,12 +424,26 @@ class TextExplainer:
       return None, top_labels
     return checks.labels_in_range(labels, num_outputs), None
 
-  def _string_job(self, indexed, model, num_words, num_dims, run, placement, *, num_samples,
-                  num_features, labels, top_labels):
+  def _string_job(
+      self,
+      indexed,
+      model,
+      num_words,
+      num_dims,
+      run,
+      placement,
+      *,
+      num_samples,
+      num_features,
+      labels,
+      top_labels,
+  ):
     """The string path: masks (JAX), strings and model (host), fit (JAX), call by call."""
     if not callable(model):
-      raise TypeError(f"model must be a callable list[str] -> [B, C] probabilities (or pass a "
-                      f"tokenizer for the token path); got {type(model).__name__}.")
+      raise TypeError(
+          f"model must be a callable list[str] -> [B, C] probabilities (or pass a "
+          f"tokenizer for the token path); got {type(model).__name__}."
+      )
     num_samples = checks.positive_int("num_samples", num_samples, minimum=2)
     num_features = checks.positive_int("num_features", num_features, minimum=1)
     batch_size = DEFAULT_STRING_BATCH
@@ -383,16 +452,22 @@ class TextExplainer:
     num_outputs = text_models.call_string_model(model, [indexed[0].raw], 1).shape[1]
     labels, top_labels = self._resolve_labels(labels, top_labels, num_outputs)
     config = text_core.TextConfig(
-        num_samples=num_samples, num_features=num_features,
-        feature_selection=self.feature_selection, kernel=self.kernel, labels=labels,
-        top_labels=top_labels)
+        num_samples=num_samples,
+        num_features=num_features,
+        feature_selection=self.feature_selection,
+        kernel=self.kernel,
+        labels=labels,
+        top_labels=top_labels,
+    )
     max_block = max(1, max(batch_size, _STRING_BLOCK_ROWS) // num_samples)
     dtype = jax.dtypes.canonicalize_dtype(jnp.float64)
     kernel_width = jnp.asarray(self.kernel_width, dtype)
-    sample = streaming.split_over(text_core.sample_masks, placement, (True, True),
-                                  num_dims=num_dims, num_samples=num_samples)
-    fit = streaming.split_over(text_core.fit_masks, placement, (True, True, True, False),
-                               config=config)
+    sample = streaming.split_over(
+        text_core.sample_masks, placement, (True, True), num_dims=num_dims, num_samples=num_samples
+    )
+    fit = streaming.split_over(
+        text_core.fit_masks, placement, (True, True, True, False), config=config
+    )
 
     def score_rows(positions: np.ndarray, kept: np.ndarray) -> np.ndarray:
       """Model outputs [B, S, C] on the perturbed strings of B texts (padding rows repeat the
@@ -402,13 +477,15 @@ class TextExplainer:
       strings = []
       for row in np.flatnonzero(real):
         item = indexed[positions[row]]
-        item_strings = item.perturbed_strings(kept[row, :item.num_features].T)
+        item_strings = item.perturbed_strings(kept[row, : item.num_features].T)
         item_strings[0] = item.raw  # lime scores the raw text as sample 0.
         strings.extend(item_strings)
       scored = text_models.call_string_model(model, strings, batch_size)
       if scored.shape[1] != num_outputs:
-        raise ValueError(f"model returned {scored.shape[1]} columns for some strings and "
-                         f"{num_outputs} for others.")
+        raise ValueError(
+            f"model returned {scored.shape[1]} columns for some strings and "
+            f"{num_outputs} for others."
+        )
       outputs = np.empty((len(positions), num_samples, num_outputs), np.float64)
       outputs[real] = scored.reshape(-1, num_samples, num_outputs)
       outputs[~real] = outputs[0]
@@ -420,44 +497,74 @@ class TextExplainer:
       def call(positions, words, keys):
         kept = sample(keys, words)
         outputs = streaming.rows_to_devices(
-            lambda rows: score_rows(streaming.host_rows(positions, rows, placement),
-                                    streaming.host_rows(kept, rows, placement)),
-            (positions.shape[0], num_samples, num_outputs), placement)
+            lambda rows: score_rows(
+                streaming.host_rows(positions, rows, placement),
+                streaming.host_rows(kept, rows, placement),
+            ),
+            (positions.shape[0], num_samples, num_outputs),
+            placement,
+        )
         return fit(kept, outputs, words, kernel_width)
 
       return call
 
     positions = np.arange(len(indexed), dtype=np.int32)
-    return streaming.Job(per_instance=(positions, num_words), call_for=call_for,
-                         finish=self._finish(indexed, placement, lambda: num_outputs),
-                         max_block=max_block, default_per_call=max_block * placement.local_shards)
+    return streaming.Job(
+        per_instance=(positions, num_words),
+        call_for=call_for,
+        finish=self._finish(indexed, placement, lambda: num_outputs),
+        max_block=max_block,
+        default_per_call=max_block * placement.local_shards,
+    )
 
   def _tokenized(self, indexed, tokenizer, pad_token_id: int):
     """Host token_ids [N, T], token_features [N, T] and num_words [N] of the texts."""
-    tokenised = [text_models.tokenize_text(tokenizer, item, position) for position, item in enumerate(indexed)]
+    tokenised = [
+        text_models.tokenize_text(tokenizer, item, position)
+        for position, item in enumerate(indexed)
+    ]
     longest = max(ids.size for ids, _ in tokenised)
     if longest > _MAX_TOKENS:
-      raise ValueError(f"texts of at most {_MAX_TOKENS} tokens are supported on the token path; "
-                       f"the longest has {longest}.")
-    num_tokens = _round_up(longest, _TOKEN_MULTIPLE) if self.max_length is None else (
-        text_models.fit_length(tokenised, self.max_length))
+      raise ValueError(
+          f"texts of at most {_MAX_TOKENS} tokens are supported on the token path; "
+          f"the longest has {longest}."
+      )
+    num_tokens = (
+        _round_up(longest, _TOKEN_MULTIPLE)
+        if self.max_length is None
+        else (text_models.fit_length(tokenised, self.max_length))
+    )
     num_texts = len(indexed)
     token_ids = np.full((num_texts, num_tokens), pad_token_id, np.int32)
     token_features = np.full((num_texts, num_tokens), text_core.PADDING, np.int32)
     for row, (ids, features) in enumerate(tokenised):
-      token_ids[row, :ids.size] = ids
-      token_features[row, :ids.size] = features
+      token_ids[row, : ids.size] = ids
+      token_features[row, : ids.size] = features
     clashes = [row for row, (ids, _) in enumerate(tokenised) if np.any(ids == pad_token_id)]
     if clashes:
       warnings.warn(
           f"the tokens of texts {clashes[:10]} include the id {pad_token_id}, which is also "
           "pad_token_id: the model cannot tell those tokens from padding. Pass the padding id "
-          "your model ignores as pad_token_id.", stacklevel=4)
+          "your model ignores as pad_token_id.",
+          stacklevel=4,
+      )
     num_words = np.array([item.num_features for item in indexed], np.int32)
     return token_ids, token_features, num_words
 
-  def _token_config(self, model, tokenizer, *, num_tokens, num_samples, num_features, labels,
-                    top_labels, batch_size, pad_token_id, mask_token_id):
+  def _token_config(
+      self,
+      model,
+      tokenizer,
+      *,
+      num_tokens,
+      num_samples,
+      num_features,
+      labels,
+      top_labels,
+      batch_size,
+      pad_token_id,
+      mask_token_id,
+  ):
     """The model adapter, the static options for blocks of one text (checked against the
     model) and the largest block."""
     num_samples = checks.positive_int("num_samples", num_samples, minimum=2)
@@ -468,47 +575,77 @@ class TextExplainer:
     removal = self.bow and mask_token_id is None
     if mask_token_id is None and not removal:
       if tokenizer is None:
-        raise ValueError("bow=False replaces removed words with a mask token: pass "
-                         "mask_token_id= or the tokenizer that maps mask_string to it.")
+        raise ValueError(
+            "bow=False replaces removed words with a mask token: pass "
+            "mask_token_id= or the tokenizer that maps mask_string to it."
+        )
       mask_token_id = self._mask_token_id(tokenizer)
     mask_token_id = 0 if removal else text_models.token_id("mask_token_id", mask_token_id)
-    adapter, num_outputs = checks.model_outputs(text_models.token_model(model, pad_token_id), (num_tokens,),
-                                                jnp.int32, "classification")
+    adapter, num_outputs = checks.model_outputs(
+        text_models.token_model(model, pad_token_id), (num_tokens,), jnp.int32, "classification"
+    )
     labels, top_labels = self._resolve_labels(labels, top_labels, num_outputs)
     max_block, rows = plan_token_blocks(num_samples, num_tokens, batch_size)
     config = text_core.TextConfig(
-        num_samples=num_samples, num_features=num_features,
-        feature_selection=self.feature_selection, kernel=self.kernel, labels=labels,
-        top_labels=top_labels, block_size=1, chunk_size=min(rows, num_samples),
-        removal=removal, pad_token_id=pad_token_id, mask_token_id=mask_token_id,
-        num_outputs=num_outputs)
+        num_samples=num_samples,
+        num_features=num_features,
+        feature_selection=self.feature_selection,
+        kernel=self.kernel,
+        labels=labels,
+        top_labels=top_labels,
+        block_size=1,
+        chunk_size=min(rows, num_samples),
+        removal=removal,
+        pad_token_id=pad_token_id,
+        mask_token_id=mask_token_id,
+        num_outputs=num_outputs,
+    )
     return adapter, config, (max_block, rows)
 
-  def _token_job(self, indexed, model, tokenizer, num_dims, run, placement, *, pad_token_id,
-                 **options):
+  def _token_job(
+      self, indexed, model, tokenizer, num_dims, run, placement, *, pad_token_id, **options
+  ):
     """The token path: tokenise once, then one jitted program per call of texts."""
     token_ids, token_features, num_words = self._tokenized(
-        indexed, tokenizer, text_models.token_id("pad_token_id", pad_token_id))
+        indexed, tokenizer, text_models.token_id("pad_token_id", pad_token_id)
+    )
     num_tokens = token_ids.shape[1]
     if placement.process_local:
-      num_tokens = _round_up(int(streaming.global_max(np.array([num_tokens]), placement)),
-                             _TOKEN_MULTIPLE)
-      token_ids = np.pad(token_ids, ((0, 0), (0, num_tokens - token_ids.shape[1])),
-                         constant_values=pad_token_id)
-      token_features = np.pad(token_features, ((0, 0), (0, num_tokens - token_features.shape[1])),
-                              constant_values=text_core.PADDING)
+      num_tokens = _round_up(
+          int(streaming.global_max(np.array([num_tokens]), placement)), _TOKEN_MULTIPLE
+      )
+      token_ids = np.pad(
+          token_ids, ((0, 0), (0, num_tokens - token_ids.shape[1])), constant_values=pad_token_id
+      )
+      token_features = np.pad(
+          token_features,
+          ((0, 0), (0, num_tokens - token_features.shape[1])),
+          constant_values=text_core.PADDING,
+      )
     adapter, config, (max_block, rows) = self._token_config(
-        model, tokenizer, num_tokens=num_tokens, batch_size=run.batch_size,
-        pad_token_id=pad_token_id, **options)
+        model,
+        tokenizer,
+        num_tokens=num_tokens,
+        batch_size=run.batch_size,
+        pad_token_id=pad_token_id,
+        **options,
+    )
     dtype = jax.dtypes.canonicalize_dtype(jnp.float64)
     kernel_width = jnp.asarray(self.kernel_width, dtype)
 
     def call_for(block_size):
-      block_config = dataclasses.replace(config, block_size=block_size,
-                                         chunk_size=min(rows, block_size * config.num_samples))
+      block_config = dataclasses.replace(
+          config, block_size=block_size, chunk_size=min(rows, block_size * config.num_samples)
+      )
       program = streaming.split_over(
-          text_core.explain_tokens, placement, (False, True, True, True, True, False),
-          num_dims=num_dims, config=block_config, apply=adapter.apply, dtype=dtype)
+          text_core.explain_tokens,
+          placement,
+          (False, True, True, True, True, False),
+          num_dims=num_dims,
+          config=block_config,
+          apply=adapter.apply,
+          dtype=dtype,
+      )
 
       def call(token_ids, token_features, num_words, keys):
         return program(adapter.params, token_ids, token_features, num_words, keys, kernel_width)
@@ -516,28 +653,34 @@ class TextExplainer:
       return call
 
     return streaming.Job(
-        per_instance=(token_ids, token_features, num_words), call_for=call_for,
-        finish=self._finish(indexed, placement, lambda: config.num_outputs), max_block=max_block,
+        per_instance=(token_ids, token_features, num_words),
+        call_for=call_for,
+        finish=self._finish(indexed, placement, lambda: config.num_outputs),
+        max_block=max_block,
         traced=not checks.is_concrete(adapter.params),
-        program=("tokens", placement, config, adapter.apply, num_tokens, num_dims))
+        program=("tokens", placement, config, adapter.apply, num_tokens, num_dims),
+    )
 
   def _mask_token_id(self, tokenizer) -> int:
     mask_string = self.index("").mask_string
     output = tokenizer(mask_string)
-    if isinstance(output, tuple) and len(output) == 2 and all(
-        np.ndim(part) == 1 for part in output):
+    if (
+        isinstance(output, tuple)
+        and len(output) == 2
+        and all(np.ndim(part) == 1 for part in output)
+    ):
       output = output[0]
     ids = np.asarray(output).ravel()
     if ids.size != 1:
       raise ValueError(
           f"bow=False replaces removed words with mask_string {mask_string!r}, but the tokenizer "
           f"maps it to {ids.size} tokens {ids.tolist()[:8]}; pass mask_token_id= (the id that "
-          "stands for a removed word).")
+          "stands for a removed word)."
+      )
     return int(ids[0])
 
 
-def plan_token_blocks(num_samples: int, num_tokens: int,
-                      batch_size: int | None) -> tuple[int, int]:
+def plan_token_blocks(num_samples: int, num_tokens: int, batch_size: int | None) -> tuple[int, int]:
   """The largest block of texts and the model rows per call on the token path.
 
   A block's masks and token rows take about num_samples * num_tokens elements per text; the

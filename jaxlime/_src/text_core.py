@@ -53,8 +53,9 @@ class TextConfig:
   num_outputs: int | None = None  # C, the model's outputs.
 
 
-def sample_kept(key: jax.Array, num_words: jax.Array, *, num_dims: int,
-                num_samples: int) -> jax.Array:
+def sample_kept(
+    key: jax.Array, num_words: jax.Array, *, num_dims: int, num_samples: int
+) -> jax.Array:
   """lime's random word removal for one text: which features each sample keeps.
 
   Args:
@@ -122,8 +123,9 @@ def compact_rows(keep: jax.Array) -> jax.Array:
   return state >> shift_bits
 
 
-def token_rows(kept: jax.Array, token_ids: jax.Array, token_features: jax.Array,
-               config: TextConfig) -> jax.Array:
+def token_rows(
+    kept: jax.Array, token_ids: jax.Array, token_features: jax.Array, config: TextConfig
+) -> jax.Array:
   """The model inputs of one text's samples.
 
   Args:
@@ -143,16 +145,18 @@ def token_rows(kept: jax.Array, token_ids: jax.Array, token_features: jax.Array,
   keep = jnp.where(is_word[:, None], word_kept, (token_features == NO_WORD)[:, None])
   if config.removal:
     source = compact_rows(keep)
-    ids = jnp.where(source > 0, jnp.take(token_ids, jnp.maximum(source - 1, 0)),
-                    config.pad_token_id)
+    ids = jnp.where(
+        source > 0, jnp.take(token_ids, jnp.maximum(source - 1, 0)), config.pad_token_id
+    )
   else:
     hidden = jnp.where(token_features == PADDING, config.pad_token_id, config.mask_token_id)
     ids = jnp.where(keep, token_ids[:, None], hidden[:, None])
   return ids.T.astype(jnp.int32)
 
 
-def fit_text(kept: jax.Array, outputs: jax.Array, num_words: jax.Array, kernel_width,
-             config: TextConfig):
+def fit_text(
+    kept: jax.Array, outputs: jax.Array, num_words: jax.Array, kernel_width, config: TextConfig
+):
   """Kernel weights, label choice and surrogate fit of one text.
 
   Args:
@@ -168,23 +172,32 @@ def fit_text(kept: jax.Array, outputs: jax.Array, num_words: jax.Array, kernel_w
   """
   z = kept.astype(outputs.dtype)
   return surrogate.fit_local(
-      z, outputs, kernels.cosine_distances_columns(z) * DISTANCE_SCALE, kernel_width,
-      kernel=config.kernel, labels=config.labels, top_labels=config.top_labels,
-      num_features=config.num_features, feature_selection=config.feature_selection,
-      feature_mask=jnp.arange(z.shape[0]) < num_words)
+      z,
+      outputs,
+      kernels.cosine_distances_columns(z) * DISTANCE_SCALE,
+      kernel_width,
+      kernel=config.kernel,
+      labels=config.labels,
+      top_labels=config.top_labels,
+      num_features=config.num_features,
+      feature_selection=config.feature_selection,
+      feature_mask=jnp.arange(z.shape[0]) < num_words,
+  )
 
 
 @functools.partial(jax.jit, static_argnames=("num_dims", "num_samples"))
-def sample_masks(keys: jax.Array, num_words: jax.Array, *, num_dims: int,
-                 num_samples: int) -> jax.Array:
+def sample_masks(
+    keys: jax.Array, num_words: jax.Array, *, num_dims: int, num_samples: int
+) -> jax.Array:
   """`sample_kept` for B texts: keys [B], num_words [B] -> kept [B, D_pad, S] bool."""
   sample = functools.partial(sample_kept, num_dims=num_dims, num_samples=num_samples)
   return jax.vmap(sample)(keys, num_words)
 
 
 @functools.partial(jax.jit, static_argnames=("config",))
-def fit_masks(kept: jax.Array, outputs: jax.Array, num_words: jax.Array, kernel_width, *,
-              config: TextConfig):
+def fit_masks(
+    kept: jax.Array, outputs: jax.Array, num_words: jax.Array, kernel_width, *, config: TextConfig
+):
   """`fit_text` for B texts whose model outputs were computed elsewhere (the string path).
 
   Args:
@@ -198,13 +211,24 @@ def fit_masks(kept: jax.Array, outputs: jax.Array, num_words: jax.Array, kernel_
     The stacked `Surrogate`s of the B texts.
   """
   return jax.vmap(fit_text, in_axes=(0, 0, 0, None, None))(
-      kept, outputs, num_words, kernel_width, config)
+      kept, outputs, num_words, kernel_width, config
+  )
 
 
 @functools.partial(jax.jit, static_argnames=("num_dims", "config", "apply", "dtype"))
-def explain_tokens(params: Any, token_ids: jax.Array, token_features: jax.Array,
-                   num_words: jax.Array, keys: jax.Array, kernel_width, *, num_dims: int,
-                   config: TextConfig, apply: Callable, dtype):
+def explain_tokens(
+    params: Any,
+    token_ids: jax.Array,
+    token_features: jax.Array,
+    num_words: jax.Array,
+    keys: jax.Array,
+    kernel_width,
+    *,
+    num_dims: int,
+    config: TextConfig,
+    apply: Callable,
+    dtype,
+):
   """Explains N tokenised texts in blocks: sampling, model, weights and fit in one program.
 
   Args:
@@ -224,19 +248,24 @@ def explain_tokens(params: Any, token_ids: jax.Array, token_features: jax.Array,
   """
   num_texts, num_tokens = token_ids.shape
   block = config.block_size
-  blocks = jax.tree.map(lambda a: a.reshape((num_texts // block, block) + a.shape[1:]),
-                        (token_ids, token_features, num_words, keys))
+  blocks = jax.tree.map(
+      lambda a: a.reshape((num_texts // block, block) + a.shape[1:]),
+      (token_ids, token_features, num_words, keys),
+  )
 
   def run_block(args):
     ids, features, words, block_keys = args
-    kept = jax.vmap(functools.partial(sample_kept, num_dims=num_dims,
-                                      num_samples=config.num_samples))(block_keys, words)
+    kept = jax.vmap(
+        functools.partial(sample_kept, num_dims=num_dims, num_samples=config.num_samples)
+    )(block_keys, words)
     rows = jax.vmap(token_rows, in_axes=(0, 0, 0, None))(kept, ids, features, config)
-    outputs = models.evaluate_model(apply, params, rows.reshape(-1, num_tokens),
-                                    chunk_size=config.chunk_size).astype(dtype)
+    outputs = models.evaluate_model(
+        apply, params, rows.reshape(-1, num_tokens), chunk_size=config.chunk_size
+    ).astype(dtype)
     outputs = outputs.reshape(block, config.num_samples, -1)
     return jax.vmap(fit_text, in_axes=(0, 0, 0, None, None))(
-        kept, outputs, words, kernel_width, config)
+        kept, outputs, words, kernel_width, config
+    )
 
   results = jax.lax.map(run_block, blocks)
   return jax.tree.map(lambda leaf: leaf.reshape((num_texts,) + leaf.shape[2:]), results)
@@ -250,9 +279,17 @@ class TokenizedText(NamedTuple):
   num_words: jax.Array  # [] int32, the text's number of features D.
 
 
-def explain_instance(params: Any, text: TokenizedText, key: jax.Array, *, kernel_width,
-                     num_dims: int, config: TextConfig, apply: Callable,
-                     dtype) -> surrogate.Surrogate:
+def explain_instance(
+    params: Any,
+    text: TokenizedText,
+    key: jax.Array,
+    *,
+    kernel_width,
+    num_dims: int,
+    config: TextConfig,
+    apply: Callable,
+    dtype,
+) -> surrogate.Surrogate:
   """lime's explanation of ONE tokenised text: the function `TextExplainer.explain_fn` returns.
 
   The same steps as a block of `explain_tokens`, for one text: which words each sample keeps,

@@ -30,10 +30,13 @@ class TextDomain(ValueDomain):
     from jaxlime._src import html as html_lib
 
     indexed = self.indexed(explanation, index)
-    spans = [(int(start), int(start) + len(token), weights[feature])
-             for token, start, feature in zip(indexed.tokens, indexed.starts,
-                                              indexed.token_features.tolist())
-             if feature in weights]
+    spans = [
+        (int(start), int(start) + len(token), weights[feature])
+        for token, start, feature in zip(
+            indexed.tokens, indexed.starts, indexed.token_features.tolist()
+        )
+        if feature in weights
+    ]
     return html_lib.text_panel(indexed.raw, spans)
 
 
@@ -55,8 +58,9 @@ class TextExplanation(Explanation):
     """The D features of instance `index`: its distinct words, word occurrences or characters."""
     return self.domain.feature_names(self, self._check_index(index))
 
-  def as_list(self, index: int = 0, label: int | None = None, *,
-              positions: bool = False) -> list[tuple[str, float]]:
+  def as_list(
+      self, index: int = 0, label: int | None = None, *, positions: bool = False
+  ) -> list[tuple[str, float]]:
     """[(word, weight), ...] sorted by decreasing |weight|, as lime's `as_list`; `label`
     defaults to the first label explained.
 
@@ -68,7 +72,7 @@ class TextExplanation(Explanation):
     weights = self._weights(index, self._default_label(index, label))
     if not positions:
       return [(indexed.words[j], weight) for j, weight in weights]
-    return [(f"{indexed.words[j]}_{'-'.join(map(str, indexed.string_positions(j)))}", weight)
-            for j, weight in weights]
-
-
+    return [
+        (f"{indexed.words[j]}_{'-'.join(map(str, indexed.string_positions(j)))}", weight)
+        for j, weight in weights
+    ]

@@ -11,6 +11,8 @@ import numpy as np
 # lime's mask strings of positional (bow=False) mode.
 WORD_MASK = "UNKWORDZ"
 CHARACTER_MASK = chr(0)
+
+
 @dataclasses.dataclass(frozen=True, eq=False)
 class IndexedText:
   """A text split as lime's `IndexedString` (or `IndexedCharacters`) splits it.
@@ -71,7 +73,8 @@ def _segment_with_tokens(text: str, tokens: Sequence[str]) -> list[str]:
       raise ValueError(
           f"split_expression returned the token {token!r}, which is not in the text after "
           f"character {position}: {text!r}. A callable split_expression must return substrings "
-          "of the text, in order.")
+          "of the text, in order."
+      )
     if start > position:
       pieces.append(text[position:start])
     pieces.append(token)
@@ -81,8 +84,9 @@ def _segment_with_tokens(text: str, tokens: Sequence[str]) -> list[str]:
   return pieces
 
 
-def index_text(raw: str, *, split_expression, bow: bool, mask_string: str | None,
-               char_level: bool) -> IndexedText:
+def index_text(
+    raw: str, *, split_expression, bow: bool, mask_string: str | None, char_level: bool
+) -> IndexedText:
   """Splits a text into lime's features (see `IndexedText`)."""
   if char_level:
     tokens = list(raw)
@@ -113,9 +117,17 @@ def index_text(raw: str, *, split_expression, bow: bool, mask_string: str | None
       token_features[position] = len(words)
       words.append(token)
   lengths = [len(token) for token in tokens]
-  starts = np.concatenate([[0], np.cumsum(lengths[:-1])]).astype(np.int64) if tokens else (
-      np.zeros(0, np.int64))
-  return IndexedText(raw=raw, tokens=tuple(tokens), starts=starts, token_features=token_features,
-                     words=tuple(words), bow=bow, mask_string=mask_string)
-
-
+  starts = (
+      np.concatenate([[0], np.cumsum(lengths[:-1])]).astype(np.int64)
+      if tokens
+      else (np.zeros(0, np.int64))
+  )
+  return IndexedText(
+      raw=raw,
+      tokens=tuple(tokens),
+      starts=starts,
+      token_features=token_features,
+      words=tuple(words),
+      bow=bow,
+      mask_string=mask_string,
+  )

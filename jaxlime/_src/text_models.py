@@ -66,18 +66,21 @@ def tokenize_text(tokenizer: Callable, indexed: IndexedText, index: int):
   """Token ids [T] and the feature of each token [T] of one text."""
   output = tokenizer(indexed.raw)
   word_index = None
-  if isinstance(output, tuple) and len(output) == 2 and all(
-      np.ndim(part) == 1 for part in output):
+  if isinstance(output, tuple) and len(output) == 2 and all(np.ndim(part) == 1 for part in output):
     output, word_index = output
   ids = np.asarray(output)
   if ids.ndim != 1:
-    raise ValueError(f"tokenizer must return a list of token ids (or (ids, word_index)); for "
-                     f"texts[{index}] it returned an array of shape {ids.shape}.")
+    raise ValueError(
+        f"tokenizer must return a list of token ids (or (ids, word_index)); for "
+        f"texts[{index}] it returned an array of shape {ids.shape}."
+    )
   if ids.size == 0:
     raise ValueError(f"tokenizer returned no tokens for texts[{index}]: {indexed.raw!r:.80}.")
   if not np.issubdtype(ids.dtype, np.integer):
-    raise TypeError(f"tokenizer must return integer token ids; for texts[{index}] it returned "
-                    f"{ids.dtype} values {ids[:5].tolist()}.")
+    raise TypeError(
+        f"tokenizer must return integer token ids; for texts[{index}] it returned "
+        f"{ids.dtype} values {ids[:5].tolist()}."
+    )
   if np.abs(ids).max() >= 2**31:
     raise ValueError(f"token ids of texts[{index}] do not fit in int32: {ids.max()}.")
   occurrences = indexed.occurrences()
@@ -87,18 +90,24 @@ def tokenize_text(tokenizer: Callable, indexed: IndexedText, index: int):
           f"tokenizer returned {ids.size} token ids for texts[{index}], which has "
           f"{len(occurrences)} words {occurrences[:8]}{'...' if len(occurrences) > 8 else ''}. "
           "Return one id per word as TextExplainer.split(text) lists them, or a pair (ids, "
-          "word_index) mapping each token to its word (-1 for tokens of no word).")
+          "word_index) mapping each token to its word (-1 for tokens of no word)."
+      )
     word_index = np.arange(ids.size)
   word_index = np.asarray(word_index)
   if word_index.shape != ids.shape or not np.issubdtype(word_index.dtype, np.integer):
-    raise ValueError(f"tokenizer's word_index for texts[{index}] must be {ids.size} integers, "
-                     f"one per token; got {word_index.dtype} of shape {word_index.shape}.")
+    raise ValueError(
+        f"tokenizer's word_index for texts[{index}] must be {ids.size} integers, "
+        f"one per token; got {word_index.dtype} of shape {word_index.shape}."
+    )
   if word_index.min() < -1 or word_index.max() >= len(occurrences):
-    raise ValueError(f"tokenizer's word_index for texts[{index}] must lie in -1..."
-                     f"{len(occurrences) - 1} (the text's words); got values "
-                     f"{word_index.min()}..{word_index.max()}.")
-  features = np.where(word_index >= 0,
-                      indexed.occurrence_features[np.maximum(word_index, 0)], text_core.NO_WORD)
+    raise ValueError(
+        f"tokenizer's word_index for texts[{index}] must lie in -1..."
+        f"{len(occurrences) - 1} (the text's words); got values "
+        f"{word_index.min()}..{word_index.max()}."
+    )
+  features = np.where(
+      word_index >= 0, indexed.occurrence_features[np.maximum(word_index, 0)], text_core.NO_WORD
+  )
   return ids.astype(np.int32), features.astype(np.int32)
 
 
@@ -111,7 +120,8 @@ def fit_length(tokenised, max_length: int) -> int:
     raise ValueError(
         f"texts[{first}] has {int(lengths[first])} tokens, more than max_length={max_length} "
         f"(the model's largest input; {too_long.size} texts do not fit). Shorten or split "
-        "those texts.")
+        "those texts."
+    )
   return max_length
 
 
@@ -125,18 +135,19 @@ def call_string_model(model, strings: list[str], batch_size: int) -> np.ndarray:
   """model on the strings in chunks of batch_size: [len(strings), C] float64."""
   outputs = []
   for start in range(0, len(strings), batch_size):
-    chunk = strings[start:start + batch_size]
+    chunk = strings[start : start + batch_size]
     output = np.asarray(model(chunk))
     models.check_output(output, (len(chunk),))
     if output.ndim != 2 or output.shape[1] < 2:
       raise ValueError(
           f"model must return [B, C] class probabilities for a list of B strings; for "
-          f"{len(chunk)} strings it returned shape {output.shape} (C >= 2 classes needed).")
+          f"{len(chunk)} strings it returned shape {output.shape} (C >= 2 classes needed)."
+      )
     output = output.astype(np.float64)
     if outputs and output.shape[1] != outputs[0].shape[1]:
-      raise ValueError(f"model returned {output.shape[1]} columns for some strings and "
-                       f"{outputs[0].shape[1]} for others.")
+      raise ValueError(
+          f"model returned {output.shape[1]} columns for some strings and "
+          f"{outputs[0].shape[1]} for others."
+      )
     outputs.append(output)
   return np.concatenate(outputs)
-
-

@@ -32,7 +32,8 @@ def check_random_state(seed) -> np.random.RandomState:
   if isinstance(seed, np.random.RandomState):
     return seed
   raise ValueError(
-      f"random_state must be None, an int or a numpy RandomState; got {type(seed).__name__}.")
+      f"random_state must be None, an int or a numpy RandomState; got {type(seed).__name__}."
+  )
 
 
 def draw_key(*states: np.random.RandomState) -> jax.Array:
@@ -75,8 +76,9 @@ def host_distances(z: np.ndarray, metric: str) -> np.ndarray:
 
 @functools.partial(jax.jit, static_argnames=("num_features", "feature_selection"))
 def _fit_batch(z, y, weights, *, num_features: int, feature_selection: str):
-  fit = functools.partial(surrogate.fit_surrogate, num_features=num_features,
-                          feature_selection=feature_selection)
+  fit = functools.partial(
+      surrogate.fit_surrogate, num_features=num_features, feature_selection=feature_selection
+  )
   return jax.vmap(fit)(z, y, weights)
 
 
@@ -87,26 +89,31 @@ def check_outputs(outputs: np.ndarray, mode: str, num_rows: int) -> np.ndarray:
   if outputs.ndim == 0 or outputs.shape[0] != num_rows:
     raise ValueError(
         f"classifier_fn returned shape {outputs.shape} for {num_rows} rows; expected "
-        f"{'[rows, C]' if mode == 'classification' else '[rows]'} with rows = {num_rows}.")
+        f"{'[rows, C]' if mode == 'classification' else '[rows]'} with rows = {num_rows}."
+    )
   if mode == "classification":
     if outputs.ndim == 1:
       raise NotImplementedError(
           "LIME does not currently support classifier models without probability scores: "
-          f"classifier_fn returned shape {outputs.shape}; pass predict_proba, not predict.")
+          f"classifier_fn returned shape {outputs.shape}; pass predict_proba, not predict."
+      )
     if outputs.ndim != 2:
       raise ValueError(f"Your model outputs arrays with {outputs.ndim} dimensions; expected 2.")
     if not np.allclose(outputs.sum(axis=1), 1.0):
       warnings.warn(
           "Prediction probabilities do not sum to 1, and thus do not constitute a probability "
           "space. Check that your classifier outputs probabilities (not log probabilities, or "
-          "actual class predictions).", stacklevel=4)
+          "actual class predictions).",
+          stacklevel=4,
+      )
     return outputs.astype(np.float64)
   if outputs.ndim == 2 and outputs.shape[1] == 1:
     outputs = outputs[:, 0]
   if outputs.ndim != 1:
     raise ValueError(
         f"Your model needs to output single-dimensional numpy arrays, not arrays of shape "
-        f"{outputs.shape}.")
+        f"{outputs.shape}."
+    )
   return outputs.astype(np.float64)[:, None]
 
 
@@ -127,13 +134,25 @@ def explained_labels(outputs: np.ndarray, mode: str, labels, top_labels) -> tupl
   labels = [int(label) for label in labels]
   outside = [label for label in labels if not 0 <= label < num_outputs]
   if outside:
-    raise ValueError(f"labels {outside} are out of range for a model with {num_outputs} outputs "
-                     f"(labels={tuple(labels)}).")
+    raise ValueError(
+        f"labels {outside} are out of range for a model with {num_outputs} outputs "
+        f"(labels={tuple(labels)})."
+    )
   return [labels] * count, [None] * count
 
 
-def fit_instances(z, outputs, weights, labels, *, num_features: int, feature_selection: str,
-                  model_regressor, verbose: bool, num_real=None) -> list[dict]:
+def fit_instances(
+    z,
+    outputs,
+    weights,
+    labels,
+    *,
+    num_features: int,
+    feature_selection: str,
+    model_regressor,
+    verbose: bool,
+    num_real=None,
+) -> list[dict]:
   """lime's `explain_instance_with_data` for every label of N instances.
 
   Args:
@@ -156,8 +175,13 @@ def fit_instances(z, outputs, weights, labels, *, num_features: int, feature_sel
   label_index = np.asarray(labels, np.int64)  # [N, L]
   y = np.take_along_axis(np.asarray(outputs), label_index[:, None, :], axis=2)  # [N, S, L]
   dtype = jax.dtypes.canonicalize_dtype(np.float64)
-  fit = _fit_batch(z.astype(dtype), y.astype(dtype), np.asarray(weights, dtype),
-                   num_features=int(num_features), feature_selection=feature_selection)
+  fit = _fit_batch(
+      z.astype(dtype),
+      y.astype(dtype),
+      np.asarray(weights, dtype),
+      num_features=int(num_features),
+      feature_selection=feature_selection,
+  )
   fit = jax.tree.map(np.asarray, fit)
   results = []
   for n in range(z.shape[0]):
@@ -182,8 +206,9 @@ def fit_instances(z, outputs, weights, labels, *, num_features: int, feature_sel
         print("Intercept", intercept)
         print("Prediction_local", local_pred)
         print("Right:", outputs[n, 0, label])
-      ranked = sorted(zip(used.tolist(), coef.tolist()), key=lambda item: abs(item[1]),
-                      reverse=True)
+      ranked = sorted(
+          zip(used.tolist(), coef.tolist()), key=lambda item: abs(item[1]), reverse=True
+      )
       per_label[label] = (intercept, ranked, score, local_pred)
     results.append(per_label)
   return results

@@ -25,8 +25,15 @@ class BaseDiscretizer:
     data_stats: lime's dict with "means", "stds", "mins", "maxs" to use instead of the data's.
   """
 
-  def __init__(self, data, categorical_features, feature_names, labels=None, random_state=None,
-               data_stats=None):
+  def __init__(
+      self,
+      data,
+      categorical_features,
+      feature_names,
+      labels=None,
+      random_state=None,
+      data_stats=None,
+  ):
     data = np.asarray(data)
     self.to_discretize = [x for x in range(data.shape[1]) if x not in categorical_features]
     self.data_stats = data_stats
@@ -35,28 +42,31 @@ class BaseDiscretizer:
     if len(edges) != len(self.to_discretize):
       raise ValueError(
           f"{type(self).__name__}.bins returned edges for {len(edges)} columns; expected one "
-          f"array per column to discretize ({len(self.to_discretize)}: {self.to_discretize}).")
+          f"array per column to discretize ({len(self.to_discretize)}: {self.to_discretize})."
+      )
     by_column = dict(zip(self.to_discretize, edges))
     names = [str(name) for name in feature_names]
     if data_stats:
       columns = {}
       for column in self.to_discretize:
-        per_bin = [np.asarray(data_stats[key][column], np.float64)
-                   for key in ("means", "stds", "mins", "maxs")]
+        per_bin = [
+            np.asarray(data_stats[key][column], np.float64)
+            for key in ("means", "stds", "mins", "maxs")
+        ]
         columns[column] = (by_column[column], *per_bin)
       self.stats = discretize_lib._assemble(data.shape[1], columns, names)
     else:
       categorical = frozenset(range(data.shape[1])) - frozenset(self.to_discretize)
       self.stats = discretize_lib._from_data(
-          np.asarray(data, np.float64), categorical, names,
-          lambda column, index: by_column[index])
+          np.asarray(data, np.float64), categorical, names, lambda column, index: by_column[index]
+      )
     stats = self.stats
     self.names, self.lambdas = {}, {}
     self.means, self.stds, self.mins, self.maxs = {}, {}, {}, {}
     for column in self.to_discretize:
       count = int(stats.num_edges[column]) + 1
       self.names[column] = list(stats.names[column])
-      self.lambdas[column] = lambda x, qts=stats.edges[column, :count - 1]: np.searchsorted(qts, x)
+      self.lambdas[column] = lambda x, qts=stats.edges[column, : count - 1]: np.searchsorted(qts, x)
       self.means[column] = stats.means[column, :count].tolist()
       self.stds[column] = stats.stds[column, :count].tolist()
       self.mins[column] = stats.mins[column, :count].tolist()
@@ -89,8 +99,12 @@ class BaseDiscretizer:
     unequal = minz != maxz
     result = minz
     result[np.where(unequal)] = scipy_stats.truncnorm.rvs(
-        minz[unequal], maxz[unequal], loc=means[unequal], scale=stds[unequal],
-        random_state=self.random_state)
+        minz[unequal],
+        maxz[unequal],
+        loc=means[unequal],
+        scale=stds[unequal],
+        random_state=self.random_state,
+    )
     return result
 
   def undiscretize(self, data):
@@ -99,7 +113,8 @@ class BaseDiscretizer:
     for column in self.means:
       if result.ndim == 1:
         result[column] = self.get_undiscretize_values(
-            column, result[column].astype(int).reshape(-1, 1))
+            column, result[column].astype(int).reshape(-1, 1)
+        )
       else:
         result[:, column] = self.get_undiscretize_values(column, result[:, column].astype(int))
     return result
@@ -108,10 +123,23 @@ class BaseDiscretizer:
 class StatsDiscretizer(BaseDiscretizer):
   """Bins and per-bin statistics given by lime's `training_data_stats` dict."""
 
-  def __init__(self, data, categorical_features, feature_names, labels=None, random_state=None,
-               data_stats=None):
-    super().__init__(data, categorical_features, feature_names, labels=labels,
-                     random_state=random_state, data_stats=data_stats)
+  def __init__(
+      self,
+      data,
+      categorical_features,
+      feature_names,
+      labels=None,
+      random_state=None,
+      data_stats=None,
+  ):
+    super().__init__(
+        data,
+        categorical_features,
+        feature_names,
+        labels=labels,
+        random_state=random_state,
+        data_stats=data_stats,
+    )
 
   def bins(self, data, labels):
     edges = self.data_stats.get("bins") or {}
@@ -122,8 +150,9 @@ class QuartileDiscretizer(BaseDiscretizer):
   """Edges at the 25th, 50th and 75th percentiles."""
 
   def __init__(self, data, categorical_features, feature_names, labels=None, random_state=None):
-    super().__init__(data, categorical_features, feature_names, labels=labels,
-                     random_state=random_state)
+    super().__init__(
+        data, categorical_features, feature_names, labels=labels, random_state=random_state
+    )
 
   def bins(self, data, labels):
     return [np.percentile(data[:, column], [25, 50, 75]) for column in self.to_discretize]
@@ -133,12 +162,15 @@ class DecileDiscretizer(BaseDiscretizer):
   """Edges at the 10th, 20th, ..., 90th percentiles."""
 
   def __init__(self, data, categorical_features, feature_names, labels=None, random_state=None):
-    super().__init__(data, categorical_features, feature_names, labels=labels,
-                     random_state=random_state)
+    super().__init__(
+        data, categorical_features, feature_names, labels=labels, random_state=random_state
+    )
 
   def bins(self, data, labels):
-    return [np.percentile(data[:, column], [10, 20, 30, 40, 50, 60, 70, 80, 90])
-            for column in self.to_discretize]
+    return [
+        np.percentile(data[:, column], [10, 20, 30, 40, 50, 60, 70, 80, 90])
+        for column in self.to_discretize
+    ]
 
 
 class EntropyDiscretizer(BaseDiscretizer):
@@ -147,8 +179,9 @@ class EntropyDiscretizer(BaseDiscretizer):
   def __init__(self, data, categorical_features, feature_names, labels=None, random_state=None):
     if labels is None:
       raise ValueError("labels must not be None for EntropyDiscretizer: pass the training labels.")
-    super().__init__(data, categorical_features, feature_names, labels=labels,
-                     random_state=random_state)
+    super().__init__(
+        data, categorical_features, feature_names, labels=labels, random_state=random_state
+    )
 
   def bins(self, data, labels):
     codes, num_classes = discretize_lib._encode_labels(labels, data.shape[0])

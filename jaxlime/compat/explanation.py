@@ -63,12 +63,15 @@ class Explanation:
       self.dummy_label = 1
     else:
       raise ValueError(
-          f"Invalid explanation mode {mode!r}. Should be either 'classification' or 'regression'.")
+          f"Invalid explanation mode {mode!r}. Should be either 'classification' or 'regression'."
+      )
 
   def __repr__(self):
     labels = list(self.local_exp)
-    return (f"Explanation(mode={self.mode!r}, labels={labels}, "
-            f"num_features={max((len(v) for v in self.local_exp.values()), default=0)})")
+    return (
+        f"Explanation(mode={self.mode!r}, labels={labels}, "
+        f"num_features={max((len(v) for v in self.local_exp.values()), default=0)})"
+    )
 
   def available_labels(self):
     """The labels explained (top_labels order when given)."""
@@ -91,7 +94,8 @@ class Explanation:
     if label not in self.local_exp:
       raise KeyError(
           f"label {label} was not explained; explained labels: {list(self.local_exp)}. Pass "
-          f"labels=({label},) or top_labels to explain_instance.")
+          f"labels=({label},) or top_labels to explain_instance."
+      )
 
   def as_pyplot_figure(self, label=1, **kwargs):
     """lime's bar chart of `as_list(label)`: green positive, red negative (needs matplotlib)."""
@@ -116,8 +120,11 @@ class Explanation:
     if self.mode == "classification" and predict_proba and self.predict_proba is not None:
       panels.append(html_lib.probabilities_panel(self.class_names, self.predict_proba))
     if self.mode == "regression" and show_predicted_value:
-      panels.append(html_lib.predicted_value_panel(
-          float(self.predicted_value), float(self.min_value), float(self.max_value)))
+      panels.append(
+          html_lib.predicted_value_panel(
+              float(self.predicted_value), float(self.min_value), float(self.max_value)
+          )
+      )
     if self.mode == "classification":
       labels = self.available_labels() if labels is None else labels
     else:
@@ -126,33 +133,43 @@ class Explanation:
       weights = self.as_list(label)
       if self.mode == "classification":
         name = self.class_names[label]
-        panels.append(html_lib.weights_panel(f"Weights for {name}", weights,
-                                             positive_name=str(name), negative_name=f"NOT {name}"))
+        panels.append(
+            html_lib.weights_panel(
+                f"Weights for {name}", weights, positive_name=str(name), negative_name=f"NOT {name}"
+            )
+        )
       else:
-        panels.append(html_lib.weights_panel("Weights", weights, positive_name="positive",
-                                             negative_name="negative"))
+        panels.append(
+            html_lib.weights_panel(
+                "Weights", weights, positive_name="positive", negative_name="negative"
+            )
+        )
     first = labels[0] if labels else 1
-    panels.append(self.domain_mapper.visualize_instance_html(
-        self.local_exp.get(first, []), first, "instance", "exp", **kwargs))
+    panels.append(
+        self.domain_mapper.visualize_instance_html(
+            self.local_exp.get(first, []), first, "instance", "exp", **kwargs
+        )
+    )
     return panels
 
   def as_html(self, labels=None, predict_proba=True, show_predicted_value=True, **kwargs):
     """A self-contained HTML page: probabilities, weights per label, the instance."""
     return html_lib.page(self._panels(labels, predict_proba, show_predicted_value, **kwargs))
 
-  def save_to_file(self, file_path, labels=None, predict_proba=True, show_predicted_value=True,
-                   **kwargs):
+  def save_to_file(
+      self, file_path, labels=None, predict_proba=True, show_predicted_value=True, **kwargs
+  ):
     """Writes `as_html(...)` to `file_path` (UTF-8)."""
     with open(file_path, "w", encoding="utf8") as handle:
       handle.write(self.as_html(labels, predict_proba, show_predicted_value, **kwargs))
 
-  def show_in_notebook(self, labels=None, predict_proba=True, show_predicted_value=True,
-                       **kwargs):
+  def show_in_notebook(self, labels=None, predict_proba=True, show_predicted_value=True, **kwargs):
     """Displays the page in IPython (needs IPython)."""
     from IPython.display import HTML, display
 
-    display(HTML(html_lib.fragment(
-        self._panels(labels, predict_proba, show_predicted_value, **kwargs))))
+    display(
+        HTML(html_lib.fragment(self._panels(labels, predict_proba, show_predicted_value, **kwargs)))
+    )
 
   def _repr_html_(self):
     return html_lib.fragment(self._panels())

@@ -29,17 +29,28 @@ class LimeBase:
     """The feature ids lime's `method` selects: data [S, D], labels [S], weights [S]."""
     dtype = jax.dtypes.canonicalize_dtype(np.float64)
     fit = _common._fit_batch(
-        np.asarray(data, dtype)[None], np.asarray(labels, dtype)[None, :, None],
-        np.asarray(weights, dtype)[None], num_features=int(num_features),
-        feature_selection=method)
+        np.asarray(data, dtype)[None],
+        np.asarray(labels, dtype)[None, :, None],
+        np.asarray(weights, dtype)[None],
+        num_features=int(num_features),
+        feature_selection=method,
+    )
     return np.flatnonzero(np.asarray(fit.selected[0, 0]))
 
   def forward_selection(self, data, labels, weights, num_features):
     """lime's greedy forward selection of `num_features` features."""
     return self.feature_selection(data, labels, weights, num_features, "forward_selection")
 
-  def explain_instance_with_data(self, neighborhood_data, neighborhood_labels, distances, label,
-                                 num_features, feature_selection="auto", model_regressor=None):
+  def explain_instance_with_data(
+      self,
+      neighborhood_data,
+      neighborhood_labels,
+      distances,
+      label,
+      num_features,
+      feature_selection="auto",
+      model_regressor=None,
+  ):
     """lime's local fit for one label.
 
     Args:
@@ -57,7 +68,13 @@ class LimeBase:
     weights = np.asarray(self.kernel_fn(np.asarray(distances)), np.float64)
     outputs = np.asarray(neighborhood_labels, np.float64)
     fit = _common.fit_instances(
-        np.asarray(neighborhood_data, np.float64)[None], outputs[None], weights[None], [[label]],
-        num_features=num_features, feature_selection=feature_selection,
-        model_regressor=model_regressor, verbose=self.verbose)
+        np.asarray(neighborhood_data, np.float64)[None],
+        outputs[None],
+        weights[None],
+        [[label]],
+        num_features=num_features,
+        feature_selection=feature_selection,
+        model_regressor=model_regressor,
+        verbose=self.verbose,
+    )
     return fit[0][label]

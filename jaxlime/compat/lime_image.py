@@ -36,15 +36,25 @@ class ImageExplanation:
     self.top_labels = None
 
   def __repr__(self):
-    return (f"ImageExplanation(labels={list(self.local_exp)}, image={np.shape(self.image)}, "
-            f"segments={int(np.max(self.segments)) + 1})")
+    return (
+        f"ImageExplanation(labels={list(self.local_exp)}, image={np.shape(self.image)}, "
+        f"segments={int(np.max(self.segments)) + 1})"
+    )
 
-  def get_image_and_mask(self, label, positive_only=True, negative_only=False, hide_rest=False,
-                         num_features=5, min_weight=0.0):
+  def get_image_and_mask(
+      self,
+      label,
+      positive_only=True,
+      negative_only=False,
+      hide_rest=False,
+      num_features=5,
+      min_weight=0.0,
+  ):
     """lime's (image, mask): the superpixels explaining `label`, mask 1 (or -1 if negative)."""
     if label not in self.local_exp:
-      raise KeyError(f"label {label} is not in the explanation; explained labels: "
-                     f"{list(self.local_exp)}.")
+      raise KeyError(
+          f"label {label} is not in the explanation; explained labels: " f"{list(self.local_exp)}."
+      )
     if positive_only and negative_only:
       raise ValueError("positive_only and negative_only cannot be True at the same time.")
     segments, image, exp = self.segments, self.image, self.local_exp[label]
@@ -70,15 +80,23 @@ class ImageExplanation:
   def as_html(self, label=None, num_features=5):
     """A self-contained page: the image, and its `num_features` top superpixels for `label`
     tinted by weight (blue positive, orange negative), both inline PNGs."""
-    label = self.top_labels[0] if label is None and self.top_labels else (
-        next(iter(self.local_exp)) if label is None else label)
+    label = (
+        self.top_labels[0]
+        if label is None and self.top_labels
+        else (next(iter(self.local_exp)) if label is None else label)
+    )
     image = np.asarray(self.image, np.float64)
     image = image / 255.0 if image.max() > 1.0 else image
     weights = {f: w for f, w in self.local_exp[label][:num_features]}
-    return html_lib.page([html_lib.image_panel("Image", image),
-                          html_lib.image_panel(f"Superpixels for label {label}",
-                                               html_lib.tinted_image(image, self.segments,
-                                                                     weights))])
+    return html_lib.page(
+        [
+            html_lib.image_panel("Image", image),
+            html_lib.image_panel(
+                f"Superpixels for label {label}",
+                html_lib.tinted_image(image, self.segments, weights),
+            ),
+        ]
+    )
 
   def _repr_html_(self):
     return self.as_html()
@@ -102,8 +120,14 @@ class LimeImageExplainer:
   """lime's `LimeImageExplainer(kernel_width=.25, kernel=None, verbose=False,
   feature_selection='auto', random_state=None)` on jaxlime's engine."""
 
-  def __init__(self, kernel_width=0.25, kernel=None, verbose=False, feature_selection="auto",
-               random_state=None):
+  def __init__(
+      self,
+      kernel_width=0.25,
+      kernel=None,
+      verbose=False,
+      feature_selection="auto",
+      random_state=None,
+  ):
     self.kernel_width = float(kernel_width)
     self.kernel = kernel
     self.random_state = _common.check_random_state(random_state)
@@ -113,37 +137,85 @@ class LimeImageExplainer:
     self.verbose = verbose
     self.engine = ImageExplainer(self.kernel_width, feature_selection=feature_selection)
 
-  def explain_instance(self, image, classifier_fn, labels=(1,), hide_color=None, top_labels=5,
-                       num_features=100000, num_samples=1000, batch_size=10,
-                       segmentation_fn=None, distance_metric="cosine", model_regressor=None,
-                       random_seed=None):
+  def explain_instance(
+      self,
+      image,
+      classifier_fn,
+      labels=(1,),
+      hide_color=None,
+      top_labels=5,
+      num_features=100000,
+      num_samples=1000,
+      batch_size=10,
+      segmentation_fn=None,
+      distance_metric="cosine",
+      model_regressor=None,
+      random_seed=None,
+  ):
     """lime 0.2.0.1's `explain_instance` on one image [H, W, C]: an `ImageExplanation`."""
     return self.explain_instances(
-        [image], classifier_fn, labels, hide_color, top_labels, num_features, num_samples,
-        batch_size, segmentation_fn, distance_metric, model_regressor, random_seed)[0]
+        [image],
+        classifier_fn,
+        labels,
+        hide_color,
+        top_labels,
+        num_features,
+        num_samples,
+        batch_size,
+        segmentation_fn,
+        distance_metric,
+        model_regressor,
+        random_seed,
+    )[0]
 
-  def explain_instances(self, images, classifier_fn, labels=(1,), hide_color=None, top_labels=5,
-                        num_features=100000, num_samples=1000, batch_size=10,
-                        segmentation_fn=None, distance_metric="cosine", model_regressor=None,
-                        random_seed=None, *, progress_bar=False):
+  def explain_instances(
+      self,
+      images,
+      classifier_fn,
+      labels=(1,),
+      hide_color=None,
+      top_labels=5,
+      num_features=100000,
+      num_samples=1000,
+      batch_size=10,
+      segmentation_fn=None,
+      distance_metric="cosine",
+      model_regressor=None,
+      random_seed=None,
+      *,
+      progress_bar=False,
+  ):
     """`explain_instance` for N images [N, H, W, C] of one size, in one engine call
     (`progress_bar` shows the engine's progress over the images)."""
-    for name, value, default in (("distance_metric", distance_metric, "cosine"),
-                                 ("kernel", self.kernel, None),
-                                 ("model_regressor", model_regressor, None)):
+    for name, value, default in (
+        ("distance_metric", distance_metric, "cosine"),
+        ("kernel", self.kernel, None),
+        ("model_regressor", model_regressor, None),
+    ):
       if value != default:
-        raise ValueError(f"{name}={value!r} is not available for images in jaxlime.compat "
-                         f"(only {name}={default!r}); use lime for it.")
+        raise ValueError(
+            f"{name}={value!r} is not available for images in jaxlime.compat "
+            f"(only {name}={default!r}); use lime for it."
+        )
     cache.enable_default()
     images = np.asarray(images)
     if segmentation_fn is None:
-      segmentation_fn = SegmentationAlgorithm("quickshift", kernel_size=4, max_dist=200,
-                                              ratio=0.2, random_seed=random_seed)
+      segmentation_fn = SegmentationAlgorithm(
+          "quickshift", kernel_size=4, max_dist=200, ratio=0.2, random_seed=random_seed
+      )
     segments = np.stack([segmentation_fn(image) for image in images])
     result = self.engine.explain(
-        images, _host(classifier_fn, batch_size), key=_common.draw_key(self.random_state),
-        segments=segments, hide_color=hide_color, num_samples=num_samples,
-        num_features=num_features, labels=labels, top_labels=top_labels, progress=progress_bar)
+        images,
+        _host(classifier_fn, batch_size),
+        key=_common.draw_key(self.random_state),
+        segments=segments,
+        hide_color=hide_color,
+        num_samples=num_samples,
+        num_features=num_features,
+        labels=labels,
+        top_labels=top_labels,
+        progress=progress_bar,
+    )
     explanations = []
     for index, image in enumerate(images):
       out = ImageExplanation(image, segments[index])

@@ -52,8 +52,9 @@ class _SampleOptions:
 
 
 @functools.partial(jax.jit, static_argnames=("num_samples", "sample_around_instance"))
-def _sample_rows(keys, rows, tables, kernel_width, *, num_samples: int,
-                 sample_around_instance: bool):
+def _sample_rows(
+    keys, rows, tables, kernel_width, *, num_samples: int, sample_around_instance: bool
+):
   """lime's perturbations of B rows and their euclidean kernel weights.
 
   Args:
@@ -86,8 +87,15 @@ def _dense(data) -> np.ndarray:
 class TableDomainMapper(explanation.DomainMapper):
   """lime's tabular mapper: feature ids -> "name <= 1.00" / "name=value" / "name"."""
 
-  def __init__(self, feature_names, feature_values, scaled_row, categorical_features,
-               discretized_feature_names=None, feature_indexes=None):
+  def __init__(
+      self,
+      feature_names,
+      feature_values,
+      scaled_row,
+      categorical_features,
+      discretized_feature_names=None,
+      feature_indexes=None,
+  ):
     self.exp_feature_names = feature_names
     self.discretized_feature_names = discretized_feature_names
     self.feature_names = feature_names
@@ -103,8 +111,9 @@ class TableDomainMapper(explanation.DomainMapper):
       names = self.discretized_feature_names
     return [(names[x[0]], x[1]) for x in exp]
 
-  def visualize_instance_html(self, exp, label, div_name, exp_object_name, show_table=True,
-                              show_all=False):
+  def visualize_instance_html(
+      self, exp, label, div_name, exp_object_name, show_table=True, show_all=False
+  ):
     """The instance's feature values, tinted by their weight for `label` (lime's third panel)."""
     if not show_table:
       return ""
@@ -126,11 +135,25 @@ class LimeTabularExplainer:
   its JAX key from it (and from the discretizer's own state when it has another one).
   """
 
-  def __init__(self, training_data, mode="classification", training_labels=None,
-               feature_names=None, categorical_features=None, categorical_names=None,
-               kernel_width=None, kernel=None, verbose=False, class_names=None,
-               feature_selection="auto", discretize_continuous=True, discretizer="quartile",
-               sample_around_instance=False, random_state=None, training_data_stats=None):
+  def __init__(
+      self,
+      training_data,
+      mode="classification",
+      training_labels=None,
+      feature_names=None,
+      categorical_features=None,
+      categorical_names=None,
+      kernel_width=None,
+      kernel=None,
+      verbose=False,
+      class_names=None,
+      feature_selection="auto",
+      discretize_continuous=True,
+      discretizer="quartile",
+      sample_around_instance=False,
+      random_state=None,
+      training_data_stats=None,
+  ):
     self.random_state = _common.check_random_state(random_state)
     self.mode = mode
     self.categorical_names = categorical_names or {}
@@ -141,35 +164,50 @@ class LimeTabularExplainer:
     training_data = _dense(training_data)
     num_columns = training_data.shape[1]
     categorical_features = list(categorical_features if categorical_features is not None else [])
-    feature_names = list(feature_names if feature_names is not None
-                         else [str(i) for i in range(num_columns)])
+    feature_names = list(
+        feature_names if feature_names is not None else [str(i) for i in range(num_columns)]
+    )
     self.categorical_features = [int(c) for c in categorical_features]
     self.feature_names = [str(name) for name in feature_names]
     self.discretizer = None
     if discretize_continuous:
       arguments = (training_data, self.categorical_features, self.feature_names)
       if training_data_stats:
-        self.discretizer = StatsDiscretizer(*arguments, labels=training_labels,
-                                            data_stats=training_data_stats,
-                                            random_state=self.random_state)
+        self.discretizer = StatsDiscretizer(
+            *arguments,
+            labels=training_labels,
+            data_stats=training_data_stats,
+            random_state=self.random_state,
+        )
       elif isinstance(discretizer, BaseDiscretizer):
         self.discretizer = discretizer
       elif discretizer in ("quartile", "decile", "entropy"):
-        kind = {"quartile": QuartileDiscretizer, "decile": DecileDiscretizer,
-                "entropy": EntropyDiscretizer}[discretizer]
-        self.discretizer = kind(*arguments, labels=training_labels,
-                                random_state=self.random_state)
+        kind = {
+            "quartile": QuartileDiscretizer,
+            "decile": DecileDiscretizer,
+            "entropy": EntropyDiscretizer,
+        }[discretizer]
+        self.discretizer = kind(*arguments, labels=training_labels, random_state=self.random_state)
       else:
-        raise ValueError("discretizer must be 'quartile', 'decile', 'entropy' or a "
-                         f"BaseDiscretizer instance; got {discretizer!r}.")
+        raise ValueError(
+            "discretizer must be 'quartile', 'decile', 'entropy' or a "
+            f"BaseDiscretizer instance; got {discretizer!r}."
+        )
     self.engine = TabularExplainer(
-        training_data, mode=mode, training_labels=training_labels,
-        feature_names=self.feature_names, categorical_features=self.categorical_features,
-        categorical_names=self.categorical_names, kernel_width=kernel_width,
-        class_names=class_names, feature_selection=feature_selection,
+        training_data,
+        mode=mode,
+        training_labels=training_labels,
+        feature_names=self.feature_names,
+        categorical_features=self.categorical_features,
+        categorical_names=self.categorical_names,
+        kernel_width=kernel_width,
+        class_names=class_names,
+        feature_selection=feature_selection,
         discretize_continuous=discretize_continuous,
         discretizer=self.discretizer.stats if self.discretizer is not None else discretizer,
-        sample_around_instance=sample_around_instance, training_data_stats=training_data_stats)
+        sample_around_instance=sample_around_instance,
+        training_data_stats=training_data_stats,
+    )
     if self.discretizer is not None:
       self.categorical_features = list(range(num_columns))
     self.kernel_width = self.engine.kernel_width
@@ -201,20 +239,46 @@ class LimeTabularExplainer:
   def validate_training_data_stats(training_data_stats):
     """lime's check of the keys of `training_data_stats`."""
     missing = {"means", "mins", "maxs", "stds", "feature_values", "feature_frequencies"} - set(
-        training_data_stats)
+        training_data_stats
+    )
     if missing:
       raise ValueError(f"Missing keys in training_data_stats: {sorted(missing)}.")
 
-  def explain_instance(self, data_row, predict_fn, labels=(1,), top_labels=None,
-                       num_features=10, num_samples=5000, distance_metric="euclidean",
-                       model_regressor=None):
+  def explain_instance(
+      self,
+      data_row,
+      predict_fn,
+      labels=(1,),
+      top_labels=None,
+      num_features=10,
+      num_samples=5000,
+      distance_metric="euclidean",
+      model_regressor=None,
+  ):
     """lime's `explain_instance`: the explanation of one row [F] (an `Explanation`)."""
     row = _dense(data_row).reshape(1, -1)
-    return self.explain_instances(row, predict_fn, labels, top_labels, num_features,
-                                  num_samples, distance_metric, model_regressor)[0]
+    return self.explain_instances(
+        row,
+        predict_fn,
+        labels,
+        top_labels,
+        num_features,
+        num_samples,
+        distance_metric,
+        model_regressor,
+    )[0]
 
-  def explain_instances(self, rows, predict_fn, labels=(1,), top_labels=None, num_features=10,
-                        num_samples=5000, distance_metric="euclidean", model_regressor=None):
+  def explain_instances(
+      self,
+      rows,
+      predict_fn,
+      labels=(1,),
+      top_labels=None,
+      num_features=10,
+      num_samples=5000,
+      distance_metric="euclidean",
+      model_regressor=None,
+  ):
     """`explain_instance` for N rows [N, F] at once: a list of N lime `Explanation`s.
 
     The rows are sampled by one jitted, vmapped call per block of rows, `predict_fn` runs once
@@ -223,8 +287,10 @@ class LimeTabularExplainer:
     cache.enable_default()
     rows = _dense(rows)
     if rows.ndim != 2 or rows.shape[1] != self.engine.num_features_in:
-      raise ValueError(f"rows must have shape (N, {self.engine.num_features_in}) to match the "
-                       f"training data; got {rows.shape}.")
+      raise ValueError(
+          f"rows must have shape (N, {self.engine.num_features_in}) to match the "
+          f"training data; got {rows.shape}."
+      )
     checks.as_finite_matrix("rows", rows)
     num_samples = checks.positive_int("num_samples", num_samples, minimum=2)
     num_rows, num_columns = rows.shape
@@ -236,26 +302,58 @@ class LimeTabularExplainer:
     explanations = []
     for start in range(0, num_rows, block):
       count = min(block, num_rows - start)
-      padded = np.concatenate([rows[start:start + count],
-                               np.repeat(rows[start:start + 1], block - count, axis=0)])
+      padded = np.concatenate(
+          [rows[start : start + count], np.repeat(rows[start : start + 1], block - count, axis=0)]
+      )
       block_keys = keys[np.minimum(np.arange(start, start + block), num_rows - 1)]
-      inputs, z, distances, weights = jax.tree.map(np.asarray, _sample_rows(
-          block_keys, padded, self.engine.tables, self.kernel_width, num_samples=num_samples,
-          sample_around_instance=self.sample_around_instance))
-      explanations += self._explain_block(rows[start:start + count], inputs, z, distances,
-                                          weights, predict_fn, labels, top_labels, num_features,
-                                          distance_metric, model_regressor)
+      inputs, z, distances, weights = jax.tree.map(
+          np.asarray,
+          _sample_rows(
+              block_keys,
+              padded,
+              self.engine.tables,
+              self.kernel_width,
+              num_samples=num_samples,
+              sample_around_instance=self.sample_around_instance,
+          ),
+      )
+      explanations += self._explain_block(
+          rows[start : start + count],
+          inputs,
+          z,
+          distances,
+          weights,
+          predict_fn,
+          labels,
+          top_labels,
+          num_features,
+          distance_metric,
+          model_regressor,
+      )
     return explanations
 
-  def _explain_block(self, rows, inputs, z, distances, weights, predict_fn, labels, top_labels,
-                     num_features, distance_metric, model_regressor):
+  def _explain_block(
+      self,
+      rows,
+      inputs,
+      z,
+      distances,
+      weights,
+      predict_fn,
+      labels,
+      top_labels,
+      num_features,
+      distance_metric,
+      model_regressor,
+  ):
     """Explains the first len(rows) of a block padded to a fixed size (so that the fit compiles
     once): the model runs on the real rows' samples, padding rows copy the first row's outputs.
     """
     count = len(rows)
     block, num_samples, num_columns = inputs.shape
-    outputs = _common.check_outputs(predict_fn(inputs[:count].reshape(-1, num_columns)),
-                                    self.mode, count * num_samples)
+    outputs = _common.check_outputs(
+        predict_fn(inputs[:count].reshape(-1, num_columns)), self.mode, count * num_samples
+    )
     outputs = outputs.reshape(count, num_samples, -1)
     outputs = np.concatenate([outputs, np.repeat(outputs[:1], block - count, axis=0)])
     if distance_metric != "euclidean":
@@ -265,11 +363,20 @@ class LimeTabularExplainer:
     if self.mode == "classification" and self.class_names is None:
       self.class_names = [str(c) for c in range(outputs.shape[-1])]
     chosen, reported = _common.explained_labels(outputs, self.mode, labels, top_labels)
-    fits = _common.fit_instances(z, outputs, weights, chosen, num_features=num_features,
-                                 feature_selection=self.feature_selection,
-                                 model_regressor=model_regressor, verbose=self.verbose)
-    return [self._explanation(row, z_row[0], out, fit, top)
-            for row, z_row, out, fit, top in zip(rows, z[:count], outputs, fits, reported)]
+    fits = _common.fit_instances(
+        z,
+        outputs,
+        weights,
+        chosen,
+        num_features=num_features,
+        feature_selection=self.feature_selection,
+        model_regressor=model_regressor,
+        verbose=self.verbose,
+    )
+    return [
+        self._explanation(row, z_row[0], out, fit, top)
+        for row, z_row, out, fit, top in zip(rows, z[:count], outputs, fits, reported)
+    ]
 
   def _explanation(self, row, scaled_row, outputs, fit, top_labels):
     feature_names = copy.deepcopy(self.feature_names)
@@ -288,8 +395,13 @@ class LimeTabularExplainer:
       discretized_feature_names = copy.deepcopy(feature_names)
       for f in self.discretizer.names:
         discretized_feature_names[f] = self.discretizer.names[f][int(bins[f])]
-    mapper = TableDomainMapper(feature_names, values, scaled_row, self.categorical_features,
-                               discretized_feature_names=discretized_feature_names)
+    mapper = TableDomainMapper(
+        feature_names,
+        values,
+        scaled_row,
+        self.categorical_features,
+        discretized_feature_names=discretized_feature_names,
+    )
     result = explanation.Explanation(mapper, mode=self.mode, class_names=self.class_names)
     if self.mode == "classification":
       result.predict_proba = outputs[0]
@@ -312,28 +424,51 @@ class LimeTabularExplainer:
 class RecurrentTabularExplainer(LimeTabularExplainer):
   """lime's explainer for [M, T, F] sequences: each (feature, time step) is one column."""
 
-  def __init__(self, training_data, mode="classification", training_labels=None,
-               feature_names=None, categorical_features=None, categorical_names=None,
-               kernel_width=None, kernel=None, verbose=False, class_names=None,
-               feature_selection="auto", discretize_continuous=True, discretizer="quartile",
-               random_state=None):
+  def __init__(
+      self,
+      training_data,
+      mode="classification",
+      training_labels=None,
+      feature_names=None,
+      categorical_features=None,
+      categorical_names=None,
+      kernel_width=None,
+      kernel=None,
+      verbose=False,
+      class_names=None,
+      feature_selection="auto",
+      discretize_continuous=True,
+      discretizer="quartile",
+      random_state=None,
+  ):
     training_data = np.asarray(training_data)
     num_rows, num_timesteps, num_features = training_data.shape
     training_data = np.transpose(training_data, axes=(0, 2, 1)).reshape(
-        num_rows, num_timesteps * num_features)
+        num_rows, num_timesteps * num_features
+    )
     self.n_timesteps = num_timesteps
     self.n_features = num_features
     if feature_names is None:
       feature_names = [str(i) for i in range(num_features)]
-    feature_names = [f"{n}_t-{num_timesteps - (i + 1)}"
-                     for n in feature_names for i in range(num_timesteps)]
-    super().__init__(training_data, mode=mode, training_labels=training_labels,
-                     feature_names=feature_names, categorical_features=categorical_features,
-                     categorical_names=categorical_names, kernel_width=kernel_width,
-                     kernel=kernel, verbose=verbose, class_names=class_names,
-                     feature_selection=feature_selection,
-                     discretize_continuous=discretize_continuous, discretizer=discretizer,
-                     random_state=random_state)
+    feature_names = [
+        f"{n}_t-{num_timesteps - (i + 1)}" for n in feature_names for i in range(num_timesteps)
+    ]
+    super().__init__(
+        training_data,
+        mode=mode,
+        training_labels=training_labels,
+        feature_names=feature_names,
+        categorical_features=categorical_features,
+        categorical_names=categorical_names,
+        kernel_width=kernel_width,
+        kernel=kernel,
+        verbose=verbose,
+        class_names=class_names,
+        feature_selection=feature_selection,
+        discretize_continuous=discretize_continuous,
+        discretizer=discretizer,
+        random_state=random_state,
+    )
 
   def _make_predict_proba(self, func):
     """Wraps `func` on [B, T, F] sequences as a function of the flattened rows [B, F * T]."""
@@ -348,18 +483,48 @@ class RecurrentTabularExplainer(LimeTabularExplainer):
     sequences = np.asarray(sequences)
     return np.transpose(sequences, axes=(0, 2, 1)).reshape(sequences.shape[0], -1)
 
-  def explain_instance(self, data_row, classifier_fn, labels=(1,), top_labels=None,
-                       num_features=10, num_samples=5000, distance_metric="euclidean",
-                       model_regressor=None):
+  def explain_instance(
+      self,
+      data_row,
+      classifier_fn,
+      labels=(1,),
+      top_labels=None,
+      num_features=10,
+      num_samples=5000,
+      distance_metric="euclidean",
+      model_regressor=None,
+  ):
     """lime's `explain_instance` for one sequence [T, F]."""
-    return self.explain_instances(np.asarray(data_row)[None], classifier_fn, labels,
-                                  top_labels, num_features, num_samples, distance_metric,
-                                  model_regressor)[0]
+    return self.explain_instances(
+        np.asarray(data_row)[None],
+        classifier_fn,
+        labels,
+        top_labels,
+        num_features,
+        num_samples,
+        distance_metric,
+        model_regressor,
+    )[0]
 
-  def explain_instances(self, rows, classifier_fn, labels=(1,), top_labels=None,
-                        num_features=10, num_samples=5000, distance_metric="euclidean",
-                        model_regressor=None):
+  def explain_instances(
+      self,
+      rows,
+      classifier_fn,
+      labels=(1,),
+      top_labels=None,
+      num_features=10,
+      num_samples=5000,
+      distance_metric="euclidean",
+      model_regressor=None,
+  ):
     """`explain_instance` for N sequences [N, T, F] at once."""
-    return super().explain_instances(self._flatten(rows), self._make_predict_proba(classifier_fn),
-                                     labels, top_labels, num_features, num_samples,
-                                     distance_metric, model_regressor)
+    return super().explain_instances(
+        self._flatten(rows),
+        self._make_predict_proba(classifier_fn),
+        labels,
+        top_labels,
+        num_features,
+        num_samples,
+        distance_metric,
+        model_regressor,
+    )

@@ -98,13 +98,20 @@ class TextDomainMapper(explanation.DomainMapper):
   def map_exp_ids(self, exp, positions=False):
     """[(word, weight)], or [("word_offset1-offset2", weight)] with positions=True."""
     if positions:
-      return [("%s_%s" % (self.indexed_string.word(x[0]),
-                          "-".join(map(str, self.indexed_string.string_position(x[0])))), x[1])
-              for x in exp]
+      return [
+          (
+              "%s_%s"
+              % (
+                  self.indexed_string.word(x[0]),
+                  "-".join(map(str, self.indexed_string.string_position(x[0]))),
+              ),
+              x[1],
+          )
+          for x in exp
+      ]
     return [(self.indexed_string.word(x[0]), x[1]) for x in exp]
 
-  def visualize_instance_html(self, exp, label, div_name, exp_object_name, text=True,
-                              opacity=True):
+  def visualize_instance_html(self, exp, label, div_name, exp_object_name, text=True, opacity=True):
     """The text with each explained word highlighted by its weight for `label`."""
     if not text:
       return ""
@@ -127,13 +134,28 @@ def _sample_masks(keys, num_words, *, num_dims: int, num_samples: int):
 class LimeTextExplainer:
   """lime's `LimeTextExplainer` (same arguments, same meaning) on jaxlime's engine."""
 
-  def __init__(self, kernel_width=25, kernel=None, verbose=False, class_names=None,
-               feature_selection="auto", split_expression=r"\W+", bow=True, mask_string=None,
-               random_state=None, char_level=False):
-    self.engine = TextExplainer(kernel_width, bow=bow, class_names=class_names,
-                                feature_selection=feature_selection,
-                                split_expression=split_expression, mask_string=mask_string,
-                                char_level=char_level)
+  def __init__(
+      self,
+      kernel_width=25,
+      kernel=None,
+      verbose=False,
+      class_names=None,
+      feature_selection="auto",
+      split_expression=r"\W+",
+      bow=True,
+      mask_string=None,
+      random_state=None,
+      char_level=False,
+  ):
+    self.engine = TextExplainer(
+        kernel_width,
+        bow=bow,
+        class_names=class_names,
+        feature_selection=feature_selection,
+        split_expression=split_expression,
+        mask_string=mask_string,
+        char_level=char_level,
+    )
     self.kernel = kernel
     kernel_fn = functools.partial(kernel or _common.lime_kernel, kernel_width=kernel_width)
     self.random_state = _common.check_random_state(random_state)
@@ -147,16 +169,40 @@ class LimeTextExplainer:
     self.char_level = char_level
     self.verbose = verbose
 
-  def explain_instance(self, text_instance, classifier_fn, labels=(1,), top_labels=None,
-                       num_features=10, num_samples=5000, distance_metric="cosine",
-                       model_regressor=None):
+  def explain_instance(
+      self,
+      text_instance,
+      classifier_fn,
+      labels=(1,),
+      top_labels=None,
+      num_features=10,
+      num_samples=5000,
+      distance_metric="cosine",
+      model_regressor=None,
+  ):
     """lime's `explain_instance`: the explanation of one text (an `Explanation`)."""
-    return self.explain_instances([text_instance], classifier_fn, labels, top_labels,
-                                  num_features, num_samples, distance_metric, model_regressor)[0]
+    return self.explain_instances(
+        [text_instance],
+        classifier_fn,
+        labels,
+        top_labels,
+        num_features,
+        num_samples,
+        distance_metric,
+        model_regressor,
+    )[0]
 
-  def explain_instances(self, texts, classifier_fn, labels=(1,), top_labels=None,
-                        num_features=10, num_samples=5000, distance_metric="cosine",
-                        model_regressor=None):
+  def explain_instances(
+      self,
+      texts,
+      classifier_fn,
+      labels=(1,),
+      top_labels=None,
+      num_features=10,
+      num_samples=5000,
+      distance_metric="cosine",
+      model_regressor=None,
+  ):
     """`explain_instance` for N texts: a list of N lime `Explanation`s.
 
     The masks of a block of texts are one jitted call, `classifier_fn` runs once per block on
@@ -174,14 +220,18 @@ class LimeTextExplainer:
     block = max(1, _BLOCK_STRINGS // num_samples)
     explanations = []
     for start in range(0, len(texts), block):
-      part = indexed[start:start + block]
+      part = indexed[start : start + block]
       num_words = np.array([item.num_features for item in part], np.int32)
       num_dims = -(-int(num_words.max()) // _FEATURE_MULTIPLE) * _FEATURE_MULTIPLE
-      data, distances = jax.tree.map(np.asarray, _sample_masks(
-          keys[start:start + len(part)], num_words, num_dims=num_dims, num_samples=num_samples))
+      data, distances = jax.tree.map(
+          np.asarray,
+          _sample_masks(
+              keys[start : start + len(part)], num_words, num_dims=num_dims, num_samples=num_samples
+          ),
+      )
       strings = []
       for item, rows in zip(part, data):
-        strings.extend(item.perturbed_strings(rows[:, :item.num_features] > 0))
+        strings.extend(item.perturbed_strings(rows[:, : item.num_features] > 0))
       outputs = _common.check_outputs(classifier_fn(strings), "classification", len(strings))
       outputs = outputs.reshape(len(part), num_samples, -1)
       if distance_metric != "cosine":
@@ -190,14 +240,23 @@ class LimeTextExplainer:
       if self.class_names is None:
         self.class_names = [str(c) for c in range(outputs.shape[-1])]
       chosen, reported = _common.explained_labels(outputs, "classification", labels, top_labels)
-      fits = _common.fit_instances(data, outputs, weights, chosen, num_features=num_features,
-                                   feature_selection=self.feature_selection,
-                                   model_regressor=model_regressor, verbose=self.verbose,
-                                   num_real=num_words)
+      fits = _common.fit_instances(
+          data,
+          outputs,
+          weights,
+          chosen,
+          num_features=num_features,
+          feature_selection=self.feature_selection,
+          model_regressor=model_regressor,
+          verbose=self.verbose,
+          num_real=num_words,
+      )
       for item, out, fit, top in zip(part, outputs, fits, reported):
-        result = explanation.Explanation(TextDomainMapper(_Indexed(item)),
-                                         class_names=self.class_names,
-                                         random_state=self.random_state)
+        result = explanation.Explanation(
+            TextDomainMapper(_Indexed(item)),
+            class_names=self.class_names,
+            random_state=self.random_state,
+        )
         result.predict_proba = out[0]
         result.top_labels = top
         for label, (intercept, ranked, score, local_pred) in fit.items():

@@ -20,14 +20,24 @@ class SubmodularPick:
     sp_explanations: the picked explanations.
   """
 
-  def __init__(self, explainer, data, predict_fn, method="sample", sample_size=1000,
-               num_exps_desired=5, num_features=10, **kwargs):
+  def __init__(
+      self,
+      explainer,
+      data,
+      predict_fn,
+      method="sample",
+      sample_size=1000,
+      num_exps_desired=5,
+      num_features=10,
+      **kwargs,
+  ):
     top_labels = kwargs.pop("top_labels", 1)
     data = np.asarray(data) if not isinstance(data, list) else data
     if method == "sample":
       if sample_size > len(data):
-        warnings.warn("Requested sample size larger than size of input data. Using all data",
-                      stacklevel=2)
+        warnings.warn(
+            "Requested sample size larger than size of input data. Using all data", stacklevel=2
+        )
         sample_size = len(data)
       indices = np.arange(len(data))
       np.random.shuffle(indices)
@@ -38,14 +48,18 @@ class SubmodularPick:
       raise ValueError(f"method must be 'sample' or 'full'; got {method!r}.")
     rows = [data[i] for i in indices] if isinstance(data, list) else data[indices]
     self.explanations = explainer.explain_instances(
-        rows, predict_fn, num_features=num_features, top_labels=top_labels, **kwargs)
+        rows, predict_fn, num_features=num_features, top_labels=top_labels, **kwargs
+    )
     try:
       num_exps_desired = int(num_exps_desired)
     except TypeError:
       return
     if num_exps_desired > len(self.explanations):
-      warnings.warn("Requested number of explanations should be less than the number of "
-                    "explanations. Setting to the number of explanations.", stacklevel=2)
+      warnings.warn(
+          "Requested number of explanations should be less than the number of "
+          "explanations. Setting to the number of explanations.",
+          stacklevel=2,
+      )
     num_exps_desired = min(num_exps_desired, len(self.explanations))
     # lime's matrix: one column per readable feature name (as_list), in order of appearance.
     columns = {}

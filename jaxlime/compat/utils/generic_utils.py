@@ -12,5 +12,4 @@ def has_arg(fn, arg_name):
   parameter = signature.parameters.get(arg_name)
   if parameter is None:
     return False
-  return parameter.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD,
-                            inspect.Parameter.KEYWORD_ONLY)
+  return parameter.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)

@@ -22,8 +22,9 @@ class BaseWrapper:
     """Raises ValueError for a parameter target_fn does not take; TypeError for a string."""
     if self.target_fn is None:
       if not callable(self):
-        raise TypeError("invalid argument: tested object is not callable, please provide a "
-                        "valid target_fn")
+        raise TypeError(
+            "invalid argument: tested object is not callable, please provide a " "valid target_fn"
+        )
       functions = [self.__call__]
     elif isinstance(self.target_fn, (types.FunctionType, types.MethodType)):
       functions = [self.target_fn]
