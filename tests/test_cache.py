@@ -4,6 +4,7 @@ import os
 import subprocess
 import sys
 
+import jaxlib.version
 import pytest
 
 _SCRIPT = r"""
@@ -45,7 +46,7 @@ def _run(tmp_path, *arguments, env_value=None):
 def test_default_directory_set_at_first_explain_not_at_import(tmp_path):
   before, after = _run(tmp_path, "default")
   assert before == "None"
-  assert after == str(tmp_path / "xdg" / "jaxlime" / "jax")
+  assert after == str(tmp_path / "xdg" / "jaxlime" / f"jax-{jaxlib.version.__version__}")
   assert os.listdir(after)  # Programs were written.
 
 

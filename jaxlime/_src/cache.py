@@ -8,9 +8,9 @@ first explain (never at import). It does nothing when:
 * the user configured JAX's cache already (`jax_compilation_cache_dir` set, e.g. through
   `JAX_COMPILATION_CACHE_DIR`): theirs is kept, with their settings.
 
-Otherwise the cache directory is `JAXLIME_CACHE_DIR`, else `$XDG_CACHE_HOME/jaxlime/jax`
-(`~/.cache/jaxlime/jax`), and programs that took at least `MIN_COMPILE_SECONDS` to compile are
-written to it. JAX's cache is process-wide: the user's own jitted functions are cached there too.
+Otherwise the cache directory is `JAXLIME_CACHE_DIR`, else
+`$XDG_CACHE_HOME/jaxlime/jax-<jaxlib version>` (`~/.cache/jaxlime/jax-<jaxlib version>`), and
+programs that took at least `MIN_COMPILE_SECONDS` to compile are written to it. JAX's cache is process-wide: the user's own jitted functions are cached there too.
 Programs that call back into Python (`jaxlime.host_model`) are never cached by JAX.
 """
 
@@ -18,6 +18,7 @@ import os
 import threading
 
 import jax
+import jaxlib.version
 
 ENV_VAR = "JAXLIME_CACHE_DIR"
 _OFF = ("off", "0", "false", "none")
@@ -30,9 +31,10 @@ _configured = False
 
 
 def default_directory() -> str:
-  """`$XDG_CACHE_HOME/jaxlime/jax`, or `~/.cache/jaxlime/jax`."""
+  """`$XDG_CACHE_HOME/jaxlime/jax-<jaxlib version>`, or `~/.cache/jaxlime/jax-<version>`: one
+  directory per jaxlib, so that programs compiled by another version are never read."""
   base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-  return os.path.join(base, "jaxlime", "jax")
+  return os.path.join(base, "jaxlime", f"jax-{jaxlib.version.__version__}")
 
 
 def enable_default() -> str | None:

@@ -33,7 +33,6 @@ import functools
 import inspect
 import math
 import threading
-import weakref
 from typing import Any, Callable
 
 import jax
@@ -272,38 +271,39 @@ def host_model(
 # --------------------------------------------------------------------------
 
 
-@dataclasses.dataclass(frozen=True, eq=False)
+class _Static:
+  """A static jit argument: compared with == and hashed when its value is hashable, by identity
+  otherwise (the same object gives the same compiled program, an equal one may not)."""
+
+  __slots__ = ("value",)
+
+  def __init__(self, value):
+    self.value = value
+
+  def __eq__(self, other):
+    if not isinstance(other, _Static):
+      return NotImplemented
+    if self.value is other.value:
+      return True
+    return _is_hashable(self.value) and _is_hashable(other.value) and self.value == other.value
+
+  def __hash__(self):
+    return hash(self.value) if _is_hashable(self.value) else id(self.value)
+
+
+@dataclasses.dataclass(frozen=True)
 class _CallableApply:
   """apply for a plain jittable callable; params are ignored (None)."""
 
-  fn: Callable
+  static: _Static  # the callable.
+
+  @property
+  def fn(self) -> Callable:
+    return self.static.value
 
   def __call__(self, params, x):
     del params
     return self.fn(x)
-
-  def _key(self):
-    try:
-      hash(self.fn)
-    except TypeError:
-      return ("id", id(self.fn))
-    return ("fn", self.fn)
-
-  def __eq__(self, other):
-    if not isinstance(other, _CallableApply):
-      return NotImplemented
-    if self.fn is other.fn:
-      return True
-    k1, k2 = self._key(), other._key()
-    if k1[0] == "id" or k2[0] == "id":
-      return False
-    try:
-      return bool(self.fn == other.fn)
-    except Exception:
-      return False
-
-  def __hash__(self):
-    return hash((_CallableApply, self._key()))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -327,42 +327,22 @@ class _NNXApply:
     return module(x)
 
 
-class _OpaqueKwargs:
-  """Unhashable static kwargs; identity-compared (cached per model object)."""
-
-  __slots__ = ("kwargs",)
-
-  def __init__(self, kwargs: dict):
-    self.kwargs = kwargs
-
-  __hash__ = object.__hash__
-
-  def __eq__(self, other):
-    return self is other
-
-  def __repr__(self):
-    return f"_OpaqueKwargs({sorted(self.kwargs)})"
-
-
 @dataclasses.dataclass(frozen=True)
 class _LinenApply:
   """apply for a Linen ``partial(module.apply, variables, **kwargs)``.
 
   ``params`` is ``(variables, traced_kwargs)``: the variables and any
   array-valued kwargs (e.g. ``rngs``) are traced jit arguments; the other
-  kwargs are hashable static values stored here (``static_kwargs``) or, if
-  unhashable, an identity-compared ``_OpaqueKwargs`` box.
+  kwargs are static, each in a `_Static` (compared by value, or by identity
+  when unhashable).
   """
 
   module: Any
-  static_kwargs: tuple = ()
-  opaque: _OpaqueKwargs | None = None
+  static_kwargs: tuple = ()  # ((name, _Static(value)), ...) sorted by name.
 
   def __call__(self, params, x):
     variables, traced_kwargs = params
-    kwargs = dict(self.static_kwargs)
-    if self.opaque is not None:
-      kwargs.update(self.opaque.kwargs)
+    kwargs = {name: static.value for name, static in self.static_kwargs}
     kwargs.update(traced_kwargs)
     out = self.module.apply(variables, x, **kwargs)
     mutable = kwargs.get("mutable", False)
@@ -480,9 +460,6 @@ def _check_variables(variables, what):
 
 # Cache for Linen partials with unhashable static kwargs: the same partial
 # object yields the same (identity-compared) apply, hence no retrace.
-_LINEN_OPAQUE_CACHE: "weakref.WeakKeyDictionary[Any, _LinenApply]" = weakref.WeakKeyDictionary()
-
-
 def _linen_partial_adapter(model: functools.partial, module) -> ModelAdapter:
   what = "functools.partial(linen_module.apply, ...)"
   args = tuple(model.args)
@@ -504,33 +481,16 @@ def _linen_partial_adapter(model: functools.partial, module) -> ModelAdapter:
         "the bound module itself (it will be unbound)."
     )
 
-  traced, static, opaque = {}, {}, {}
+  traced, static = {}, {}
   for k, v in kwargs.items():
     if k == "rngs" or _is_array_tree(v):
       traced[k] = v
     elif k == "mutable" and isinstance(v, list) and all(map(_is_hashable, v)):
-      static[k] = tuple(v)
-    elif _is_hashable(v):
-      static[k] = v
+      static[k] = _Static(tuple(v))
     else:
-      opaque[k] = v
-  static_items = tuple(sorted(static.items()))
-  params = (variables, traced)
-
-  if opaque:
-    try:
-      apply = _LINEN_OPAQUE_CACHE.get(model)
-    except TypeError:  # pragma: no cover - unhashable/unweakrefable
-      apply = None
-    if apply is None:
-      apply = _LinenApply(module, static_items, _OpaqueKwargs(opaque))
-      try:
-        _LINEN_OPAQUE_CACHE[model] = apply
-      except TypeError:  # pragma: no cover
-        pass
-  else:
-    apply = _LinenApply(module, static_items, None)
-  return ModelAdapter(apply=apply, params=params, is_host=False)
+      static[k] = _Static(v)
+  apply = _LinenApply(module, tuple(sorted(static.items())))
+  return ModelAdapter(apply=apply, params=(variables, traced), is_host=False)
 
 
 def _nnx_adapter(module) -> ModelAdapter:
@@ -652,7 +612,7 @@ def as_model(model, *, example=None) -> ModelAdapter:
         f"{type(model).__module__}.{type(model).__qualname__}. {_SUPPORTED}"
     )
 
-  return ModelAdapter(apply=_CallableApply(model), params=None, is_host=False)
+  return ModelAdapter(apply=_CallableApply(_Static(model)), params=None, is_host=False)
 
 
 # --------------------------------------------------------------------------
