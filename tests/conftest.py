@@ -1,7 +1,5 @@
 """Shared fixtures: real data that ships with scikit-learn and small JAX models on it."""
 
-import os
-import tempfile
 from typing import Callable, NamedTuple
 
 import jax
@@ -10,10 +8,6 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
-
-# The suite compiles into a persistent cache of its own (subprocess tests inherit it), not into
-# the user's: what it tests must not depend on programs other runs left there.
-os.environ.setdefault("JAXLIME_CACHE_DIR", tempfile.mkdtemp(prefix="jaxlime-test-cache-"))
 
 
 @pytest.fixture(scope="session")

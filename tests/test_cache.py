@@ -1,4 +1,5 @@
-"""The persistent compilation cache: off at import, on at the first explain, env var, user's own."""
+"""The persistent compilation cache: off by default, on at the first explain when JAXLIME_CACHE_DIR
+asks, and a cache the user configured is kept."""
 
 import os
 import subprocess
@@ -43,15 +44,17 @@ def _run(tmp_path, *arguments, env_value=None):
   return out.split()
 
 
-def test_default_directory_set_at_first_explain_not_at_import(tmp_path):
-  before, after = _run(tmp_path, "default")
-  assert before == "None"
+def test_off_by_default_and_default_directory_on_request(tmp_path):
+  assert _run(tmp_path, "default") == ["None", "None"]
+  assert not (tmp_path / "xdg").exists()
+  before, after = _run(tmp_path, "default", env_value="default")
+  assert before == "None"  # Nothing at import: the first explain turns it on.
   assert after == str(tmp_path / "xdg" / "jaxlime" / f"jax-{jaxlib.version.__version__}")
   assert os.listdir(after)  # Programs were written.
 
 
 @pytest.mark.slow
-def test_env_var_moves_and_disables(tmp_path):
+def test_env_var_chooses_or_disables(tmp_path):
   moved = tmp_path / "moved"
   assert _run(tmp_path, "default", env_value=str(moved))[1] == str(moved)
   assert _run(tmp_path, "default", env_value="off") == ["None", "None"]

@@ -1,17 +1,20 @@
-"""JAX's persistent compilation cache, on by default for jaxlime's explainers.
+"""JAX's persistent compilation cache for jaxlime's explainers: opt-in, with JAXLIME_CACHE_DIR.
 
 A new explainer configuration compiles for seconds; with the cache a fresh process loads the
-compiled programs from disk instead. `enable_default()` is called by the explainers at their
-first explain (never at import). It does nothing when:
+compiled programs from disk instead. `enable_default()` is called by the driver at the first
+explain (never at import) and turns the cache on when the environment variable
+`JAXLIME_CACHE_DIR` names a directory (`default` picks `$XDG_CACHE_HOME/jaxlime/jax-<jaxlib
+version>`, i.e. `~/.cache/jaxlime/jax-<jaxlib version>`); programs that took at least
+`MIN_COMPILE_SECONDS` to compile are then written to it. It does nothing when the variable is
+unset or `off` (`0`, `false`, `none`), or when the user configured JAX's cache already
+(`jax_compilation_cache_dir`, e.g. through `JAX_COMPILATION_CACHE_DIR`): theirs is kept.
 
-* the environment variable `JAXLIME_CACHE_DIR` is `off` (or `0`, `false`, `none`);
-* the user configured JAX's cache already (`jax_compilation_cache_dir` set, e.g. through
-  `JAX_COMPILATION_CACHE_DIR`): theirs is kept, with their settings.
-
-Otherwise the cache directory is `JAXLIME_CACHE_DIR`, else
-`$XDG_CACHE_HOME/jaxlime/jax-<jaxlib version>` (`~/.cache/jaxlime/jax-<jaxlib version>`), and
-programs that took at least `MIN_COMPILE_SECONDS` to compile are written to it. JAX's cache is process-wide: the user's own jitted functions are cached there too.
-Programs that call back into Python (`jaxlime.host_model`) are never cached by JAX.
+It is off by default because it crashed processes here: with jax 0.10.2 on CPU, two full runs
+of the test suite with it on died inside JAX's cache, once with a segmentation fault reading an
+entry (`compilation_cache.get_executable_and_time`) and once aborting while serialising one
+(`put_executable_and_time`); neither happened with it off. JAX's cache is process-wide: the
+user's own jitted functions are cached there too. Programs that call back into Python
+(`jaxlime.host_model`) are never cached by JAX.
 """
 
 import os
@@ -38,7 +41,7 @@ def default_directory() -> str:
 
 
 def enable_default() -> str | None:
-  """Turns on JAX's persistent compilation cache once per process, unless disabled or set.
+  """Turns on JAX's persistent compilation cache once per process when JAXLIME_CACHE_DIR asks.
 
   Returns:
     The cache directory in use (jaxlime's or the user's), or None when it is off.
@@ -49,10 +52,10 @@ def enable_default() -> str | None:
     if _configured or user_directory:
       return user_directory
     _configured = True
-    setting = os.environ.get(ENV_VAR)
-    if setting is not None and setting.strip().lower() in _OFF:
+    setting = (os.environ.get(ENV_VAR) or "").strip()
+    if not setting or setting.lower() in _OFF:
       return None
-    directory = setting or default_directory()
+    directory = default_directory() if setting.lower() == "default" else setting
     try:
       os.makedirs(directory, exist_ok=True)
     except OSError:
