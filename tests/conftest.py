@@ -10,6 +10,20 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 
 
+@pytest.fixture(autouse=True, scope="module")
+def _release_compiled_programs():
+  """Frees each test module's compiled programs when it ends.
+
+  Every compiled XLA CPU program keeps about 3 memory maps (measured: 300 small programs took
+  965 maps, 881 of them freed by jax.clear_caches), and the whole suite in one process compiled
+  enough of them to reach Linux's default vm.max_map_count of 65530: three full runs died with
+  a segmentation fault or an abort inside XLA's compile or cache load at the same point, late in
+  the suite, while every module passed on its own.
+  """
+  yield
+  jax.clear_caches()
+
+
 @pytest.fixture(scope="session")
 def breast_cancer():
   data = load_breast_cancer()

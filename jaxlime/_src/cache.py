@@ -9,10 +9,11 @@ version>`, i.e. `~/.cache/jaxlime/jax-<jaxlib version>`); programs that took at 
 unset or `off` (`0`, `false`, `none`), or when the user configured JAX's cache already
 (`jax_compilation_cache_dir`, e.g. through `JAX_COMPILATION_CACHE_DIR`): theirs is kept.
 
-It is off by default because it crashed processes here: with jax 0.10.2 on CPU, two full runs
-of the test suite with it on died inside JAX's cache, once with a segmentation fault reading an
-entry (`compilation_cache.get_executable_and_time`) and once aborting while serialising one
-(`put_executable_and_time`); neither happened with it off. JAX's cache is process-wide: the
+It is off by default for now. Two full runs of the test suite with it on died inside JAX's cache
+code (a segmentation fault reading an entry, an abort serialising one); a third run with it off
+died in XLA's compile at the same point. The cause was most likely the test process running out
+of memory maps (Linux's vm.max_map_count) after thousands of compiled programs, not the cache;
+whether the cache is safe to turn on by default was not measured again. JAX's cache is process-wide: the
 user's own jitted functions are cached there too. Programs that call back into Python
 (`jaxlime.host_model`) are never cached by JAX.
 """
