@@ -199,3 +199,24 @@ def test_status_codes_are_readable(breast_cancer, logistic):
   assert exp.status.dtype == jnp.int32
   assert (np.asarray(exp.status) == jaxlime.FitStatus.OK).all()
   assert "kernel weights" in jaxlime.FitStatus.DEGENERATE_WEIGHTS.message
+
+
+def test_ill_conditioned_float32_fit_is_flagged_not_silent():
+  # Issue 15, item 7: weights of 1e6 and a collinear column; float32 cannot resolve the system
+  # (its coefficients were [1.37, -0.49, 0.006] against scikit-learn's [0.127, -0.13, 0.384]).
+  rng = np.random.default_rng(0)
+  z = rng.random((200, 3))
+  z[:, 2] = z[:, 0] + 1e-4 * rng.random(200)
+  y = (z @ np.array([0.5, -0.2, 0.1]) + 0.01 * rng.normal(size=200))[:, None]
+  weights = np.full(200, 1e6)
+  fit32 = jaxlime.fit_surrogate(
+      z.astype(np.float32),
+      y.astype(np.float32),
+      weights.astype(np.float32),
+      num_features=3,
+      feature_selection="none",
+  )
+  assert int(fit32.status[0]) == jaxlime.FitStatus.ILL_CONDITIONED
+  with jax.enable_x64(True):
+    fit64 = jaxlime.fit_surrogate(z, y, weights, num_features=3, feature_selection="none")
+    assert int(fit64.status[0]) == jaxlime.FitStatus.OK
