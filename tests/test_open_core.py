@@ -220,3 +220,19 @@ def test_ill_conditioned_float32_fit_is_flagged_not_silent():
   with jax.enable_x64(True):
     fit64 = jaxlime.fit_surrogate(z, y, weights, num_features=3, feature_selection="none")
     assert int(fit64.status[0]) == jaxlime.FitStatus.OK
+
+
+def test_grad_with_respect_to_the_instance_is_finite_without_jit(breast_cancer):
+  # The distance of sample 0 to itself is sqrt(0), whose gradient is inf: it made this NaN.
+  X, _, _, _ = breast_cancer
+  explainer = jaxlime.TabularExplainer(X, discretize_continuous=False, feature_selection="none")
+  weights = jnp.asarray(np.random.default_rng(1).normal(size=30) / X.std(0), jnp.float32)
+
+  def model(batch):
+    p = jax.nn.sigmoid((batch - X.mean(0)) @ weights)
+    return jnp.stack([1 - p, p], axis=-1)
+
+  fn = explainer.explain_fn(model, num_samples=300, num_features=30)
+  key = jaxlime.instance_keys(0, 1)[0]
+  gradient = jax.grad(lambda x: fn(x, key).coef[0, 0])(jnp.asarray(X[3], jnp.float32))
+  assert np.isfinite(np.asarray(gradient)).all()

@@ -33,7 +33,7 @@ def euclidean_distances(z: jax.Array) -> jax.Array:
     [S] distances, 0 for row 0.
   """
   diff = z - z[0]
-  return jnp.sqrt(jnp.sum(diff * diff, axis=-1))
+  return _safe_sqrt(jnp.sum(diff * diff, axis=-1))
 
 
 def cosine_distances(z: jax.Array) -> jax.Array:
@@ -75,7 +75,7 @@ def _sum_over_features(values: jax.Array) -> jax.Array:
 def euclidean_distances_columns(z_columns: jax.Array) -> jax.Array:
   """`euclidean_distances` of column-major samples z_columns [D, S] (column 0 the instance)."""
   diff = z_columns - z_columns[:, :1]
-  return jnp.sqrt(_sum_over_features(diff * diff))
+  return _safe_sqrt(_sum_over_features(diff * diff))
 
 
 def cosine_distances_columns(z_columns: jax.Array) -> jax.Array:
@@ -85,3 +85,10 @@ def cosine_distances_columns(z_columns: jax.Array) -> jax.Array:
   denominator = norms * norms[0]
   similarity = jnp.where(denominator > 0, dots / jnp.where(denominator > 0, denominator, 1), 0)
   return jnp.clip(1 - similarity, 0, 2)
+
+
+def _safe_sqrt(squares: jax.Array) -> jax.Array:
+  """sqrt with a zero gradient at 0 (sample 0's distance to itself): jnp.sqrt's is inf there,
+  which made jax.grad of an explanation with respect to the instance NaN outside jit."""
+  positive = squares > 0
+  return jnp.where(positive, jnp.sqrt(jnp.where(positive, squares, 1.0)), 0.0)
