@@ -11,6 +11,8 @@ import numpy as np
 
 import jaxlime
 from jaxlime._src import segmentation
+from jaxlime._src import streaming
+from sklearn.linear_model import LogisticRegression
 from helpers import count_compiles
 
 IMAGE_READOUT = np.random.default_rng(3).normal(size=(48, 3)).astype(np.float32)
@@ -95,6 +97,47 @@ def test_explain_iter_parts_equal_explain(breast_cancer, logistic):
         part.coef, whole.coef[start : start + len(part)], rtol=1e-5, atol=1e-6
     )
     assert part.as_list(0) and len(part) in (12, 6)
+
+
+def test_last_call_holds_its_remainder_not_a_full_call(breast_cancer):
+  X, y, _, _ = breast_cancer
+  classifier = LogisticRegression(max_iter=5000).fit(X, y)
+  model_rows = []
+
+  def model(batch):
+    model_rows.append(len(batch))
+    return classifier.predict_proba(np.asarray(batch, np.float64)).astype(np.float32)
+
+  explainer = jaxlime.TabularExplainer(X)
+  options = dict(key=5, num_samples=300, batch_size=1200, progress=False)
+  in_calls = explainer.explain(X[:30], jaxlime.host_model(model), instances_per_call=12, **options)
+  # Blocks of 4 instances, calls of 12: 12 + 12 + 8 instances (6 real ones in 2 blocks), not
+  # three calls of 12; the first 3 rows are the model's probe.
+  assert model_rows[0] == 3 and sum(model_rows[1:]) == (12 + 12 + 8) * 300
+  whole = explainer.explain(X[:30], jaxlime.host_model(model), **options)
+  np.testing.assert_array_equal(in_calls.selected, whole.selected)
+  np.testing.assert_allclose(in_calls.coef, whole.coef, rtol=1e-5, atol=1e-6)
+
+
+def test_call_sizes_pad_little():
+  # One call: the block in [max_block / 2, max_block] that pads N least (200 Kernel SHAP rows in
+  # blocks of at most 24: blocks of 20, no padding; 64 images in blocks of at most 42: 2 x 32).
+  assert streaming.choose_call(200, 24, 1, instances_per_call=None) == (20, 200, 1)
+  assert streaming.choose_call(64, 42, 1, instances_per_call=None) == (32, 64, 1)
+  assert streaming.choose_call(5, 10, 1, instances_per_call=None) == (8, 8, 1)
+  # Several calls: blocks of max_block; the last call rounds its remainder like a first call.
+  block, per_call, num_calls = streaming.choose_call(5000, 10, 1, instances_per_call=None)
+  assert (block, per_call, num_calls) == (10, 4100, 2)
+  assert streaming.last_call_size(5000, block, per_call, 1) == 920  # 92 blocks: 90 rounded
+  for num_instances in range(1, 700, 7):
+    for max_block, shards in ((10, 1), (24, 2), (42, 4)):
+      block, per_call, num_calls = streaming.choose_call(
+          num_instances, max_block, shards, instances_per_call=None
+      )
+      last = streaming.last_call_size(num_instances, block, per_call, shards)
+      padded = per_call * (num_calls - 1) + last
+      assert block <= max_block and per_call % (block * shards) == 0
+      assert num_instances <= padded < num_instances * 33 / 32 + block * shards
 
 
 def test_progress_only_when_asked(breast_cancer, logistic, capsys):
