@@ -24,7 +24,7 @@ from the data, and a model can lower every LIME weight at once by being flat the
 `--penalty 10` the scanner's weight falls further but so do all the others (their sum drops
 about 7-fold below the unconfounded model's), a model shaped to look innocent to LIME (the
 weakness Slack et al. 2020 exploit to fool it). The default of 1 brings the scanner's weight to
-the level of the unconfounded model's while the other features keep theirs.
+or below the unconfounded model's while the other features keep theirs.
 
 Writes examples/output/research.png: the mean |LIME weight| of "scanner" on held-out rows over
 training, the accuracy on held-out rows with the scanner still leaking the label and with the
