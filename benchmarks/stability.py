@@ -220,10 +220,12 @@ def run(
     num_instances: int | None = None,
     num_seeds: int | None = None,
     levels: tuple[float, ...] | None = None,
+    slime_instances: int | None = None,
 ) -> dict:
   """Runs the benchmark; writes the JSON and figures into out_dir; returns the JSON dict.
 
-  num_instances, num_seeds and levels override the settings of the mode (a smaller full run).
+  num_instances, num_seeds, levels and slime_instances override the settings of the mode (a
+  smaller full run).
   """
   settings = _settings(quick)
   for name, value in (
@@ -395,10 +397,16 @@ def main():
   parser.add_argument("--instances", type=int, default=None, help="override N")
   parser.add_argument("--seeds", type=int, default=None, help="override the number of seeds")
   parser.add_argument("--levels", default=None, help="override the levels, e.g. 0.9,0.95")
+  parser.add_argument("--slime-instances", type=int, default=None, help="override S-LIME's N")
   args = parser.parse_args()
   levels = None if args.levels is None else tuple(float(v) for v in args.levels.split(","))
   result = run(
-      args.quick, args.out, num_instances=args.instances, num_seeds=args.seeds, levels=levels
+      args.quick,
+      args.out,
+      num_instances=args.instances,
+      num_seeds=args.seeds,
+      levels=levels,
+      slime_instances=args.slime_instances,
   )
   print(json.dumps({key: result[key] for key in ("figures", "seconds", "load_average")}))
 
