@@ -46,6 +46,7 @@ sys.path.insert(0, str(ROOT / "examples"))
 from _models import train_breast_cancer_mlp  # noqa: E402
 
 NUM_FEATURES = 10
+PARTS = ("fixed", "until_stable", "no_early_stop", "slime")
 
 
 def _settings(quick: bool) -> dict:
@@ -58,6 +59,7 @@ def _settings(quick: bool) -> dict:
         top_ks=(3, 5),
         max_samples=8000,
         slime_instances=10,
+        parts=PARTS,
     )
   return dict(
       num_instances=200,
@@ -67,6 +69,7 @@ def _settings(quick: bool) -> dict:
       top_ks=(3, 5),
       max_samples=64000,
       slime_instances=40,
+      parts=PARTS,
   )
 
 
@@ -221,17 +224,20 @@ def run(
     num_seeds: int | None = None,
     levels: tuple[float, ...] | None = None,
     slime_instances: int | None = None,
+    parts: tuple[str, ...] | None = None,
 ) -> dict:
   """Runs the benchmark; writes the JSON and figures into out_dir; returns the JSON dict.
 
-  num_instances, num_seeds, levels and slime_instances override the settings of the mode (a
-  smaller full run).
+  num_instances, num_seeds, levels, slime_instances and parts (a subset of PARTS) override
+  the settings of the mode (a smaller or partial run).
   """
   settings = _settings(quick)
   for name, value in (
       ("num_instances", num_instances),
       ("num_seeds", num_seeds),
       ("levels", levels),
+      ("slime_instances", slime_instances),
+      ("parts", parts),
   ):
     if value is not None:
       settings[name] = value
@@ -243,7 +249,7 @@ def run(
   seeds = settings["num_seeds"]
   rows = []
 
-  for count in settings["fixed"]:
+  for count in settings["fixed"] if "fixed" in settings["parts"] else ():
     tick = time.perf_counter()
     coef, selected, _, _ = _explain_seeds(explainer, X, model, count, seeds)
     row = dict(method="fixed", num_samples=count, evaluations=float(count))
@@ -255,7 +261,7 @@ def run(
   fixed_rows = list(rows)
 
   histograms = {}
-  for k in settings["top_ks"]:
+  for k in settings["top_ks"] if "until_stable" in settings["parts"] else ():
     for level in settings["levels"]:
       tick = time.perf_counter()
       until = jaxlime.UntilStable(
@@ -294,9 +300,44 @@ def run(
       histograms[f"top{k}_level{level}"] = counts.ravel().tolist()
       print(json.dumps(row), flush=True)
 
+  # Without the early stop: instances run until separated or max_samples.
+  for k in settings["top_ks"] if "no_early_stop" in settings["parts"] else ():
+    tick = time.perf_counter()
+    until = jaxlime.UntilStable(
+        top_k=k,
+        level=0.95,
+        initial=1000,
+        step=1000,
+        max_samples=settings["max_samples"],
+        early_stop=False,
+    )
+    coef, selected, counts, converged = _explain_seeds(explainer, X, model, until, seeds)
+    jaccard = _jaccard(coef, selected, k)
+    all_converged = converged.all(axis=0)
+    row = dict(
+        method="until_stable_no_early_stop",
+        top_k=k,
+        level=0.95,
+        evaluations=float(counts.mean()),
+        median_samples=float(np.median(counts)),
+        converged_fraction=float(converged.mean()),
+        instances_converged_every_seed=int(all_converged.sum()),
+        jaccard=float(jaccard.mean()),
+        jaccard_converged_every_seed=(
+            float(jaccard[all_converged].mean()) if all_converged.any() else None
+        ),
+        seconds=time.perf_counter() - tick,
+    )
+    fixed_needed = _fixed_evaluations_for(row["jaccard"], fixed_rows, k)
+    row["fixed_evaluations_at_equal_jaccard"] = fixed_needed
+    row["savings_factor"] = None if fixed_needed is None else fixed_needed / row["evaluations"]
+    rows.append(row)
+    histograms[f"top{k}_no_early_stop"] = counts.ravel().tolist()
+    print(json.dumps(row), flush=True)
+
   # S-LIME's test and UntilStable on the same instance subset.
   subset = X[: settings["slime_instances"]]
-  for k in settings["top_ks"]:
+  for k in settings["top_ks"] if "slime" in settings["parts"] else ():
     level = 0.95
     tick = time.perf_counter()
     coef, selected, counts = run_slime(
@@ -367,6 +408,18 @@ def _figures(rows, histograms, settings, out_dir, suffix):
     )
     for row in adaptive_rows:
       axis.annotate(f"{row['level']}", (row["evaluations"], row["jaccard"]), fontsize=8)
+    for method, marker, label in (
+        ("until_stable_no_early_stop", "^", "UntilStable, no early stop (0.95)"),
+        ("slime_test", "x", "S-LIME's test (0.95, subset)"),
+    ):
+      chosen = [r for r in rows if r["method"] == method and r["top_k"] == k]
+      if chosen:
+        axis.plot(
+            [row["evaluations"] for row in chosen],
+            [row["jaccard"] for row in chosen],
+            marker,
+            label=label,
+        )
     axis.set_xscale("log")
     axis.set_xlabel("mean model evaluations per instance")
     axis.set_ylabel(f"mean top-{k} Jaccard across seeds")
@@ -398,6 +451,7 @@ def main():
   parser.add_argument("--seeds", type=int, default=None, help="override the number of seeds")
   parser.add_argument("--levels", default=None, help="override the levels, e.g. 0.9,0.95")
   parser.add_argument("--slime-instances", type=int, default=None, help="override S-LIME's N")
+  parser.add_argument("--parts", default=None, help=f"a subset of {','.join(PARTS)}")
   args = parser.parse_args()
   levels = None if args.levels is None else tuple(float(v) for v in args.levels.split(","))
   result = run(
@@ -407,6 +461,7 @@ def main():
       num_seeds=args.seeds,
       levels=levels,
       slime_instances=args.slime_instances,
+      parts=None if args.parts is None else tuple(args.parts.split(",")),
   )
   print(json.dumps({key: result[key] for key in ("figures", "seconds", "load_average")}))
 

@@ -1,5 +1,6 @@
 """Credible intervals, samples to go, and adaptive sample counts (`jaxlime.UntilStable`)."""
 
+import dataclasses
 import os
 import statistics
 import subprocess
@@ -275,7 +276,18 @@ def test_until_stable_parts_and_batches_equal_one_run(breast_cancer, logistic):
   np.testing.assert_allclose(alone.coef, whole.coef[4:], rtol=1e-4, atol=1e-6)
   counts = np.asarray(whole.num_samples)
   assert ((counts - 200) % 200 == 0).all() and (counts <= 1000).all()
-  assert (counts[np.asarray(whole.converged)] <= 1000).all()
+  # Without the early stop an instance stops only when separated or at max_samples.
+  patient = explainer.explain(
+      rows,
+      logistic.model,
+      key=4,
+      num_samples=dataclasses.replace(until, early_stop=False),
+      num_features=3,
+  )
+  counts, converged = np.asarray(patient.num_samples), np.asarray(patient.converged)
+  assert (converged | (counts == 1000)).all()
+  assert (counts >= np.asarray(whole.num_samples)).all()
+  np.testing.assert_array_equal(converged[counts < 1000], True)
 
 
 def test_until_stable_checks_its_arguments(breast_cancer, logistic):
@@ -286,6 +298,8 @@ def test_until_stable_checks_its_arguments(breast_cancer, logistic):
     jaxlime.UntilStable(initial=100.0)
   with pytest.raises(ValueError, match=r"level must be in \(0.5, 1\)"):
     jaxlime.UntilStable(level=1.0)
+  with pytest.raises(TypeError, match="early_stop must be a bool"):
+    jaxlime.UntilStable(early_stop="no")
   with pytest.raises(ValueError, match=r"max_samples \(100\) must be >= initial \(1000\)"):
     jaxlime.UntilStable(max_samples=100)
   until = jaxlime.UntilStable(initial=100, max_samples=200)

@@ -55,6 +55,8 @@ class UntilStable:
     initial: samples of round 0 (every instance).
     step: samples added per later round (only to the instances still running).
     max_samples: the largest number of samples of an instance.
+    early_stop: stop an instance, unconverged, as soon as the projection of its gap statistic
+      to max_samples falls short of the level (False: only at max_samples).
   """
 
   top_k: int = 5
@@ -62,6 +64,7 @@ class UntilStable:
   initial: int = 1000
   step: int = 1000
   max_samples: int = 64_000
+  early_stop: bool = True
 
   def __post_init__(self):
     for name, minimum in (("top_k", 1), ("initial", 2), ("step", 1), ("max_samples", 2)):
@@ -72,6 +75,8 @@ class UntilStable:
         raise ValueError(f"UntilStable {name} must be >= {minimum}; got {value}.")
     if not isinstance(self.level, (float, int)) or not 0.5 < float(self.level) < 1:
       raise ValueError(f"UntilStable level must be in (0.5, 1); got {self.level!r}.")
+    if not isinstance(self.early_stop, bool):
+      raise TypeError(f"UntilStable early_stop must be a bool; got {self.early_stop!r}.")
     if self.max_samples < self.initial:
       raise ValueError(
           f"UntilStable max_samples ({self.max_samples}) must be >= initial ({self.initial})."
@@ -368,7 +373,9 @@ def _run_chunk(
     done_converged = np.asarray(done_converged)[: active.size]
     hopeless = np.asarray(hopeless)[: active.size]
     converged[active] = done_converged
-    finished = done_converged | hopeless | (samples[active] >= until.max_samples)
+    finished = done_converged | (samples[active] >= until.max_samples)
+    if until.early_stop:
+      finished |= hopeless
     if bar is not None:
       bar.update(int(finished.sum()))
     active = active[~finished]
