@@ -2,7 +2,7 @@
 S-LIME's test, on the breast-cancer MLP.
 
   python benchmarks/stability.py            # full run: 200 instances, 8 seeds
-  python benchmarks/stability.py --quick    # smoke run: 30 instances, 3 seeds, up to 8,000 samples
+  python benchmarks/stability.py --quick    # smoke run: 20 instances, 3 seeds, up to 4,000 samples
 
 Model: the 30 -> 64 -> 64 -> 2 Flax MLP of `examples/_models.py`; explainer: `TabularExplainer`
 on its training rows with lime's defaults (quartile discretization, lime's kernel, auto feature
@@ -52,13 +52,13 @@ PARTS = ("fixed", "until_stable", "no_early_stop", "slime")
 def _settings(quick: bool) -> dict:
   if quick:
     return dict(
-        num_instances=30,
+        num_instances=20,
         num_seeds=3,
-        fixed=(1000, 2000, 4000, 8000),
+        fixed=(1000, 2000, 4000),
         levels=(0.95,),
         top_ks=(3, 5),
-        max_samples=8000,
-        slime_instances=10,
+        max_samples=4000,
+        slime_instances=5,
         parts=PARTS,
     )
   return dict(
@@ -430,6 +430,8 @@ def _figures(rows, histograms, settings, out_dir, suffix):
   figure.savefig(curve, dpi=110)
   plt.close(figure)
 
+  if not histograms:
+    return [curve]
   figure, axes = plt.subplots(1, len(histograms), figsize=(3.2 * len(histograms), 3), squeeze=False)
   bins = np.linspace(0, settings["max_samples"], 33)
   for axis, (name, counts) in zip(axes[0], histograms.items()):
