@@ -11,7 +11,8 @@ Each configuration explains the N instances under every seed (int seeds 0..R-1):
 
 * fixed counts S = 1,000 .. 64,000 (doubling);
 * `UntilStable(top_k=k, level, initial=1000, step=1000, max_samples=64_000)` for k = 3 and 5
-  and several levels;
+  and several levels, and at level 0.95 with `early_stop=False` (instances run until
+  separated or max_samples);
 * S-LIME's test (Zhou et al., KDD 2021), reimplemented from the paper, vectorised: the samples
   grow (here by doubling from 1,000, the growth rule being this benchmark's choice) until, at
   each of the first k steps of forward selection on the weighted, centred samples, the gap
