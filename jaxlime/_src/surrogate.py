@@ -181,15 +181,16 @@ def _fit_on_mask(
     coef = inverse @ (moments.cross[:, label] * maskf) * maskf
     variance_factor = jnp.diagonal(inverse)
   intercept = moments.y_mean[label] - moments.z_mean @ coef
-  y_total = moments.y_total[label]
   if moments.z_centred is None:  # Accumulated moments: the residual total from the moments.
+    y_total = moments.y_total[label]
     cross = moments.cross[:, label]
     residual_total = jnp.maximum(y_total - 2 * coef @ cross + coef @ moments.gram @ coef, 0)
-    weight_total, num_samples = moments.weight_total, moments.num_positive
+    weight_total = moments.weight_total
   else:
     residuals = moments.y_centred[:, label] - coef @ moments.z_centred
     residual_total = moments.weights @ jnp.square(residuals)
-    weight_total, num_samples = jnp.sum(moments.weights), jnp.sum(moments.weights > 0)
+    y_total = moments.y_total[label]
+    weight_total = jnp.sum(moments.weights)
   # A target constant up to rounding (its weighted variance is at the level of eps^2 relative to
   # its magnitude) is fitted exactly by the intercept: score 1, as scikit-learn's r2_score.
   eps = jnp.finfo(y_total.dtype).eps
@@ -200,6 +201,10 @@ def _fit_on_mask(
   # Bayesian ridge posterior: precision of sample s is w_s / sigma^2, prior coef ~ N(0, sigma^2 /
   # alpha). sigma^2 is estimated from the weighted residuals with (samples - parameters) degrees of
   # freedom, counting only samples with positive weight.
+  if moments.z_centred is None:
+    num_samples = moments.num_positive
+  else:
+    num_samples = jnp.sum(moments.weights > 0)
   dof = jnp.maximum(num_samples - jnp.sum(mask) - 1, 1)
   noise_variance = residual_total / dof
   coef_std = jnp.sqrt(jnp.clip(noise_variance * variance_factor, 0)) * maskf
