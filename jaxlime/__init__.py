@@ -1,5 +1,6 @@
 """jaxlime: LIME explanations for thousands of instances at once, as jitted, vmapped JAX."""
 
+from jaxlime._src.adaptive import UntilStable
 from jaxlime._src.ale import AccumulatedLocalEffects
 from jaxlime._src.ale import accumulated_local_effects
 from jaxlime._src.explanation import Explanation
@@ -88,6 +89,7 @@ __all__ = [
     "take_repeat",
     "TextExplainer",
     "TextExplanation",
+    "UntilStable",
     "top_k_jaccard",
     "write_parquet",
 ]

@@ -1,6 +1,7 @@
 """The `Explanation` result pytree and its host-side, lime-compatible readers."""
 
 import dataclasses
+import statistics
 from typing import Any, Protocol, Sequence
 
 import jax
@@ -60,6 +61,18 @@ def _hashable(value):
   return value
 
 
+def _check_level(level) -> float:
+  if isinstance(level, bool) or not isinstance(level, (int, float, np.floating)):
+    raise TypeError(f"level must be a float in (0, 1); got {level!r}.")
+  if not 0 < float(level) < 1:
+    raise ValueError(f"level must be in (0, 1); got {level!r}.")
+  return float(level)
+
+
+def _normal_quantile(probability: float) -> float:
+  return statistics.NormalDist().inv_cdf(probability)
+
+
 @jax.tree_util.register_dataclass
 @dataclasses.dataclass(frozen=True)
 class Explanation:
@@ -80,6 +93,9 @@ class Explanation:
   status: jax.Array  # [N, L] int32 `jaxlime.FitStatus` code of each fit; 0 (OK) is trusted.
   instances: jax.Array  # [N, ...] the explained instances, as given.
   domain: Any = dataclasses.field(metadata=dict(static=True), default=None)
+  # With num_samples=jaxlime.UntilStable(...) (None for a fixed count):
+  num_samples: jax.Array = None  # [N] int32 samples each instance used.
+  converged: jax.Array = None  # [N] bool, its top-k features were separated at the level.
 
   @classmethod
   def from_surrogate(cls, fit, instances, **fields) -> "Explanation":
@@ -202,13 +218,75 @@ class Explanation:
     std = np.asarray(self.coef_std[index, column])
     return [(names[j], weight, float(std[j])) for j, weight in weights]
 
-  def as_pyplot_figure(self, index: int = 0, label: int | None = None, figsize=(4, 4)):
+  def intervals(self, level: float = 0.95) -> tuple[jax.Array, jax.Array]:
+    """Central credible intervals of every coefficient: lower, upper [N, L, D].
+
+    From the Gaussian posterior `coef_std` comes from (coef +- z * coef_std, z the normal
+    quantile of (1 + level) / 2); both bounds are 0 for features not selected. In the
+    explained columns (labels), as `coef`. Works on traced explanations.
+    """
+    half = _normal_quantile((1 + _check_level(level)) / 2) * self.coef_std
+    return self.coef - half, self.coef + half
+
+  def interval(
+      self, index: int = 0, label: int | None = None, level: float = 0.95
+  ) -> tuple[np.ndarray, np.ndarray]:
+    """Credible interval of each coefficient of instance `index` for `label`: lower, upper [D].
+
+    `label` defaults to the first label explained (1 in regression, whose label 0 is the
+    negated fit: its bounds are negated and swapped). Features not selected have bounds 0.
+    """
+    index = self._check_index(index)
+    label = self._default_label(index, label)
+    column, sign = self._label_column(index, label)
+    coef = np.asarray(self.coef[index, column], np.float64) * sign
+    half = _normal_quantile((1 + _check_level(level)) / 2) * np.asarray(
+        self.coef_std[index, column], np.float64
+    )
+    return coef - half, coef + half
+
+  def samples_to_go(self, width: float, level: float = 0.95, *, num_samples=None) -> np.ndarray:
+    """Further samples each instance needs for intervals of half-width `width`: [N, L] int.
+
+    BayesLIME's "perturbations to go" in closed form: the posterior covariance is
+    sigma^2 (Zc' W Zc + alpha I)^-1, and Zc' W Zc grows in proportion to the number of samples S,
+    so a coefficient's half-width z * coef_std shrinks as 1 / sqrt(S). The widest selected
+    coefficient of instance i and label l reaches `width` at S * (z * max_j coef_std / width)^2
+    samples; the result is that total minus S (0 when already narrow enough).
+
+    Args:
+      width: the requested half-width (> 0), in the units of the coefficients.
+      level: the intervals' credibility, as in `intervals`.
+      num_samples: S, the samples each explanation used: an int or [N] ints; defaults to the
+        recorded `num_samples` (explanations made with `jaxlime.UntilStable`).
+    """
+    if not isinstance(width, (int, float, np.floating, np.integer)) or not width > 0:
+      raise ValueError(f"width must be a number > 0; got {width!r}.")
+    if num_samples is None:
+      if self.num_samples is None:
+        raise ValueError(
+            "samples_to_go needs num_samples= (the samples each explanation used): this "
+            "explanation was made with a fixed count, which it does not record."
+        )
+      num_samples = self.num_samples
+    samples = np.broadcast_to(np.asarray(num_samples, np.float64), (len(self),))
+    if not (samples >= 2).all():
+      raise ValueError(f"num_samples must be >= 2; got {np.asarray(num_samples)!r}.")
+    z = _normal_quantile((1 + _check_level(level)) / 2)
+    widest = z * np.max(np.asarray(self.coef_std, np.float64), axis=-1)  # [N, L]
+    needed = samples[:, None] * np.square(widest / float(width))
+    return np.maximum(np.ceil(needed) - samples[:, None], 0).astype(np.int64)
+
+  def as_pyplot_figure(
+      self, index: int = 0, label: int | None = None, figsize=(4, 4), *, level: float | None = 0.95
+  ):
     """Horizontal bar chart of `as_list(index, label)` (needs matplotlib: the `plot` extra);
-    `label` defaults to the first label explained."""
+    `label` defaults to the first label explained. Each bar carries its `level` credible
+    interval as an error bar (`interval`); level=None draws lime's bars alone."""
     from jaxlime._src import plots
 
     label = self._default_label(self._check_index(index), label)
-    return plots.weights_figure(self, index, label, figsize=figsize)
+    return plots.weights_figure(self, index, label, figsize=figsize, level=level)
 
   def _html_panels(self, index: int, label: int | None) -> list[str]:
     """lime's panels for instance `index`: prediction, weights for `label`, the instance."""
@@ -217,6 +295,8 @@ class Explanation:
     index = self._check_index(index)
     label = self._default_label(index, label)
     weights = self.as_list(index, label)
+    lower, upper = self.interval(index, label)
+    bounds = [(float(lower[j]), float(upper[j])) for j, _ in self._weights(index, label)]
     prediction = np.asarray(self.prediction[index], np.float64).ravel()
     panels = []
     if self.mode == "regression":
@@ -234,6 +314,7 @@ class Explanation:
             weights,
             positive_name=self._label_name(index, label),
             negative_name="NOT",
+            intervals=bounds,
         )
     )
     if hasattr(self.domain, "instance_panel"):

@@ -94,12 +94,18 @@ def weights_panel(
     *,
     positive_name: str = "",
     negative_name: str = "NOT",
+    intervals: Sequence[tuple[float, float]] | None = None,
 ) -> str:
-  """The weights as bars, positive to the right in blue, negative to the left in orange."""
+  """The weights as bars, positive to the right in blue, negative to the left in orange.
+
+  `intervals` [(lower, upper), ...], one per weight, are drawn as error bars (a dark line over
+  the bars, clipped to the panel) and written after each weight.
+  """
   scale = max((abs(w) for _, w in weights), default=1.0) or 1.0
   rows = []
-  for name, weight in weights:
+  for row, (name, weight) in enumerate(weights):
     width = int(round(120 * abs(weight) / scale))
+    bounds = None if intervals is None else intervals[row]
     left = (
         (
             f"<div class='bar' style='width:{width}px;background:{NEGATIVE};margin-left:auto'>"
@@ -113,9 +119,14 @@ def weights_panel(
         if weight >= 0
         else ""
     )
+    text = f"{weight:+.4f}"
+    if bounds is not None:
+      left = _with_whisker(left, bounds, scale, negative=True)
+      right = _with_whisker(right, bounds, scale, negative=False)
+      text += f" <span class='interval'>[{bounds[0]:+.4f}, {bounds[1]:+.4f}]</span>"
     rows.append(
         f"<tr><td style='width:120px'>{left}</td><td class='name'>{escape(name)}</td>"
-        f"<td style='width:120px'>{right}</td><td>{weight:+.4f}</td></tr>"
+        f"<td style='width:120px'>{right}</td><td>{text}</td></tr>"
     )
   legend = (
       f"<div><span style='color:{NEGATIVE}'>{escape(negative_name)}</span> &#8596; "
@@ -125,6 +136,29 @@ def weights_panel(
       f"<div class='panel weights'><h3>{escape(title)}</h3>{legend}"
       f"<table>{''.join(rows)}</table></div>"
   )
+
+
+def _with_whisker(bar: str, bounds: tuple[float, float], scale: float, *, negative: bool) -> str:
+  """A bar cell (120 px) with the part of the interval `bounds` on its side as a dark line.
+
+  The negative cell runs from -scale (left edge) to 0 (right edge), the positive one from 0 to
+  scale; the interval's part beyond the panel is clipped.
+  """
+  lower, upper = bounds
+  if negative:
+    lower, upper = min(lower, 0.0), min(upper, 0.0)
+    start, stop = 120 + 120 * lower / scale, 120 + 120 * upper / scale
+  else:
+    lower, upper = max(lower, 0.0), max(upper, 0.0)
+    start, stop = 120 * lower / scale, 120 * upper / scale
+  start, stop = max(0, min(120, int(round(start)))), max(0, min(120, int(round(stop))))
+  whisker = ""
+  if stop > start:
+    whisker = (
+        f"<div class='whisker' style='position:absolute;top:6px;height:2px;left:{start}px;"
+        f"width:{stop - start}px;background:#222'></div>"
+    )
+  return f"<div style='position:relative;min-height:14px'>{bar}{whisker}</div>"
 
 
 def _tint(weight: float, scale: float) -> str:

@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxlime._src import adaptive
 from jaxlime._src import checks
 from jaxlime._src import image_core
 from jaxlime._src import segmentation as segmentation_lib
@@ -272,18 +273,18 @@ class ImageExplainer:
         axis=axis,
         process_local=process_local,
     )
-    job, placement = self._job(
-        images,
-        model,
-        run,
+    options = dict(
         segments=segments,
         segmentation_fn=segmentation_fn,
         hide_color=hide_color,
-        num_samples=num_samples,
         num_features=num_features,
         labels=labels,
         top_labels=top_labels,
     )
+    if adaptive.is_adaptive(num_samples):
+      job, placement = self._adaptive_job(images, model, run, num_samples, **options)
+      return adaptive.explain_all(job, num_samples, key, run, placement)
+    job, placement = self._job(images, model, run, num_samples=num_samples, **options)
     return streaming.explain_all(job, key, run, placement)
 
   def explain_iter(
@@ -321,18 +322,19 @@ class ImageExplainer:
         axis=axis,
         process_local=process_local,
     )
-    job, placement = self._job(
-        images,
-        model,
-        run,
+    options = dict(
         segments=segments,
         segmentation_fn=segmentation_fn,
         hide_color=hide_color,
-        num_samples=num_samples,
         num_features=num_features,
         labels=labels,
         top_labels=top_labels,
     )
+    if adaptive.is_adaptive(num_samples):
+      job, placement = self._adaptive_job(images, model, run, num_samples, **options)
+      yield from adaptive.explain_parts(job, num_samples, key, run, placement)
+      return
+    job, placement = self._job(images, model, run, num_samples=num_samples, **options)
     yield from streaming.explain_parts(job, key, run, placement)
 
   def explain_fn(
@@ -368,6 +370,8 @@ class ImageExplainer:
       fn(image, key, segments) -> `jaxlime.Surrogate` with coef [L, D], labels [L] and
       prediction [C].
     """
+    if adaptive.is_adaptive(num_samples):
+      raise adaptive.not_traced("explain_fn")
     image_shape = tuple(int(size) for size in image_shape)
     if len(image_shape) != 3:
       raise ValueError(f"image_shape must be (H, W, C); got {image_shape}.")
@@ -394,6 +398,9 @@ class ImageExplainer:
         config=config,
         apply=adapter.apply,
     )
+
+  def _adaptive_job(self, images, model, run, until, **options):
+    return _adaptive_image_job(self, images, model, run, until, **options)
 
   def _configure(
       self,
@@ -565,6 +572,90 @@ class ImageExplainer:
         ),
     )
     return job, placement
+
+
+def _adaptive_image_job(
+    explainer, images, model, run, until, *, segments, segmentation_fn, **options
+):
+  """The adaptive driver's job for `num_samples=UntilStable(...)`, and the placement.
+
+  Superpixels are computed once, for every image, before the rounds.
+  """
+  placement = streaming.placement_for(images, run)
+  images = _as_images(images, placement)
+  if not checks.is_concrete(images):
+    raise adaptive.not_traced("explaining traced images")
+  if segments is None:
+    segmentation_fn = segmentation_lib.as_segmentation_fn(segmentation_fn)
+    segments, num_segments = segmentation_lib.relabel(
+        segmentation_lib.segment_images(images, segmentation_fn, first_index=0)
+    )
+  else:
+    segments, num_segments = segmentation_lib.relabel(_check_segments(segments, images.shape))
+  widest = int(num_segments.max())
+  max_segments = -(-widest // _SEGMENT_MULTIPLE) * _SEGMENT_MULTIPLE
+  adapter, config, _, hide = explainer._configure(
+      model,
+      images[0],
+      np.asarray(images[0]),
+      batch_size=run.batch_size,
+      num_segments=max_segments,
+      num_samples=until.initial,
+      **options,
+  )
+  if not checks.is_concrete(adapter.params):
+    raise adaptive.not_traced("explaining with traced model parameters")
+  image_size = int(np.prod(images.shape[1:]))
+  dtype = jax.dtypes.canonicalize_dtype(jnp.float64)
+  kernel_width = jnp.asarray(explainer.kernel_width, dtype)
+  split = (False, True, True, True, True, True, False, False)
+
+  def round_config(size, block_size=1):
+    sized = dataclasses.replace(config, num_samples=size, block_size=block_size)
+    _, chunk_size = plan_blocks(size, image_size, run.batch_size)
+    sized = dataclasses.replace(sized, chunk_size=chunk_size)
+    return dataclasses.replace(sized, chunk_size=_chunk_for(sized, block_size))
+
+  def round_call_for(block_size, size, first):
+    program = streaming.split_over(
+        image_core.explain_round,
+        placement,
+        split,
+        config=round_config(size, block_size),
+        apply=adapter.apply,
+        first=first,
+    )
+    return lambda rows, maps, counts, labels, keys: program(
+        adapter.params, rows, maps, counts, labels, keys, hide, kernel_width
+    )
+
+  domain = ImageDomain(
+      mode="classification",
+      class_names=explainer.class_names or tuple(str(c) for c in range(config.num_outputs)),
+  )
+
+  def finish(fit, start):
+    count = fit.coef.shape[0]
+    maps = segments[start : start + count]
+    fit = _with_features(fit, widest)
+    fit, rows, maps = streaming.put((fit, images[start : start + count], maps), placement)
+    result = ImageExplanation.from_surrogate(fit, rows, domain=domain, segments=maps)
+    checks.check_result(result, "classification")
+    return result
+
+  num_labels = len(config.labels) if config.labels is not None else config.top_labels
+  job = adaptive.AdaptiveJob(
+      per_instance=(images, segments, num_segments),
+      round_call_for=round_call_for,
+      max_block_for=lambda size: plan_blocks(size, image_size, run.batch_size)[0],
+      finish=finish,
+      num_dims=max_segments,
+      num_labels=num_labels,
+      num_features=config.num_features,
+      feature_selection=config.feature_selection,
+      feature_mask=np.arange(max_segments)[None, :] < num_segments[:, None],
+  )
+  return job, placement
 
 
 def _with_features(fit: surrogate.Surrogate, count: int) -> surrogate.Surrogate:

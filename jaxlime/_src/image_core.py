@@ -17,6 +17,7 @@ from typing import Any, Callable
 import jax
 import jax.numpy as jnp
 
+from jaxlime._src import adaptive
 from jaxlime._src import kernels
 from jaxlime._src import models
 from jaxlime._src import surrogate
@@ -216,6 +217,18 @@ def _explain_block(
     apply,
 ):
   """Explains a block of B images: images [B, H, W, C], segments [B, H, W], num_segments [B]."""
+  masks, outputs = _sample_block(
+      params, images, segments, num_segments, keys, hide_color, kernel_width, config, apply
+  )
+  return jax.vmap(_fit_image, in_axes=(0, 0, 0, None, None))(
+      masks, outputs, num_segments, kernel_width, config
+  )
+
+
+def _sample_block(
+    params, images, segments, num_segments, keys, hide_color, kernel_width, config, apply
+):
+  """Keep-masks z [B, D, S] (float) and model outputs [B, S, C] of a block of B images."""
   dtype = jnp.promote_types(jnp.float32, kernel_width.dtype)
   block = images.shape[0]
 
@@ -244,10 +257,7 @@ def _explain_block(
     flat = perturbed.reshape((-1,) + perturbed.shape[2:])
     outputs = models.call_model(apply, params, flat)
     outputs = outputs.reshape(rows.shape[:2] + outputs.shape[1:])
-  outputs = outputs.astype(dtype)
-  return jax.vmap(_fit_image, in_axes=(0, 0, 0, None, None))(
-      masks.astype(dtype), outputs, num_segments, kernel_width, config
-  )
+  return masks.astype(dtype), outputs.astype(dtype)
 
 
 def explain_instance(
@@ -347,5 +357,72 @@ def explain_images(
   inputs = (images, segments, num_segments, keys)
   if block > 1:
     inputs = jax.tree.map(blocked, inputs)
+  fit = jax.lax.map(run_block, inputs)
+  return jax.tree.map(lambda leaf: leaf.reshape((num_images,) + leaf.shape[2:]), fit)
+
+
+@functools.partial(jax.jit, static_argnames=("config", "apply", "first"))
+def explain_round(
+    params: Any,
+    images: jax.Array,
+    segments: jax.Array,
+    num_segments: jax.Array,
+    labels: jax.Array,
+    keys: jax.Array,
+    hide_color: jax.Array,
+    kernel_width: jax.Array,
+    *,
+    config: ImageConfig,
+    apply: Callable,
+    first: bool,
+) -> adaptive.InstanceRound:
+  """One round of `jaxlime.UntilStable` for N images: their samples reduced to the ridge's sums.
+
+  The samples of image i are those `explain_images` draws from keys[i] with config.num_samples
+  samples; they are weighted and summed (`adaptive.instance_round`), not fitted.
+
+  Args:
+    images, segments, num_segments, keys, hide_color, kernel_width, config, apply: as in
+      `explain_images`.
+    labels: [N, L] int32 labels explained (chosen here when `first`).
+    first: round 0 (chooses the labels; later rounds give their row 0 weight 0).
+
+  Returns:
+    The stacked `adaptive.InstanceRound`s [N, ...] over config.max_segments features.
+  """
+  num_images = images.shape[0]
+  block = config.block_size
+  round_one = functools.partial(
+      adaptive.instance_round, labels=config.labels, top_labels=config.top_labels, first=first
+  )
+
+  def run_block(args):
+    image_block, segment_block, count_block, key_block, label_block = args
+    masks, outputs = _sample_block(
+        params,
+        image_block,
+        segment_block,
+        count_block,
+        key_block,
+        hide_color,
+        kernel_width,
+        config,
+        apply,
+    )
+
+    def one(z, outputs, chosen):
+      distances = kernels.cosine_distances_columns(z)
+      if config.kernel is None:
+        weights = kernels.exponential_kernel(distances, kernel_width)
+      else:
+        weights = config.kernel(distances, kernel_width)
+      return round_one(z, outputs, weights, chosen)
+
+    return jax.vmap(one)(masks, outputs, label_block)
+
+  inputs = (images, segments, num_segments, keys, labels)
+  inputs = jax.tree.map(
+      lambda leaf: leaf.reshape((num_images // block, block) + leaf.shape[1:]), inputs
+  )
   fit = jax.lax.map(run_block, inputs)
   return jax.tree.map(lambda leaf: leaf.reshape((num_images,) + leaf.shape[2:]), fit)

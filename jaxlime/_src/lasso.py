@@ -52,7 +52,7 @@ import numpy as np
 
 from jaxlime._src import linalg
 
-__all__ = ["lasso_path_mask"]
+__all__ = ["lasso_path_mask", "lasso_path_mask_from_gram"]
 
 # sklearn's lars_path default.
 _MAX_ITER = 500
@@ -130,18 +130,37 @@ def lasso_path_mask(z, y, weights, num_features: int) -> jax.Array:
   weights = jnp.asarray(weights)
   dtype = jnp.result_type(z, y, weights, jnp.float32)
   z, y = z.astype(dtype), y.astype(dtype)
-  n_samples, n_features = z.shape
+  x, yw = _weighted_design(z, y, weights, dtype)
+  return lasso_path_mask_from_gram(
+      x.T @ x, x.T @ yw, jnp.linalg.norm(yw), num_samples=z.shape[0], num_features=num_features
+  )
+
+
+def lasso_path_mask_from_gram(gram, xy, y_norm, *, num_samples, num_features) -> jax.Array:
+  """`lasso_path_mask` from the weighted, centred problem's sufficient statistics.
+
+  LARS reads the data only through X'X, X'y, ||y|| and the number of rows, so samples known
+  only through accumulated moments select what their concatenation would.
+
+  Args:
+    gram: [D, D] Zc' W Zc.
+    xy: [D] Zc' W yc for one label.
+    y_norm: [] sqrt(sum_s w_s yc_s^2).
+    num_samples: S, the number of rows (zero weights included; may be traced).
+    num_features: K.
+
+  Returns:
+    bool [D], as `lasso_path_mask`.
+  """
+  dtype = gram.dtype
+  n_samples, n_features = num_samples, gram.shape[0]
   eps = jnp.finfo(dtype).eps
   decimals = jnp.finfo(dtype).precision  # sklearn rounds corr_eq_dir to it
-
-  x, yw = _weighted_design(z, y, weights, dtype)
-  gram = x.T @ x  # [D, D]
-  xy = x.T @ yw  # [D]
   eye = jnp.eye(n_features, dtype=dtype)
   diag = jnp.diagonal(gram)
   features = jnp.arange(n_features, dtype=jnp.int32)
   # Rounding-noise level of a correlation x_j^T r: eps * ||x_j|| * ||y||.
-  noise_floor = _NOISE_RTOL_EPS * eps * jnp.sqrt(jnp.max(diag)) * jnp.linalg.norm(yw)
+  noise_floor = _NOISE_RTOL_EPS * eps * jnp.sqrt(jnp.max(diag)) * y_norm
 
   def cond(st: _State):
     return ~st.done

@@ -51,17 +51,57 @@ class Surrogate(NamedTuple):
 
 
 class _Moments(NamedTuple):
-  """Weighted, centred second moments shared by every fit on the same samples."""
+  """Weighted, centred second moments shared by every fit on the same samples.
+
+  Moments accumulated over rounds of samples (`moments_from_stats`) keep no sample: z_centred,
+  y_centred and weights are None and the four sums below stand in for them.
+  """
 
   z_mean: jax.Array  # [D]
   y_mean: jax.Array  # [L]
-  z_centred: jax.Array  # [D, S], column-major: reductions over samples run along rows.
-  y_centred: jax.Array  # [S, L]
+  z_centred: jax.Array | None  # [D, S], column-major: reductions over samples run along rows.
+  y_centred: jax.Array | None  # [S, L]
   gram: jax.Array  # [D, D] Zc' W Zc
   cross: jax.Array  # [D, L] Zc' W yc
   y_total: jax.Array  # [L] sum_s w_s yc_s^2
-  weights: jax.Array  # [S]
+  weights: jax.Array | None  # [S]
   degenerate: jax.Array  # [] bool, the total weight is ~0.
+  weight_total: jax.Array | None = None  # [] sum_s w_s (accumulated moments only).
+  num_positive: jax.Array | None = None  # [] samples with positive weight (accumulated only).
+  num_rows: jax.Array | None = None  # [] samples, zero weights included (accumulated only).
+  finite: jax.Array | None = None  # [L] bool, every output was finite (accumulated only).
+
+
+def moments_from_stats(
+    weight_total, num_positive, num_rows, mean, comoment, finite, num_dims: int
+) -> _Moments:
+  """`_Moments` of samples known only through their weighted sums, e.g. accumulated over rounds.
+
+  Args:
+    weight_total: [] sum_s w_s.
+    num_positive: [] number of samples with w_s > 0.
+    num_rows: [] number of samples.
+    mean: [D + L] weighted mean of the stacked (z_s, y_s).
+    comoment: [D + L, D + L] sum_s w_s (v_s - mean)(v_s - mean)' of the stacked v_s = (z_s, y_s).
+    finite: [L] bool, every output of the label was finite.
+    num_dims: D (static).
+  """
+  d = num_dims
+  return _Moments(
+      z_mean=mean[:d],
+      y_mean=mean[d:],
+      z_centred=None,
+      y_centred=None,
+      gram=comoment[:d, :d],
+      cross=comoment[:d, d:],
+      y_total=jnp.diagonal(comoment)[d:],
+      weights=None,
+      degenerate=weight_total < _MIN_TOTAL_WEIGHT,
+      weight_total=weight_total,
+      num_positive=num_positive,
+      num_rows=num_rows,
+      finite=finite,
+  )
 
 
 def _moments(z_columns: jax.Array, y: jax.Array, weights: jax.Array) -> _Moments:
@@ -141,20 +181,30 @@ def _fit_on_mask(
     coef = inverse @ (moments.cross[:, label] * maskf) * maskf
     variance_factor = jnp.diagonal(inverse)
   intercept = moments.y_mean[label] - moments.z_mean @ coef
-  residuals = moments.y_centred[:, label] - coef @ moments.z_centred
-  residual_total = moments.weights @ jnp.square(residuals)
-  y_total = moments.y_total[label]
+  if moments.z_centred is None:  # Accumulated moments: the residual total from the moments.
+    y_total = moments.y_total[label]
+    cross = moments.cross[:, label]
+    residual_total = jnp.maximum(y_total - 2 * coef @ cross + coef @ moments.gram @ coef, 0)
+    weight_total = moments.weight_total
+  else:
+    residuals = moments.y_centred[:, label] - coef @ moments.z_centred
+    residual_total = moments.weights @ jnp.square(residuals)
+    y_total = moments.y_total[label]
+    weight_total = jnp.sum(moments.weights)
   # A target constant up to rounding (its weighted variance is at the level of eps^2 relative to
   # its magnitude) is fitted exactly by the intercept: score 1, as scikit-learn's r2_score.
   eps = jnp.finfo(y_total.dtype).eps
-  rounding_level = 100 * eps**2 * jnp.sum(moments.weights) * jnp.square(moments.y_mean[label])
+  rounding_level = 100 * eps**2 * weight_total * jnp.square(moments.y_mean[label])
   constant = y_total <= jnp.maximum(rounding_level, jnp.finfo(y_total.dtype).tiny)
   score = jnp.where(constant, 1.0, 1 - residual_total / jnp.where(constant, 1, y_total))
   local_pred = intercept + z0 @ coef
   # Bayesian ridge posterior: precision of sample s is w_s / sigma^2, prior coef ~ N(0, sigma^2 /
   # alpha). sigma^2 is estimated from the weighted residuals with (samples - parameters) degrees of
   # freedom, counting only samples with positive weight.
-  num_samples = jnp.sum(moments.weights > 0)
+  if moments.z_centred is None:
+    num_samples = moments.num_positive
+  else:
+    num_samples = jnp.sum(moments.weights > 0)
   dof = jnp.maximum(num_samples - jnp.sum(mask) - 1, 1)
   noise_variance = residual_total / dof
   coef_std = jnp.sqrt(jnp.clip(noise_variance * variance_factor, 0)) * maskf
@@ -164,7 +214,10 @@ def _fit_on_mask(
 
 def _fit_status(moments: _Moments, label, system: jax.Array, inverse: jax.Array) -> jax.Array:
   """The `FitStatus` code of one label's final fit (the most serious problem found)."""
-  finite_outputs = jnp.all(jnp.isfinite(moments.y_centred[:, label]))
+  if moments.finite is None:
+    finite_outputs = jnp.all(jnp.isfinite(moments.y_centred[:, label]))
+  else:
+    finite_outputs = moments.finite[label]
   norm = lambda matrix: jnp.max(jnp.sum(jnp.abs(matrix), axis=0))  # noqa: E731
   singular = ~jnp.all(jnp.isfinite(inverse))
   condition = norm(system) * norm(jnp.where(singular, 0, inverse))
@@ -253,6 +306,13 @@ def select_features(
   if method == "forward_selection":
     select = functools.partial(forward_selection_mask, num_features=num_features)
     return jax.vmap(select, in_axes=(None, 0))(moments, jnp.arange(num_labels))
+  if method == "lasso_path" and moments.z_centred is None:
+    select = functools.partial(
+        lasso.lasso_path_mask_from_gram, num_samples=moments.num_rows, num_features=num_features
+    )
+    return jax.vmap(select, in_axes=(None, 1, 0))(
+        moments.gram, moments.cross, jnp.sqrt(jnp.maximum(moments.y_total, 0))
+    )
   if method == "lasso_path":
     select = functools.partial(lasso.lasso_path_mask, num_features=num_features)
     return jax.vmap(select, in_axes=(None, 1, None))(z_columns.T, y, moments.weights)
@@ -360,6 +420,73 @@ def fit_surrogate_columns(
       labels=labels.astype(jnp.int32),
       prediction=y[0],
   )
+
+
+def fit_moments(
+    moments: _Moments,
+    z0: jax.Array,
+    *,
+    num_features: int,
+    feature_selection: str,
+    alpha=1.0,
+    feature_mask: jax.Array | None = None,
+) -> Surrogate:
+  """`fit_surrogate_columns` on samples known only through their moments (`moments_from_stats`).
+
+  Selection and the final fit read the samples only through their weighted sums, so the result
+  is the fit of the samples the moments were accumulated from.
+
+  Args:
+    moments: accumulated moments over D features and L labels.
+    z0: [D] the instance's interpretable row.
+    num_features, feature_selection, alpha, feature_mask: as in `fit_surrogate_columns`.
+
+  Returns:
+    A `Surrogate` with labels 0..L - 1 and prediction the weighted mean of the outputs [L]
+    (callers fill in the explained labels and the model's output at the instance).
+  """
+  z_columns = z0[:, None]
+  selected = select_features(moments, z_columns, None, num_features, feature_selection)
+  if feature_mask is not None:
+    selected = selected & feature_mask
+  num_dims, num_labels = moments.cross.shape
+  labels = jnp.arange(num_labels)
+  max_selected = num_dims if feature_selection == "none" else min(num_features, num_dims)
+  fit = functools.partial(_fit_on_mask, max_selected=max_selected)
+  coef, intercept, score, local_pred, coef_std, status = jax.vmap(
+      fit, in_axes=(None, None, 0, 0, None)
+  )(moments, z0, labels, selected, jnp.asarray(alpha, z0.dtype))
+  return Surrogate(
+      coef=coef,
+      selected=selected,
+      intercept=intercept,
+      score=score,
+      local_pred=local_pred,
+      coef_std=coef_std,
+      status=status,
+      labels=labels.astype(jnp.int32),
+      prediction=moments.y_mean,
+  )
+
+
+def full_posterior(moments: _Moments, alpha, feature_mask: jax.Array | None = None):
+  """The ridge posterior on every feature (those in `feature_mask`), for every label.
+
+  Returns:
+    coef [L, D] (zero off the mask), the inverse [D, D] of the masked system and the noise
+    variance [L] estimated as in the final fit: coef ~ N(coef, noise_variance * inverse).
+  """
+  num_dims = moments.gram.shape[0]
+  mask = jnp.ones(num_dims, bool) if feature_mask is None else feature_mask
+  coef, inverse = _ridge_coefficients(moments, mask, alpha)
+  residual_total = jnp.maximum(
+      moments.y_total
+      - 2 * jnp.sum(coef * moments.cross.T, axis=-1)
+      + jnp.einsum("ld,de,le->l", coef, moments.gram, coef),
+      0,
+  )
+  dof = jnp.maximum(moments.num_positive - jnp.sum(mask) - 1, 1)
+  return coef, inverse, residual_total / dof
 
 
 def explained_labels(

@@ -11,6 +11,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxlime._src import adaptive
 from jaxlime._src import checks
 from jaxlime._src import discretize as discretize_lib
 from jaxlime._src import frames
@@ -387,7 +388,10 @@ class TabularExplainer:
       key: an int seed, a `jax.random.key` (instance i then draws from `fold_in(key, i)`), or N
         keys, one per instance (not with shared_samples); defaults to `random_state` or 0. An
         int seed gives the same explanations on any number of devices and processes.
-      num_samples: S, perturbations per instance (row 0 is the instance).
+      num_samples: S, perturbations per instance (row 0 is the instance); or
+        `jaxlime.UntilStable(...)`: samples added in rounds per instance until its top-k
+        features are separated (concrete inputs only, not with shared_samples or
+        process_local); the result then records `num_samples` [N] and `converged` [N].
       num_features: K, the largest number of features in each explanation.
       labels: class ids to explain (classification).
       top_labels: explain the K classes of highest predicted probability instead of `labels`.
@@ -395,7 +399,7 @@ class TabularExplainer:
       model_input_dtype: dtype the model's inputs are cast to (e.g. jnp.bfloat16); samples,
         weights and the solve stay in the explainer's float dtype.
       progress, mesh, axis, instances_per_call, process_local: how the work runs (see
-        `jaxlime.RunOptions`).
+        `jaxlime.RunOptions`). With UntilStable the progress bar counts finished instances.
 
     Returns:
       An `Explanation` with coef [N, L, F] and L = len(labels), top_labels, or 1 (regression);
@@ -409,17 +413,16 @@ class TabularExplainer:
         axis=axis,
         process_local=process_local,
     )
-    job, placement = self._job(
-        X,
-        model,
-        run,
-        key,
-        num_samples=num_samples,
+    options = dict(
         num_features=num_features,
         labels=labels,
         top_labels=top_labels,
         model_input_dtype=model_input_dtype,
     )
+    if adaptive.is_adaptive(num_samples):
+      job, placement = self._adaptive_job(X, model, run, num_samples, **options)
+      return adaptive.explain_all(job, num_samples, self._key(key), run, placement)
+    job, placement = self._job(X, model, run, key, num_samples=num_samples, **options)
     return streaming.explain_all(job, self._key(key), run, placement)
 
   def explain_iter(
@@ -455,17 +458,17 @@ class TabularExplainer:
         axis=axis,
         process_local=process_local,
     )
-    job, placement = self._job(
-        X,
-        model,
-        run,
-        key,
-        num_samples=num_samples,
+    options = dict(
         num_features=num_features,
         labels=labels,
         top_labels=top_labels,
         model_input_dtype=model_input_dtype,
     )
+    if adaptive.is_adaptive(num_samples):
+      job, placement = self._adaptive_job(X, model, run, num_samples, **options)
+      yield from adaptive.explain_parts(job, num_samples, self._key(key), run, placement)
+      return
+    job, placement = self._job(X, model, run, key, num_samples=num_samples, **options)
     yield from streaming.explain_parts(job, self._key(key), run, placement)
 
   def explain_fn(
@@ -495,6 +498,8 @@ class TabularExplainer:
     Returns:
       fn(x, key) -> `jaxlime.Surrogate` with coef [L, F], labels [L] and prediction [C].
     """
+    if adaptive.is_adaptive(num_samples):
+      raise adaptive.not_traced("explain_fn")
     if self.shared_samples:
       raise ValueError(
           "explain_fn explains one instance on its own samples; an explainer with "
@@ -648,6 +653,74 @@ class TabularExplainer:
         max_block=max_block,
         traced=not checks.is_concrete(adapter.params),
         program=("tabular", placement, config, adapter.apply, tables_shape),
+    )
+    return job, placement
+
+  def _adaptive_job(self, X, model, run: streaming.RunOptions, until, **options):
+    """The adaptive driver's job for `num_samples=UntilStable(...)`, and the placement."""
+    if self.shared_samples:
+      raise ValueError(
+          "num_samples=UntilStable(...) adds samples per instance; an explainer with "
+          "shared_samples=True shares one pool across the batch. Use an int num_samples."
+      )
+    if self.frame_schema is not None:
+      X, model = self.frame_schema.encode(X), frames.model_for(self.frame_schema, model)
+    X = checks.as_instances("X", X, self.num_features_in, "the training data")
+    placement = streaming.placement_for(X, run)
+    adapter, config, _ = self._configure(
+        model, None, batch_size=run.batch_size, num_samples=until.initial, **options
+    )
+    if not checks.is_concrete(X, adapter.params):
+      raise adaptive.not_traced("explaining traced instances or parameters")
+    host_X = streaming.to_host(X, placement)
+    dtype = self.tables.mean.dtype
+    if np.dtype(host_X.dtype).itemsize > np.dtype(dtype).itemsize:
+      checks.bins_as_lime("X", np.asarray(host_X, np.float64), self.discretizer, dtype)
+    self._warn_unseen_categories(host_X)
+    instances = host_X.astype(dtype)
+    split = (False, True, True, True, False, False)
+
+    def round_config(size, block_size=1):
+      _, rows = plan_blocks(size, self.num_features_in, run.batch_size)
+      return dataclasses.replace(
+          config,
+          num_samples=size,
+          block_size=block_size,
+          chunk_size=min(rows, block_size * size),
+      )
+
+    def round_call_for(block_size, size, first):
+      program = streaming.split_over(
+          tabular_core.explain_round,
+          placement,
+          split,
+          config=round_config(size, block_size),
+          apply=adapter.apply,
+          first=first,
+      )
+      return lambda rows, labels, keys: program(
+          adapter.params, rows, labels, keys, self.tables, self.kernel_width
+      )
+
+    domain = self._domain_for(config.num_outputs)
+
+    def finish(fit, start):
+      rows = instances[start : start + fit.coef.shape[0]]
+      fit, rows = streaming.put((fit, rows), placement)
+      result = Explanation.from_surrogate(fit, rows, domain=domain)
+      checks.check_result(result, self.mode)
+      return result
+
+    num_labels = len(config.labels) if config.labels is not None else config.top_labels
+    job = adaptive.AdaptiveJob(
+        per_instance=(instances,),
+        round_call_for=round_call_for,
+        max_block_for=lambda size: plan_blocks(size, self.num_features_in, run.batch_size)[0],
+        finish=finish,
+        num_dims=self.num_features_in,
+        num_labels=num_labels,
+        num_features=config.num_features,
+        feature_selection=config.feature_selection,
     )
     return job, placement
 

@@ -22,6 +22,7 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxlime._src import adaptive
 from jaxlime._src import kernels
 from jaxlime._src import models
 from jaxlime._src import surrogate
@@ -205,6 +206,12 @@ def _evaluate(apply, params, inputs, config: TabularConfig, dtype) -> jax.Array:
 
 def _explain_block_independent(params, x_block, keys, tables, kernel_width, config, apply):
   """Explains a block of B instances, each with its own samples. x_block [B, F], keys [B]."""
+  z, outputs = _sample_block(params, x_block, keys, tables, config, apply)
+  return jax.vmap(_fit_instance, in_axes=(0, 0, None, None))(z, outputs, kernel_width, config)
+
+
+def _sample_block(params, x_block, keys, tables, config, apply):
+  """Interpretable samples z [B, F, S] and model outputs [B, S, C] of a block of B instances."""
   dtype = tables.mean.dtype
 
   num_columns = x_block.shape[1]
@@ -223,7 +230,7 @@ def _explain_block_independent(params, x_block, keys, tables, kernel_width, conf
   _, bits = jax.lax.scan(draw_one, None, keys)
   _, (input_columns, z) = jax.lax.scan(sample_one, None, (bits, x_block))
   outputs = _evaluate(apply, params, jnp.swapaxes(input_columns, 1, 2), config, dtype)
-  return jax.vmap(_fit_instance, in_axes=(0, 0, None, None))(z, outputs, kernel_width, config)
+  return z, outputs
 
 
 def _explain_block_shared(params, x_block, pool, tables, kernel_width, config, apply):
@@ -342,3 +349,61 @@ def explain_tabular(
     return leaf.reshape((num_instances,) + leaf.shape[2:])
 
   return jax.tree.map(unblock, fit)
+
+
+@functools.partial(jax.jit, static_argnames=("config", "apply", "first"))
+def explain_round(
+    params: Any,
+    instances: jax.Array,
+    labels: jax.Array,
+    keys: jax.Array,
+    tables: TabularTables,
+    kernel_width,
+    *,
+    config: TabularConfig,
+    apply: Callable,
+    first: bool,
+) -> adaptive.InstanceRound:
+  """One round of `jaxlime.UntilStable` for N instances: their samples reduced to the ridge's sums.
+
+  The samples of instance i are those `explain_tabular` draws from keys[i] with
+  config.num_samples samples; they are weighted and summed (`adaptive.instance_round`), not fitted.
+
+  Args:
+    params: the model's parameters.
+    instances: [N, F] with N a multiple of config.block_size.
+    labels: [N, L] int32 labels explained (chosen here when `first`).
+    keys: [N] the round's keys.
+    tables, kernel_width, config, apply: as in `explain_tabular` (no shared samples).
+    first: round 0 (chooses the labels; later rounds give their row 0, the instance, weight 0).
+
+  Returns:
+    The stacked `adaptive.InstanceRound`s [N, ...].
+  """
+  num_instances, num_columns = instances.shape
+  block = config.block_size
+  blocks = (
+      instances.reshape(num_instances // block, block, num_columns),
+      keys.reshape(num_instances // block, block),
+      labels.reshape((num_instances // block, block) + labels.shape[1:]),
+  )
+  round_one = functools.partial(
+      adaptive.instance_round, labels=config.labels, top_labels=config.top_labels, first=first
+  )
+
+  def run_block(args):
+    x_block, key_block, label_block = args
+    z, outputs = _sample_block(params, x_block, key_block, tables, config, apply)
+
+    def one(z, outputs, chosen):
+      distances = kernels.euclidean_distances_columns(z)
+      if config.kernel is None:
+        weights = kernels.exponential_kernel(distances, kernel_width)
+      else:
+        weights = config.kernel(distances, kernel_width)
+      return round_one(z, outputs, weights, chosen)
+
+    return jax.vmap(one)(z, outputs, label_block)
+
+  fit = jax.lax.map(run_block, blocks)
+  return jax.tree.map(lambda leaf: leaf.reshape((num_instances,) + leaf.shape[2:]), fit)

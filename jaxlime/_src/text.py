@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxlime._src import adaptive
 from jaxlime._src import checks
 from jaxlime._src import streaming
 from jaxlime._src import surrogate
@@ -232,18 +233,18 @@ class TextExplainer:
         axis=axis,
         process_local=process_local,
     )
-    job, placement = self._job(
-        texts,
-        model,
-        run,
+    options = dict(
         tokenizer=tokenizer,
-        num_samples=num_samples,
         num_features=num_features,
         labels=labels,
         top_labels=top_labels,
         pad_token_id=pad_token_id,
         mask_token_id=mask_token_id,
     )
+    if adaptive.is_adaptive(num_samples):
+      job, placement = self._adaptive_job(texts, model, run, num_samples, **options)
+      return adaptive.explain_all(job, num_samples, self._key(key), run, placement)
+    job, placement = self._job(texts, model, run, num_samples=num_samples, **options)
     return streaming.explain_all(job, self._key(key), run, placement)
 
   def explain_iter(
@@ -279,18 +280,19 @@ class TextExplainer:
         axis=axis,
         process_local=process_local,
     )
-    job, placement = self._job(
-        texts,
-        model,
-        run,
+    options = dict(
         tokenizer=tokenizer,
-        num_samples=num_samples,
         num_features=num_features,
         labels=labels,
         top_labels=top_labels,
         pad_token_id=pad_token_id,
         mask_token_id=mask_token_id,
     )
+    if adaptive.is_adaptive(num_samples):
+      job, placement = self._adaptive_job(texts, model, run, num_samples, **options)
+      yield from adaptive.explain_parts(job, num_samples, self._key(key), run, placement)
+      return
+    job, placement = self._job(texts, model, run, num_samples=num_samples, **options)
     yield from streaming.explain_parts(job, self._key(key), run, placement)
 
   def tokenize(
@@ -338,6 +340,8 @@ class TextExplainer:
     Returns:
       fn(text, key) -> `jaxlime.Surrogate` with coef [L, D_pad], labels [L], prediction [C].
     """
+    if adaptive.is_adaptive(num_samples):
+      raise adaptive.not_traced("explain_fn")
     num_tokens = checks.positive_int("num_tokens", num_tokens, minimum=1)
     num_dims = checks.positive_int("num_dims", num_dims, minimum=1)
     adapter, config, _ = self._token_config(
@@ -394,6 +398,183 @@ class TextExplainer:
         raise TypeError(f"tokenizer must be a callable text -> token ids; got {tokenizer!r}.")
       job = self._token_job(indexed, model, tokenizer, num_dims, run, placement, **options)
     return job, placement
+
+  def _adaptive_job(self, texts, model, run, until, *, tokenizer, **options):
+    """The adaptive driver's job for `num_samples=UntilStable(...)`, and the placement."""
+    indexed = self._indexed(_as_texts(texts))
+    placement = streaming.placement_for(None, run)
+    num_words = np.array([item.num_features for item in indexed], np.int32)
+    num_dims = _round_up(int(num_words.max()), _FEATURE_MULTIPLE)
+    dtype = jax.dtypes.canonicalize_dtype(jnp.float64)
+    kernel_width = jnp.asarray(self.kernel_width, dtype)
+    feature_mask = np.arange(num_dims)[None, :] < num_words[:, None]
+    if tokenizer is None:
+      for name in ("pad_token_id", "mask_token_id"):
+        if options.pop(name) not in (None, 0):
+          raise ValueError(f"{name} applies to the token path only: pass a tokenizer.")
+      return (
+          self._adaptive_string_job(
+              indexed, model, num_words, num_dims, run, placement, until, feature_mask, **options
+          ),
+          placement,
+      )
+    if not callable(tokenizer):
+      raise TypeError(f"tokenizer must be a callable text -> token ids; got {tokenizer!r}.")
+    pad_token_id = options.pop("pad_token_id")
+    token_ids, token_features, num_words = self._tokenized(
+        indexed, tokenizer, text_models.token_id("pad_token_id", pad_token_id)
+    )
+    num_tokens = token_ids.shape[1]
+    adapter, config, _ = self._token_config(
+        model,
+        tokenizer,
+        num_tokens=num_tokens,
+        batch_size=run.batch_size,
+        pad_token_id=pad_token_id,
+        num_samples=until.initial,
+        **options,
+    )
+    if not checks.is_concrete(adapter.params):
+      raise adaptive.not_traced("explaining with traced model parameters")
+
+    def round_config(size, block_size=1):
+      _, rows = plan_token_blocks(size, num_tokens, run.batch_size)
+      return dataclasses.replace(
+          config, num_samples=size, block_size=block_size, chunk_size=min(rows, block_size * size)
+      )
+
+    def round_call_for(block_size, size, first):
+      program = streaming.split_over(
+          text_core.explain_tokens_round,
+          placement,
+          (False, True, True, True, True, True, False),
+          num_dims=num_dims,
+          config=round_config(size, block_size),
+          apply=adapter.apply,
+          dtype=dtype,
+          first=first,
+      )
+      return lambda ids, features, words, labels, keys: program(
+          adapter.params, ids, features, words, labels, keys, kernel_width
+      )
+
+    num_labels = len(config.labels) if config.labels is not None else config.top_labels
+    job = adaptive.AdaptiveJob(
+        per_instance=(token_ids, token_features, num_words),
+        round_call_for=round_call_for,
+        max_block_for=lambda size: plan_token_blocks(size, num_tokens, run.batch_size)[0],
+        finish=self._finish(indexed, placement, lambda: config.num_outputs),
+        num_dims=num_dims,
+        num_labels=num_labels,
+        num_features=config.num_features,
+        feature_selection=config.feature_selection,
+        feature_mask=feature_mask,
+    )
+    return job, placement
+
+  def _adaptive_string_job(
+      self,
+      indexed,
+      model,
+      num_words,
+      num_dims,
+      run,
+      placement,
+      until,
+      feature_mask,
+      *,
+      num_features,
+      labels,
+      top_labels,
+  ):
+    """The string path of `_adaptive_job`: masks (JAX), strings and model (host), sums (JAX)."""
+    if not callable(model):
+      raise TypeError(
+          f"model must be a callable list[str] -> [B, C] probabilities (or pass a "
+          f"tokenizer for the token path); got {type(model).__name__}."
+      )
+    num_features = checks.positive_int("num_features", num_features, minimum=1)
+    batch_size = DEFAULT_STRING_BATCH
+    if run.batch_size is not None:
+      batch_size = checks.positive_int("batch_size", run.batch_size, minimum=1)
+    num_outputs = text_models.call_string_model(model, [indexed[0].raw], 1).shape[1]
+    labels, top_labels = self._resolve_labels(labels, top_labels, num_outputs)
+    config = text_core.TextConfig(
+        num_samples=until.initial,
+        num_features=num_features,
+        feature_selection=self.feature_selection,
+        kernel=self.kernel,
+        labels=labels,
+        top_labels=top_labels,
+    )
+    dtype = jax.dtypes.canonicalize_dtype(jnp.float64)
+    kernel_width = jnp.asarray(self.kernel_width, dtype)
+
+    def score_rows(positions, kept, size):
+      """Outputs [B, size, C] of B texts' strings (padding rows repeat the call's first text:
+      scored once)."""
+      real = np.ones(len(positions), bool)
+      real[1:] = positions[1:] != positions[0]
+      strings = []
+      for row in np.flatnonzero(real):
+        item = indexed[positions[row]]
+        item_strings = item.perturbed_strings(kept[row, : item.num_features].T)
+        item_strings[0] = item.raw  # lime scores the raw text as sample 0.
+        strings.extend(item_strings)
+      scored = text_models.call_string_model(model, strings, batch_size)
+      if scored.shape[1] != num_outputs:
+        raise ValueError(
+            f"model returned {scored.shape[1]} columns for some strings and "
+            f"{num_outputs} for others."
+        )
+      outputs = np.empty((len(positions), size, num_outputs), np.float64)
+      outputs[real] = scored.reshape(-1, size, num_outputs)
+      outputs[~real] = outputs[0]
+      return outputs.astype(dtype)
+
+    def round_call_for(block_size, size, first):
+      del block_size  # The string path's programs map over texts; blocks only size calls.
+      sample = streaming.split_over(
+          text_core.sample_masks, placement, (True, True), num_dims=num_dims, num_samples=size
+      )
+      reduce = streaming.split_over(
+          text_core.round_masks,
+          placement,
+          (True, True, True, True, False),
+          config=dataclasses.replace(config, num_samples=size),
+          first=first,
+      )
+
+      def call(positions, words, labels, keys):
+        kept = sample(keys, words)
+        outputs = streaming.rows_to_devices(
+            lambda rows: score_rows(
+                streaming.host_rows(positions, rows, placement),
+                streaming.host_rows(kept, rows, placement),
+                size,
+            ),
+            (positions.shape[0], size, num_outputs),
+            placement,
+        )
+        return reduce(kept, outputs, words, labels, kernel_width)
+
+      return call
+
+    def max_block_for(size):
+      return max(1, max(batch_size, _STRING_BLOCK_ROWS) // size)
+
+    num_labels = len(labels) if labels is not None else top_labels
+    return adaptive.AdaptiveJob(
+        per_instance=(np.arange(len(indexed), dtype=np.int32), num_words),
+        round_call_for=round_call_for,
+        max_block_for=max_block_for,
+        finish=self._finish(indexed, placement, lambda: num_outputs),
+        num_dims=num_dims,
+        num_labels=num_labels,
+        num_features=num_features,
+        feature_selection=self.feature_selection,
+        feature_mask=feature_mask,
+    )
 
   def _finish(self, indexed, placement, num_outputs_of):
     """finish(fit, start) -> TextExplanation of texts start .. start + len(fit)."""

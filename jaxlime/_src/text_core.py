@@ -24,6 +24,7 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxlime._src import adaptive
 from jaxlime._src import kernels
 from jaxlime._src import models
 from jaxlime._src import surrogate
@@ -312,3 +313,83 @@ def explain_instance(
   rows = token_rows(kept, text.token_ids, text.token_features, config)
   outputs = models.evaluate_model(apply, params, rows, chunk_size=config.chunk_size)
   return fit_text(kept, outputs.astype(dtype), text.num_words, kernel_width, config)
+
+
+def _round_text(kept, outputs, num_words, chosen, kernel_width, config: TextConfig, first: bool):
+  """A round's sums for one text: kept [D_pad, S] bool, outputs [S, C] (see `fit_text`)."""
+  del num_words  # Padding features are zero in every sample: the final fit masks them.
+  z = kept.astype(outputs.dtype)
+  distances = kernels.cosine_distances_columns(z) * DISTANCE_SCALE
+  if config.kernel is None:
+    weights = kernels.exponential_kernel(distances, kernel_width)
+  else:
+    weights = config.kernel(distances, kernel_width)
+  return adaptive.instance_round(
+      z,
+      outputs,
+      jnp.asarray(weights, z.dtype),
+      chosen,
+      labels=config.labels,
+      top_labels=config.top_labels,
+      first=first,
+  )
+
+
+@functools.partial(jax.jit, static_argnames=("config", "first"))
+def round_masks(kept, outputs, num_words, labels, kernel_width, *, config: TextConfig, first: bool):
+  """One `jaxlime.UntilStable` round of B texts whose outputs were computed elsewhere (the string
+  path): kept [B, D_pad, S], outputs [B, S, C], num_words [B], labels [B, L] -> the stacked
+  `adaptive.InstanceRound`s."""
+  one = functools.partial(_round_text, config=config, first=first)
+  return jax.vmap(one, in_axes=(0, 0, 0, 0, None))(kept, outputs, num_words, labels, kernel_width)
+
+
+@functools.partial(jax.jit, static_argnames=("num_dims", "config", "apply", "dtype", "first"))
+def explain_tokens_round(
+    params: Any,
+    token_ids: jax.Array,
+    token_features: jax.Array,
+    num_words: jax.Array,
+    labels: jax.Array,
+    keys: jax.Array,
+    kernel_width,
+    *,
+    num_dims: int,
+    config: TextConfig,
+    apply: Callable,
+    dtype,
+    first: bool,
+):
+  """One `jaxlime.UntilStable` round of N tokenised texts: the samples `explain_tokens` draws
+  from keys with config.num_samples samples, reduced to the ridge's sums.
+
+  Args:
+    labels: [N, L] int32 labels explained (chosen here when `first`).
+    first: round 0 (chooses the labels; later rounds give their row 0 weight 0).
+    The rest: as in `explain_tokens`.
+
+  Returns:
+    The stacked `adaptive.InstanceRound`s [N, ...] over D_pad features.
+  """
+  num_texts, num_tokens = token_ids.shape
+  block = config.block_size
+  blocks = jax.tree.map(
+      lambda a: a.reshape((num_texts // block, block) + a.shape[1:]),
+      (token_ids, token_features, num_words, keys, labels),
+  )
+  one = functools.partial(_round_text, config=config, first=first)
+
+  def run_block(args):
+    ids, features, words, block_keys, chosen = args
+    kept = jax.vmap(
+        functools.partial(sample_kept, num_dims=num_dims, num_samples=config.num_samples)
+    )(block_keys, words)
+    rows = jax.vmap(token_rows, in_axes=(0, 0, 0, None))(kept, ids, features, config)
+    outputs = models.evaluate_model(
+        apply, params, rows.reshape(-1, num_tokens), chunk_size=config.chunk_size
+    ).astype(dtype)
+    outputs = outputs.reshape(block, config.num_samples, -1)
+    return jax.vmap(one, in_axes=(0, 0, 0, 0, None))(kept, outputs, words, chosen, kernel_width)
+
+  results = jax.lax.map(run_block, blocks)
+  return jax.tree.map(lambda leaf: leaf.reshape((num_texts,) + leaf.shape[2:]), results)

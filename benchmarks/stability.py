@@ -1,0 +1,473 @@
+"""Stability on demand: adaptive sample counts (`jaxlime.UntilStable`) against fixed counts and
+S-LIME's test, on the breast-cancer MLP.
+
+  python benchmarks/stability.py            # full run: 200 instances, 8 seeds
+  python benchmarks/stability.py --quick    # smoke run: 20 instances, 3 seeds, up to 4,000 samples
+
+Model: the 30 -> 64 -> 64 -> 2 Flax MLP of `examples/_models.py`; explainer: `TabularExplainer`
+on its training rows with lime's defaults (quartile discretization, lime's kernel, auto feature
+selection), num_features = 10, label 1. Instances: the test rows, then training rows, N of them.
+Each configuration explains the N instances under every seed (int seeds 0..R-1):
+
+* fixed counts S = 1,000 .. 64,000 (doubling);
+* `UntilStable(top_k=k, level, initial=1000, step=1000, max_samples=64_000)` for k = 3 and 5
+  and several levels, and at level 0.95 with `early_stop=False` (instances run until
+  separated or max_samples);
+* S-LIME's test (Zhou et al., KDD 2021), reimplemented from the paper, vectorised: the samples
+  grow (here by doubling from 1,000, the growth rule being this benchmark's choice) until, at
+  each of the first k steps of forward selection on the weighted, centred samples, the gap
+  between the largest and second largest |correlation| of an inactive feature with the
+  residual passes a one-sided CLT test at the level (its variance from the per-sample terms).
+  Its samples are kept and refitted at every test, so it runs on a subset of the instances.
+
+Stability of an instance = mean pairwise Jaccard overlap of its top-k features (by |coef|)
+across the seeds. Model evaluations per instance = the samples it used (padding rows of the
+fixed-size calls not counted). Writes benchmarks/results/stability.json (stability_quick.json)
+and the figures stability_curve.png and stability_counts.png (with _quick).
+"""
+
+import argparse
+import json
+import os
+import pathlib
+import statistics
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+import jaxlime
+from jaxlime._src import kernels
+from jaxlime._src import tabular_core
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "examples"))
+from _models import train_breast_cancer_mlp  # noqa: E402
+
+NUM_FEATURES = 10
+PARTS = ("fixed", "until_stable", "no_early_stop", "slime")
+
+
+def _settings(quick: bool) -> dict:
+  if quick:
+    return dict(
+        num_instances=20,
+        num_seeds=3,
+        fixed=(1000, 2000, 4000),
+        levels=(0.95,),
+        top_ks=(3, 5),
+        max_samples=4000,
+        slime_instances=5,
+        parts=PARTS,
+    )
+  return dict(
+      num_instances=200,
+      num_seeds=8,
+      fixed=(1000, 2000, 4000, 8000, 16000, 32000, 64000),
+      levels=(0.8, 0.9, 0.95, 0.99),
+      top_ks=(3, 5),
+      max_samples=64000,
+      slime_instances=40,
+      parts=PARTS,
+  )
+
+
+def _jaccard(coef: np.ndarray, selected: np.ndarray, k: int) -> np.ndarray:
+  """[N] mean pairwise top-k Jaccard across seeds of coef [R, N, D] (label 0)."""
+  score = jax.vmap(lambda c, m: jaxlime.top_k_jaccard(c, k, mask=m), in_axes=(1, 1))
+  return np.asarray(score(jnp.asarray(coef), jnp.asarray(selected)))
+
+
+def _explain_seeds(explainer, X, model, num_samples, num_seeds):
+  coef, selected, counts, converged = [], [], [], []
+  for seed in range(num_seeds):
+    exp = explainer.explain(
+        X, model, key=seed, num_samples=num_samples, num_features=NUM_FEATURES, progress=False
+    )
+    coef.append(np.asarray(exp.coef[:, 0]))
+    selected.append(np.asarray(exp.selected[:, 0]))
+    if exp.num_samples is None:
+      counts.append(np.full(len(X), num_samples))
+      converged.append(np.zeros(len(X), bool))
+    else:
+      counts.append(np.asarray(exp.num_samples))
+      converged.append(np.asarray(exp.converged))
+  return np.stack(coef), np.stack(selected), np.stack(counts), np.stack(converged)
+
+
+# ---- S-LIME's test, vectorised over instances ----
+
+
+def _slime_samples(explainer, model, size):
+  """fn(x, key) -> z [D, size], y [size] (label 1), w [size]: lime's samples of one instance."""
+  config = tabular_core.TabularConfig(
+      num_samples=size,
+      num_features=NUM_FEATURES,
+      feature_selection="auto",
+      mode="classification",
+      labels=(1,),
+      top_labels=None,
+      discretize=True,
+      sample_around_instance=False,
+      block_size=1,
+      chunk_size=size,
+      shared_samples=False,
+      kernel=None,
+  )
+
+  def one(x, key):
+    bits = tabular_core.draw_bits(key, size, x.shape[0])
+    choice, values = tabular_core.draw_tabular(bits, explainer.tables, jnp.float32)
+    inputs, z = tabular_core.perturb_instance(x, choice, values, explainer.tables, config)
+    y = model(inputs.T)[:, 1]
+    w = kernels.exponential_kernel(kernels.euclidean_distances_columns(z), explainer.kernel_width)
+    return z, y, w
+
+  return one
+
+
+def _slime_test(z, y, w, *, steps: int, critical: float):
+  """S-LIME's test on one instance's samples z [D, n], y [n], w [n]: True when each of the first
+  `steps` forward-selection steps picks its feature significantly ahead of the runner-up."""
+  total = jnp.sum(w)
+  root = jnp.sqrt(w)
+  x = (z - (z @ w / total)[:, None]) * root  # [D, n] weighted, centred
+  target = (y - w @ y / total) * root
+  num_dims, n = x.shape
+  gram = x @ x.T
+
+  def step(state, _):
+    active, passed = state
+    mask = active.astype(x.dtype)
+    system = gram * jnp.outer(mask, mask) + jnp.diag(1 - mask) + 1e-6 * jnp.eye(num_dims)
+    beta = jnp.linalg.solve(system, (x @ target) * mask) * mask
+    residual = target - beta @ x
+    corr = x @ residual
+    magnitude = jnp.where(active, -1.0, jnp.abs(corr))
+    order = jnp.argsort(-magnitude)
+    a, b = order[0], order[1]
+    terms = (jnp.sign(corr[a]) * x[a] - jnp.sign(corr[b]) * x[b]) * residual  # [n]
+    gap = jnp.sum(terms)
+    std = jnp.sqrt(n * jnp.var(terms, ddof=1))
+    ok = gap / jnp.where(std > 0, std, 1) >= critical
+    return (active.at[a].set(True), passed & ok), None
+
+  (_, passed), _ = jax.lax.scan(
+      step, (jnp.zeros(num_dims, bool), jnp.asarray(True)), None, length=steps
+  )
+  return passed
+
+
+def run_slime(explainer, model, X, num_seeds, top_k, level, max_samples):
+  """S-LIME's stopping sample counts and its explanations' top-k Jaccard across seeds."""
+  critical = statistics.NormalDist().inv_cdf(level)
+  sizes = [1000]
+  while sizes[-1] < max_samples:
+    sizes.append(min(2 * sizes[-1], max_samples))
+  draw = jax.jit(jax.vmap(_slime_samples(explainer, model, max_samples)))
+  coef, selected, counts = [], [], []
+  fits = {}
+  for seed in range(num_seeds):
+    keys = jaxlime.instance_keys(seed, len(X))
+    seed_coef, seed_selected, seed_counts = [], [], []
+    for start in range(0, len(X), 5):
+      z, y, w = draw(jnp.asarray(X[start : start + 5], jnp.float32), keys[start : start + 5])
+      stop = np.full(z.shape[0], max_samples)
+      undecided = np.ones(z.shape[0], bool)
+      for size in sizes:
+        if size not in fits:
+          fits[size] = jax.jit(
+              jax.vmap(
+                  lambda z, y, w, size=size: _slime_test(
+                      z[:, :size], y[:size], w[:size], steps=top_k, critical=critical
+                  )
+              )
+          )
+        passed = np.asarray(fits[size](z, y, w))
+        newly = undecided & passed
+        stop[newly] = size
+        undecided &= ~passed
+        if not undecided.any():
+          break
+      used = jnp.asarray(np.arange(max_samples)[None, :] < stop[:, None], jnp.float32)
+      fit = jax.vmap(lambda z, y, w: jaxlime.fit_surrogate(z.T, y, w, num_features=NUM_FEATURES))(
+          z, y, w * used
+      )
+      seed_coef.append(np.asarray(fit.coef[:, 0]))
+      seed_selected.append(np.asarray(fit.selected[:, 0]))
+      seed_counts.append(stop)
+    coef.append(np.concatenate(seed_coef))
+    selected.append(np.concatenate(seed_selected))
+    counts.append(np.concatenate(seed_counts))
+  return np.stack(coef), np.stack(selected), np.stack(counts)
+
+
+def _fixed_evaluations_for(jaccard: float, fixed_rows: list, k: int) -> float | None:
+  """Evaluations the fixed-count curve needs for a mean Jaccard (log-linear interpolation);
+  None beyond the curve."""
+  points = sorted((row["evaluations"], row[f"jaccard_top{k}"]) for row in fixed_rows)
+  for (e0, j0), (e1, j1) in zip(points, points[1:]):
+    if j0 <= jaccard <= j1 and j1 > j0:
+      t = (jaccard - j0) / (j1 - j0)
+      return float(np.exp(np.log(e0) + t * (np.log(e1) - np.log(e0))))
+  if points and jaccard <= points[0][1]:
+    return float(points[0][0])
+  return None
+
+
+def run(
+    quick: bool,
+    out_dir: pathlib.Path,
+    *,
+    num_instances: int | None = None,
+    num_seeds: int | None = None,
+    levels: tuple[float, ...] | None = None,
+    slime_instances: int | None = None,
+    parts: tuple[str, ...] | None = None,
+) -> dict:
+  """Runs the benchmark; writes the JSON and figures into out_dir; returns the JSON dict.
+
+  num_instances, num_seeds, levels, slime_instances and parts (a subset of PARTS) override
+  the settings of the mode (a smaller or partial run).
+  """
+  settings = _settings(quick)
+  for name, value in (
+      ("num_instances", num_instances),
+      ("num_seeds", num_seeds),
+      ("levels", levels),
+      ("slime_instances", slime_instances),
+      ("parts", parts),
+  ):
+    if value is not None:
+      settings[name] = value
+  out_dir.mkdir(parents=True, exist_ok=True)
+  started = time.perf_counter()
+  model, data = train_breast_cancer_mlp()
+  X = np.concatenate([data["X_test"], data["X_train"]])[: settings["num_instances"]]
+  explainer = jaxlime.TabularExplainer(data["X_train"], feature_names=data["feature_names"])
+  seeds = settings["num_seeds"]
+  rows = []
+
+  for count in settings["fixed"] if "fixed" in settings["parts"] else ():
+    tick = time.perf_counter()
+    coef, selected, _, _ = _explain_seeds(explainer, X, model, count, seeds)
+    row = dict(method="fixed", num_samples=count, evaluations=float(count))
+    for k in settings["top_ks"]:
+      row[f"jaccard_top{k}"] = float(_jaccard(coef, selected, k).mean())
+    row["seconds"] = time.perf_counter() - tick
+    rows.append(row)
+    print(json.dumps(row), flush=True)
+  fixed_rows = list(rows)
+
+  histograms = {}
+  for k in settings["top_ks"] if "until_stable" in settings["parts"] else ():
+    for level in settings["levels"]:
+      tick = time.perf_counter()
+      until = jaxlime.UntilStable(
+          top_k=k, level=level, initial=1000, step=1000, max_samples=settings["max_samples"]
+      )
+      coef, selected, counts, converged = _explain_seeds(explainer, X, model, until, seeds)
+      jaccard = _jaccard(coef, selected, k)
+      all_converged = converged.all(axis=0)
+      row = dict(
+          method="until_stable",
+          top_k=k,
+          level=level,
+          evaluations=float(counts.mean()),
+          median_samples=float(np.median(counts)),
+          converged_fraction=float(converged.mean()),
+          instances_converged_every_seed=int(all_converged.sum()),
+          jaccard=float(jaccard.mean()),
+          jaccard_converged_every_seed=(
+              float(jaccard[all_converged].mean()) if all_converged.any() else None
+          ),
+          jaccard_not_converged=(
+              float(jaccard[~converged.any(axis=0)].mean())
+              if (~converged.any(axis=0)).any()
+              else None
+          ),
+          samples_converged_mean=(float(counts[converged].mean()) if converged.any() else None),
+          samples_not_converged_mean=(
+              float(counts[~converged].mean()) if (~converged).any() else None
+          ),
+          seconds=time.perf_counter() - tick,
+      )
+      fixed_needed = _fixed_evaluations_for(row["jaccard"], fixed_rows, k)
+      row["fixed_evaluations_at_equal_jaccard"] = fixed_needed
+      row["savings_factor"] = None if fixed_needed is None else fixed_needed / row["evaluations"]
+      rows.append(row)
+      histograms[f"top{k}_level{level}"] = counts.ravel().tolist()
+      print(json.dumps(row), flush=True)
+
+  # Without the early stop: instances run until separated or max_samples.
+  for k in settings["top_ks"] if "no_early_stop" in settings["parts"] else ():
+    tick = time.perf_counter()
+    until = jaxlime.UntilStable(
+        top_k=k,
+        level=0.95,
+        initial=1000,
+        step=1000,
+        max_samples=settings["max_samples"],
+        early_stop=False,
+    )
+    coef, selected, counts, converged = _explain_seeds(explainer, X, model, until, seeds)
+    jaccard = _jaccard(coef, selected, k)
+    all_converged = converged.all(axis=0)
+    row = dict(
+        method="until_stable_no_early_stop",
+        top_k=k,
+        level=0.95,
+        evaluations=float(counts.mean()),
+        median_samples=float(np.median(counts)),
+        converged_fraction=float(converged.mean()),
+        instances_converged_every_seed=int(all_converged.sum()),
+        jaccard=float(jaccard.mean()),
+        jaccard_converged_every_seed=(
+            float(jaccard[all_converged].mean()) if all_converged.any() else None
+        ),
+        seconds=time.perf_counter() - tick,
+    )
+    fixed_needed = _fixed_evaluations_for(row["jaccard"], fixed_rows, k)
+    row["fixed_evaluations_at_equal_jaccard"] = fixed_needed
+    row["savings_factor"] = None if fixed_needed is None else fixed_needed / row["evaluations"]
+    rows.append(row)
+    histograms[f"top{k}_no_early_stop"] = counts.ravel().tolist()
+    print(json.dumps(row), flush=True)
+
+  # S-LIME's test and UntilStable on the same instance subset.
+  subset = X[: settings["slime_instances"]]
+  for k in settings["top_ks"] if "slime" in settings["parts"] else ():
+    level = 0.95
+    tick = time.perf_counter()
+    coef, selected, counts = run_slime(
+        explainer, model, subset, seeds, k, level, settings["max_samples"]
+    )
+    jaccard = _jaccard(coef, selected, k)
+    row = dict(
+        method="slime_test",
+        top_k=k,
+        level=level,
+        instances=len(subset),
+        evaluations=float(counts.mean()),
+        passed_fraction=float((counts < settings["max_samples"]).mean()),
+        jaccard=float(jaccard.mean()),
+        seconds=time.perf_counter() - tick,
+    )
+    until = jaxlime.UntilStable(
+        top_k=k, level=level, initial=1000, step=1000, max_samples=settings["max_samples"]
+    )
+    ucoef, uselected, ucounts, uconverged = _explain_seeds(explainer, subset, model, until, seeds)
+    row["until_stable_evaluations_same_instances"] = float(ucounts.mean())
+    row["until_stable_jaccard_same_instances"] = float(_jaccard(ucoef, uselected, k).mean())
+    row["until_stable_converged_fraction_same_instances"] = float(uconverged.mean())
+    rows.append(row)
+    print(json.dumps(row), flush=True)
+
+  suffix = "_quick" if quick else ""
+  figures = _figures(rows, histograms, settings, out_dir, suffix)
+  result = dict(
+      benchmark="stability",
+      quick=quick,
+      settings={key: list(v) if isinstance(v, tuple) else v for key, v in settings.items()},
+      num_features=NUM_FEATURES,
+      rows=rows,
+      figures=[str(path) for path in figures],
+      seconds=time.perf_counter() - started,
+      load_average=list(os.getloadavg()),
+      jax_version=jax.__version__,
+  )
+  (out_dir / f"stability{suffix}.json").write_text(json.dumps(result, indent=1))
+  return result
+
+
+def _figures(rows, histograms, settings, out_dir, suffix):
+  import matplotlib
+
+  matplotlib.use("Agg")
+  import matplotlib.pyplot as plt
+
+  top_ks = settings["top_ks"]
+  figure, axes = plt.subplots(1, len(top_ks), figsize=(5 * len(top_ks), 4), squeeze=False)
+  for axis, k in zip(axes[0], top_ks):
+    fixed = [row for row in rows if row["method"] == "fixed"]
+    axis.plot(
+        [row["evaluations"] for row in fixed],
+        [row[f"jaccard_top{k}"] for row in fixed],
+        "o-",
+        color="grey",
+        label="fixed count",
+    )
+    adaptive_rows = [r for r in rows if r["method"] == "until_stable" and r["top_k"] == k]
+    axis.plot(
+        [row["evaluations"] for row in adaptive_rows],
+        [row["jaccard"] for row in adaptive_rows],
+        "s-",
+        color="C0",
+        label="UntilStable",
+    )
+    for row in adaptive_rows:
+      axis.annotate(f"{row['level']}", (row["evaluations"], row["jaccard"]), fontsize=8)
+    for method, marker, label in (
+        ("until_stable_no_early_stop", "^", "UntilStable, no early stop (0.95)"),
+        ("slime_test", "x", "S-LIME's test (0.95, subset)"),
+    ):
+      chosen = [r for r in rows if r["method"] == method and r["top_k"] == k]
+      if chosen:
+        axis.plot(
+            [row["evaluations"] for row in chosen],
+            [row["jaccard"] for row in chosen],
+            marker,
+            label=label,
+        )
+    axis.set_xscale("log")
+    axis.set_xlabel("mean model evaluations per instance")
+    axis.set_ylabel(f"mean top-{k} Jaccard across seeds")
+    axis.set_title(f"top-{k}, {settings['num_instances']} instances, {settings['num_seeds']} seeds")
+    axis.legend()
+  figure.tight_layout()
+  curve = out_dir / f"stability_curve{suffix}.png"
+  figure.savefig(curve, dpi=110)
+  plt.close(figure)
+
+  if not histograms:
+    return [curve]
+  figure, axes = plt.subplots(1, len(histograms), figsize=(3.2 * len(histograms), 3), squeeze=False)
+  bins = np.linspace(0, settings["max_samples"], 33)
+  for axis, (name, counts) in zip(axes[0], histograms.items()):
+    axis.hist(counts, bins=bins, color="C0")
+    axis.set_title(name, fontsize=9)
+    axis.set_xlabel("samples per instance")
+  figure.tight_layout()
+  counts_path = out_dir / f"stability_counts{suffix}.png"
+  figure.savefig(counts_path, dpi=110)
+  plt.close(figure)
+  return [curve, counts_path]
+
+
+def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--quick", action="store_true")
+  parser.add_argument("--out", type=pathlib.Path, default=ROOT / "benchmarks" / "results")
+  parser.add_argument("--instances", type=int, default=None, help="override N")
+  parser.add_argument("--seeds", type=int, default=None, help="override the number of seeds")
+  parser.add_argument("--levels", default=None, help="override the levels, e.g. 0.9,0.95")
+  parser.add_argument("--slime-instances", type=int, default=None, help="override S-LIME's N")
+  parser.add_argument("--parts", default=None, help=f"a subset of {','.join(PARTS)}")
+  args = parser.parse_args()
+  levels = None if args.levels is None else tuple(float(v) for v in args.levels.split(","))
+  result = run(
+      args.quick,
+      args.out,
+      num_instances=args.instances,
+      num_seeds=args.seeds,
+      levels=levels,
+      slime_instances=args.slime_instances,
+      parts=None if args.parts is None else tuple(args.parts.split(",")),
+  )
+  print(json.dumps({key: result[key] for key in ("figures", "seconds", "load_average")}))
+
+
+if __name__ == "__main__":
+  main()
