@@ -332,8 +332,15 @@ def _run_chunk(
         placement.local_shards,
         instances_per_call=options.instances_per_call,
     )
+    num_calls = math.ceil(active.size / per_call)
     calls = streaming.CallPlan(
-        active.size, block, per_call, math.ceil(active.size / per_call), 0, placement
+        num_instances=active.size,
+        block_size=block,
+        per_call=per_call,
+        num_calls=num_calls,
+        last_call=per_call,  # Power-of-two calls throughout (see above).
+        global_offset=0,
+        placement=placement,
     )
     round_keys_data = round_keys(key_data[active], plan.impl, round_index)
     given = streaming.KeyPlan(base=None, given=round_keys_data, impl=plan.impl)
