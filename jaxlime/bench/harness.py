@@ -1,10 +1,15 @@
-"""What the benchmark scripts share: timers, the jitted model, and the machine's description."""
+"""What the benchmark modules share: their options, timers, the jitted model, peers, child
+processes and the machine's description."""
 
+import dataclasses
+import importlib
+import json
 import os
 import pathlib
 import platform
 import resource
 import statistics
+import subprocess
 import sys
 import time
 from importlib import metadata
@@ -13,6 +18,63 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 from flax import nnx
+
+# The explainers jaxlime is compared with, by import name; each is optional.
+PEERS = ("lime", "shap", "captum")
+
+
+@dataclasses.dataclass(frozen=True)
+class Options:
+  """What `jaxlime bench` passes to every benchmark module's `run(options)`.
+
+  Attributes:
+    quick: CI-sized runs (the whole quick suite in under 2 minutes on 2 cores) instead of the
+      full sizes the README's numbers come from.
+    out: the output directory; a module writes its figures there.
+    devices: forced host devices for the scaling rows (run in subprocesses).
+  """
+
+  quick: bool
+  out: pathlib.Path
+  devices: int = 4
+
+
+def peer(name: str):
+  """The peer package `name` imported, or None when it is not installed (or fails to import)."""
+  try:
+    return importlib.import_module(name)
+  except ImportError:
+    return None
+
+
+def missing_peer_note(name: str, what: str) -> str:
+  """The note a benchmark records when it skips a peer's rows."""
+  return f'{name} is not installed: {what} skipped (pip install "jaxlime[bench]").'
+
+
+def run_child(module: str, function: str, spec: dict, env: dict | None = None) -> dict:
+  """Runs `jaxlime.bench.<module>.<function>(spec)` in a fresh Python process; its JSON result.
+
+  The child is `python -m jaxlime.bench.child`, so it works from an installed package; `env`
+  (default: this process's) is where a caller sets XLA_FLAGS before the child imports jax.
+  """
+  completed = subprocess.run(
+      [sys.executable, "-m", "jaxlime.bench.child", module, function, json.dumps(spec)],
+      env=env,
+      capture_output=True,
+      text=True,
+  )
+  if completed.returncode:
+    raise RuntimeError(
+        f"{module}.{function}({spec}) failed in a subprocess:\n{completed.stderr[-3000:]}"
+    )
+  return json.loads(completed.stdout.strip().splitlines()[-1])
+
+
+def child_command(module: str, function: str, spec: dict) -> list[str]:
+  """The command line of `run_child`, for callers that start several children at once."""
+  return [sys.executable, "-m", "jaxlime.bench.child", module, function, json.dumps(spec)]
+
 
 # jax.monitoring events whose durations add up to tracing, lowering and compiling a program.
 COMPILE_EVENTS = (
@@ -102,14 +164,37 @@ def cpu_model() -> str:
   return platform.processor()
 
 
-def machine_info(*packages: str) -> dict:
-  """The machine, Python, JAX's backend and the versions of `packages`."""
+def version(name: str) -> str | None:
+  """The installed version of distribution `name`, or None."""
+  try:
+    return metadata.version(name)
+  except metadata.PackageNotFoundError:
+    return None
+
+
+def memory_total_mb() -> float | None:
+  """The machine's memory in MB (Linux), else None."""
+  meminfo = pathlib.Path("/proc/meminfo")
+  if meminfo.exists():
+    return int(meminfo.read_text().split()[1]) / 1024
+  return None
+
+
+def machine_info() -> dict:
+  """The machine, Python, JAX's backend and devices, the versions of jaxlime's dependencies and
+  of the peers (None when not installed), the load average and the BLAS thread setting."""
+  packages = ("jaxlime", "jax", "jaxlib", "flax", "numpy", "scikit-learn", "optax")
+  peers = ("lime", "shap", "captum", "torch")
   return dict(
       cpu_count=os.cpu_count(),
       cpu=cpu_model(),
+      memory_total_mb=memory_total_mb(),
       platform=platform.platform(),
       python=platform.python_version(),
-      jax=jax.__version__,
       backend=jax.default_backend(),
-      **{name: metadata.version(name) for name in packages},
+      devices=[str(device) for device in jax.devices()],
+      versions={name: version(name) for name in packages + peers},
+      load_average=list(os.getloadavg()),
+      openblas_num_threads=os.environ.get("OPENBLAS_NUM_THREADS"),
+      xla_flags=os.environ.get("XLA_FLAGS"),
   )
