@@ -242,10 +242,11 @@ def run(names: list[str], options: harness.Options, command: str) -> dict:
 
 def print_machine(machine: dict):
   """Prints the machine block: cores, CPU, jax backend and devices, versions."""
+  memory = machine["memory_total_mb"]
   print(
-      f"Machine: {machine['cpu_count']} cores, {machine['cpu']}, "
-      f"{_number(machine['memory_total_mb'] and machine['memory_total_mb'] / 1024, 3)} GB; "
-      f"{machine['platform']}, Python {machine['python']}"
+      f"Machine: {machine['cpu_count']} cores, {machine['cpu']}"
+      + ("" if memory is None else f", {memory / 1024:.1f} GB")
+      + f"; {machine['platform']}, Python {machine['python']}"
   )
   print(f"jax backend {machine['backend']}, devices {', '.join(machine['devices'])}")
   print(
@@ -254,7 +255,8 @@ def print_machine(machine: dict):
   )
   print(
       f"load average {_loads(machine['load_average'])}, "
-      f"OPENBLAS_NUM_THREADS={machine['openblas_num_threads']}, XLA_FLAGS={machine['xla_flags']}",
+      f"OPENBLAS_NUM_THREADS={machine['openblas_num_threads']}, XLA_FLAGS={machine['xla_flags']}, "
+      f"JAXLIME_CACHE_DIR={machine['jaxlime_cache_dir']}",
       flush=True,
   )
 

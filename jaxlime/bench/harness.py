@@ -182,7 +182,8 @@ def memory_total_mb() -> float | None:
 
 def machine_info() -> dict:
   """The machine, Python, JAX's backend and devices, the versions of jaxlime's dependencies and
-  of the peers (None when not installed), the load average and the BLAS thread setting."""
+  of the peers (None when not installed), the load average and the environment settings that
+  change timings."""
   packages = ("jaxlime", "jax", "jaxlib", "flax", "numpy", "scikit-learn", "optax")
   peers = ("lime", "shap", "captum", "torch")
   return dict(
@@ -197,4 +198,6 @@ def machine_info() -> dict:
       load_average=list(os.getloadavg()),
       openblas_num_threads=os.environ.get("OPENBLAS_NUM_THREADS"),
       xla_flags=os.environ.get("XLA_FLAGS"),
+      # A persistent compilation cache (opt-in) would hide compile times: recorded.
+      jaxlime_cache_dir=os.environ.get("JAXLIME_CACHE_DIR"),
   )
