@@ -124,7 +124,8 @@ def markdown(results: dict) -> str:
   lines = [
       f"# jaxlime bench{' (quick)' if results['quick'] else ''}",
       "",
-      f"`{results['command']}`, {results['date']}, {results['wall_seconds']:.0f} s.",
+      f"`{results['command']}`, {results['date']}, {results['wall_seconds']:.0f} s "
+      f"({results['cpu_seconds']:.0f} CPU s, subprocesses included).",
       "",
       f"Machine: {machine['cpu_count']} cores, {machine['cpu']}, jax backend "
       f"{machine['backend']} ({len(machine['devices'])} device(s)); {versions}. Load average "
@@ -191,7 +192,7 @@ def summary_figure(name: str, rows: list[dict], path: pathlib.Path) -> bool:
 def run(names: list[str], options: harness.Options, command: str) -> dict:
   """Runs the benchmarks `names` in order; writes bench.json, bench.md and the figures into
   options.out and returns the results (the content of bench.json)."""
-  start = time.perf_counter()
+  start, start_cpu = time.perf_counter(), harness.cpu_seconds()
   options.out.mkdir(parents=True, exist_ok=True)
   machine = harness.machine_info()
   print_machine(machine)
@@ -208,7 +209,7 @@ def run(names: list[str], options: harness.Options, command: str) -> dict:
   )
   for name in names:
     print(f"\n== {name} ==", flush=True)
-    begin = time.perf_counter()
+    begin, begin_cpu = time.perf_counter(), harness.cpu_seconds()
     result = BENCHMARKS[name](options)
     rows = [dict(row, benchmark=name) for row in result["rows"]]
     for row in rows:
@@ -221,6 +222,7 @@ def run(names: list[str], options: harness.Options, command: str) -> dict:
         figures.append(str(path))
     results["benchmarks"][name] = dict(
         wall_seconds=time.perf_counter() - begin,
+        cpu_seconds=harness.cpu_seconds() - begin_cpu,
         settings=result.get("settings", {}),
         notes=list(result.get("notes", [])),
         figures=figures,
@@ -232,11 +234,15 @@ def run(names: list[str], options: harness.Options, command: str) -> dict:
   derive(results["rows"])
   results["load_average_end"] = list(os.getloadavg())
   results["wall_seconds"] = time.perf_counter() - start
+  results["cpu_seconds"] = harness.cpu_seconds() - start_cpu
   table = markdown(results)
   (options.out / "bench.json").write_text(json.dumps(results, indent=1) + "\n")
   (options.out / "bench.md").write_text(table)
   print("\n" + table)
-  print(f"Wrote {options.out / 'bench.json'}, {options.out / 'bench.md'} and the figures.")
+  print(
+      f"Wrote {options.out / 'bench.json'}, {options.out / 'bench.md'} and the figures "
+      f"({results['wall_seconds']:.0f} s, {results['cpu_seconds']:.0f} CPU s)."
+  )
   return results
 
 

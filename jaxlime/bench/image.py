@@ -17,11 +17,13 @@ Methods:
 * captum: `captum.attr.Lime` with the grid as feature_mask, baselines 0, a ridge surrogate
   (alpha 1) and lime's kernel (width 0.25 on the cosine distance between masks), on the same
   architecture in torch with the weights copied; one image and one target (the top label) per
-  call, perturbations_per_eval=100; median seconds per image over `--lime-images`.
-* jaxlime: `ImageExplainer.explain` on N = `--n` images at once; the best of `--repeats` calls
-  with different keys (the machine is shared: the best run is the least disturbed one).
+  call, perturbations_per_eval=100; median seconds per image over the same images. lime and
+  captum (with torch) are each skipped with a note when not installed.
+* jaxlime: `ImageExplainer.explain` on N = 64 images at once (--quick: 8, the cnn only); the
+  best of 5 calls (--quick: 2) with different keys (the machine is shared: the best run is the
+  least disturbed one).
 * floor: the jitted model alone on N * S images in jaxlime's batch size (calls on one prepared
-  batch), best of `--repeats`, measured between jaxlime's runs.
+  batch), best of as many calls plus one, measured between jaxlime's runs.
 
 Each is timed in wall-clock seconds and in CPU seconds of this process (all threads): when other
 work loads the machine, CPU time is the steadier measure of the work each method does.
@@ -340,8 +342,8 @@ def memory_child(spec: dict) -> dict:
 # ---- rows ----
 
 # Images for jaxlime, images timed for lime and captum, timed jaxlime and floor calls.
-FULL = dict(n=64, lime_images=3, repeats=5)
-QUICK = dict(n=8, lime_images=1, repeats=2)
+FULL = dict(models=("cnn", "linear"), n=64, lime_images=3, repeats=5)
+QUICK = dict(models=("cnn",), n=8, lime_images=1, repeats=2)
 
 
 def run(options: harness.Options) -> dict:
@@ -368,7 +370,7 @@ def run(options: harness.Options) -> dict:
   images = sample_crops(n, SIZE)
   segments = grid_segments(SIZE, SIZE, GRID)
   rows = []
-  for name in ("cnn", "linear"):
+  for name in settings["models"]:
     model = make_model(name, SIZE)
     forward = harness.jitted_forward(model)
     if has_lime:

@@ -17,7 +17,8 @@ num_features=10, independent samples, label 1. Three sweeps:
   randomly initialised D-64-2 MLP.
 
 --quick runs the N sweep's N = 100 only, on "1" and on `--devices` devices, and its processes
-row at N = 200 with one repeat.
+row at N = 200 with one repeat, without the "2 processes x 1 device" configuration (the
+process_local one remains).
 
 Every point runs in a fresh subprocess per device configuration, with
 `XLA_FLAGS=--xla_force_host_platform_device_count=K` set before jax is imported:
@@ -405,12 +406,12 @@ def run_process_config(
   )
 
 
-def processes_row(n: int, s: int, repeats: int, weights: str) -> list[dict]:
-  """The three process configurations on the same rows and seed; coefficient agreement with the
-  first (one process, two devices)."""
+def processes_row(n: int, s: int, repeats: int, weights: str, configs) -> list[dict]:
+  """The process configurations `configs` (the first: one process, two devices) on the same rows
+  and seed; coefficient agreement with the first."""
   rows = []
   with tempfile.TemporaryDirectory() as directory:
-    for config in PROCESS_CONFIGS:
+    for config in configs:
       print(f"{config}: N = {n}, S = {s} ...", flush=True)
       rows.append(run_process_config(config, n, s, repeats, weights, pathlib.Path(directory)))
   reference = rows[0]["coef"]
@@ -580,7 +581,8 @@ def run(options: harness.Options) -> dict:
   with tempfile.TemporaryDirectory() as directory:
     weights = pathlib.Path(directory) / "breast_cancer_mlp.npz"
     accuracy = save_breast_cancer_mlp(weights)
-    processes = processes_row(processes_n, BASE_SAMPLES, repeats, str(weights))
+    process_configs = PROCESS_CONFIGS[::2] if options.quick else PROCESS_CONFIGS
+    processes = processes_row(processes_n, BASE_SAMPLES, repeats, str(weights), process_configs)
     # Device configs inside each point, so drifting machine load hits them alike.
     for point in sweep_points(options.quick, SWEEPS["N"]["values"][-1], SWEEPS["D"]["values"][-1]):
       for config, (devices, impl) in configs.items():
