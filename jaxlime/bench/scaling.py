@@ -2,7 +2,7 @@
 
   jaxlime bench --only scaling                # everything (about 35 minutes, 2 cores)
   jaxlime bench --only scaling --devices 8    # device configurations 1, 2, 4 and 8
-  jaxlime bench --only scaling --quick        # N = 100 on 1 and --devices devices
+  jaxlime bench --only scaling --quick        # N = 100 on --devices devices
 
 N = 1e5 (a 110-200 s call per device configuration, timed once and streamed once more with
 explain_iter) dominates the full run.
@@ -16,7 +16,7 @@ num_features=10, independent samples, label 1. Three sweeps:
 * D: 10 .. 1000 features, N = 100, S = 5000, on gaussian training data with D columns and a
   randomly initialised D-64-2 MLP.
 
---quick runs the N sweep's N = 100 only, on "1" and on `--devices` devices, and its processes
+--quick runs the N sweep's N = 100 only, on `--devices` devices only, and its processes
 row at N = 200 with one repeat, without the "2 processes x 1 device" configuration (the
 process_local one remains).
 
@@ -110,14 +110,12 @@ def reset_peak_rss():
 def device_configs(devices: int, quick: bool) -> dict:
   """Device configuration name -> (forced host devices, PRNG implementation of the key, or None
   for an int seed): "1", "1-threefry" and the powers of two up to `devices` and `devices`
-  itself; --quick: "1" and `devices`."""
+  itself; --quick: `devices` only."""
   counts = [2**k for k in range(1, devices.bit_length()) if 2**k < devices] + [devices]
-  configs = {"1": (1, None)}
-  if not quick:
-    configs["1-threefry"] = (1, "threefry2x32")
-  configs.update({str(count): (count, None) for count in counts if count > 1 and not quick})
-  if quick and devices > 1:
-    configs[str(devices)] = (devices, None)
+  if quick:
+    return {str(devices): (devices, None)}
+  configs = {"1": (1, None), "1-threefry": (1, "threefry2x32")}
+  configs.update({str(count): (count, None) for count in counts if count > 1})
   return configs
 
 
