@@ -11,13 +11,13 @@ Default configuration throughout: quartile discretization, feature_selection="au
 num_features=10, independent samples, label 1. Three sweeps:
 
 * N: 1e2 .. 1e5 instances (the breast cancer test rows tiled), S = 5000, D = 30, on the
-  30-64-64-2 MLP of `examples/_models.py`;
+  30-64-64-2 MLP of `jaxlime.bench.models`;
 * S: 500 .. 20000 perturbations per instance, N = 200, same data and model;
 * D: 10 .. 1000 features, N = 100, S = 5000, on gaussian training data with D columns and a
   randomly initialised D-64-2 MLP.
 
---quick runs the N sweep's N = 100 only, on `--devices` devices only, and its processes
-row at N = 200 with one repeat, without the "2 processes x 1 device" configuration (the
+--quick runs N = 100 only, with S = 1000, on `--devices` devices only, and its processes
+row at N = 200, S = 1000 with one repeat, without the "2 processes x 1 device" configuration (the
 process_local one remains).
 
 Every point runs in a fresh subprocess per device configuration, with
@@ -73,6 +73,8 @@ from jaxlime.bench.models import train_breast_cancer_mlp
 NUM_FEATURES = 10
 LABELS = (1,)
 BASE_SAMPLES = 5000
+# S of --quick's points: a fresh process's cost is mostly compiling, which S barely changes.
+QUICK_SAMPLES = 1000
 SWEEPS = {
     "N": dict(values=(100, 1_000, 10_000, 100_000), quick=(100,), fixed=dict(s=BASE_SAMPLES, d=30)),
     "S": dict(
@@ -432,15 +434,13 @@ def run_point_child(spec: dict) -> dict:
   return harness.run_child("scaling", "run_point", spec, env=env)
 
 
-def sweep_points(quick: bool, max_n: int, max_d: int) -> list[dict]:
-  """Every (sweep, value) point with its N, S and D, N and D capped."""
-  caps = dict(N=max_n, S=float("inf"), D=max_d)
+def sweep_points(quick: bool) -> list[dict]:
+  """Every (sweep, value) point with its N, S and D; --quick: S = QUICK_SAMPLES."""
   points = []
   for sweep, info in SWEEPS.items():
     for value in info["quick" if quick else "values"]:
-      if value > caps[sweep]:
-        continue
-      points.append(dict(sweep=sweep, **info["fixed"], **{sweep.lower(): value}))
+      point = dict(sweep=sweep, **info["fixed"], **{sweep.lower(): value})
+      points.append(dict(point, s=QUICK_SAMPLES) if quick else point)
   return points
 
 
@@ -483,8 +483,10 @@ def plot(runs: list[dict], configs: list[str], path: pathlib.Path):
 
   fig, axes = plt.subplots(2, 2, figsize=(12, 9))
   colors = dict(zip(configs, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+  # The N sweep's S (QUICK_SAMPLES with --quick).
+  n_sweep_samples = next((r["s"] for r in runs if r["sweep"] == "N"), BASE_SAMPLES)
   panels = (
-      ("N", axes[0, 0], "N instances (S=5000, D=30)"),
+      ("N", axes[0, 0], f"N instances (S={n_sweep_samples}, D=30)"),
       ("S", axes[0, 1], "S samples per instance (N=200, D=30)"),
       ("D", axes[1, 0], "D features (N=100, S=5000)"),
   )
@@ -551,7 +553,7 @@ def plot(runs: list[dict], configs: list[str], path: pathlib.Path):
     )
   ax.set(
       xscale="log",
-      xlabel="N instances (S=5000, D=30)",
+      xlabel=f"N instances (S={n_sweep_samples}, D=30)",
       ylabel="MB (VmHWM - VmRSS)",
       title="peak memory vs N",
   )
@@ -580,9 +582,10 @@ def run(options: harness.Options) -> dict:
     weights = pathlib.Path(directory) / "breast_cancer_mlp.npz"
     accuracy = save_breast_cancer_mlp(weights)
     process_configs = PROCESS_CONFIGS[::2] if options.quick else PROCESS_CONFIGS
-    processes = processes_row(processes_n, BASE_SAMPLES, repeats, str(weights), process_configs)
+    num_samples = QUICK_SAMPLES if options.quick else BASE_SAMPLES
+    processes = processes_row(processes_n, num_samples, repeats, str(weights), process_configs)
     # Device configs inside each point, so drifting machine load hits them alike.
-    for point in sweep_points(options.quick, SWEEPS["N"]["values"][-1], SWEEPS["D"]["values"][-1]):
+    for point in sweep_points(options.quick):
       for config, (devices, impl) in configs.items():
         print(f"{point} on {config} device(s) ...", flush=True)
         spec = dict(
