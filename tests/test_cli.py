@@ -139,9 +139,11 @@ def check_bench_json(results: dict, names: tuple[str, ...], out: pathlib.Path):
       assert any(row["benchmark"] == name and row["role"] == "floor" for row in rows), name
       assert any(row["over_floor"] is not None for row in ours), name
 
-  table = (out / "bench.md").read_text()
-  assert "| benchmark | case | method |" in table
-  assert table.count("\n| ") == len(rows) + 1  # The header and one line per row.
+  lines = [line for line in (out / "bench.md").read_text().splitlines() if line.startswith("| ")]
+  assert lines[0].startswith("| benchmark | case | method |") and lines[1].startswith("| --- |")
+  assert len(lines) == len(rows) + 2  # The header, its rule and one line per row.
+  for line, row in zip(lines[2:], rows):
+    assert line.startswith(f"| {row['benchmark']} | {row['case']} | {row['method']} |"), line
 
 
 # ---- fast: the parser, the row check, the derived ratios ----
@@ -270,9 +272,10 @@ def test_bench_quick_rows_match_the_installed_peers(quick_bench):
 
 @pytest.mark.slow
 def test_bench_runs_without_peers(tmp_path):
-  """lime and shap made unimportable: their rows are skipped with notes, the run succeeds."""
+  """lime, shap and captum made unimportable: their rows are skipped with notes, the run
+  succeeds and its JSON validates."""
   hidden = tmp_path / "hidden"
-  for name in ("lime", "shap"):
+  for name in ("lime", "shap", "captum"):
     (hidden / name).mkdir(parents=True)
     (hidden / name / "__init__.py").write_text(f"raise ImportError('{name} hidden by the test')\n")
   env = dict(
@@ -280,11 +283,12 @@ def test_bench_runs_without_peers(tmp_path):
   )
   out = tmp_path / "out"
   completed = _jaxlime(
-      ["bench", "--quick", "--only", "text,kernel_shap", "--out", str(out)], env=env, timeout=600
+      ["bench", "--quick", "--only", "image,kernel_shap", "--out", str(out)], env=env, timeout=600
   )
   assert completed.returncode == 0, completed.stderr[-5000:]
   results = _load(out / "bench.json")
-  check_bench_json(results, ("text", "kernel_shap"), out)
+  check_bench_json(results, ("image", "kernel_shap"), out)
   assert not [row for row in results["rows"] if row["role"] == "peer"]
-  assert "lime is not installed" in " ".join(results["benchmarks"]["text"]["notes"])
+  image_notes = " ".join(results["benchmarks"]["image"]["notes"])
+  assert "lime is not installed" in image_notes and "captum (with torch) is not" in image_notes
   assert "shap is not installed" in " ".join(results["benchmarks"]["kernel_shap"]["notes"])
