@@ -28,13 +28,16 @@ The harness adds "benchmark" to every row, checks it (`check_row`), and derives 
 within the same benchmark and case. It writes bench.json, bench.md (one table) and a figure per
 benchmark that drew none. Peers are optional: a module skips a missing peer's rows with a note.
 
-Adding a benchmark is one entry in `BENCHMARKS`. A module whose entry point is
+Adding a benchmark is one entry in `BENCHMARKS` (plus its line in `jaxlime bench --help`, in
+jaxlime/cli.py, and its name in tests/test_cli.py's BENCHMARKS). A module whose entry point is
 `run(quick: bool, out_dir: pathlib.Path) -> {"rows": [...], "figures": [...]}` (the stability
-benchmark's) is adapted there with a lambda, e.g.
+benchmark's) moves to jaxlime/bench/ (so it runs installed; models from `jaxlime.bench.models`,
+not from examples/) and is adapted there with a lambda, e.g.
 
     "stability": lambda options: _load("stability").run(options.quick, options.out),
 
-once its rows carry the row keys above.
+once its rows carry the row keys above. Work that needs a fresh process (forced host devices,
+peak memory, a first call after import) goes through `harness.run_child`.
 """
 
 import importlib
