@@ -2,120 +2,24 @@
 
   python examples/text.py
 
-Trains a small embedding-bag classifier with optax on examples/data/sentiment.tsv (400 short
-labelled sentences, in seconds on a CPU), explains a batch of sentences in one jitted computation
-(masking, model, kernel weights and the surrogate fits), prints each sentence's top words and
-writes an HTML report to examples/output/text.html.
+Trains a small embedding-bag classifier with optax on the 400 short labelled sentences shipped
+in jaxlime/bench/sentiment.tsv (in seconds on a CPU), explains a batch of sentences in one jitted
+computation (masking, model, kernel weights and the surrogate fits), prints each sentence's top
+words and writes an HTML report to examples/output/text.html.
 
-The model and tokenizer here are also used by benchmarks/text.py.
+The model and tokenizer (jaxlime/bench/models.py) are also those of `jaxlime bench`'s text rows.
 """
 
 import pathlib
-import re
 import time
 
 import jax
-import jax.numpy as jnp
-import numpy as np
-import optax
-from flax import nnx
 
 import jaxlime
+from jaxlime.bench.models import SENTIMENT_CLASSES
+from jaxlime.bench.models import train_sentiment_model
 
-ROOT = pathlib.Path(__file__).resolve().parent
-DATA = ROOT / "data" / "sentiment.tsv"
-OUTPUT = ROOT / "output" / "text.html"
-PAD, UNKNOWN = 0, 1
-CLASS_NAMES = ("negative", "positive")
-
-
-def load_sentiment(path: pathlib.Path = DATA) -> tuple[list[str], np.ndarray]:
-  """The sentences and their labels (0 negative, 1 positive)."""
-  lines = path.read_text(encoding="utf-8").splitlines()[1:]
-  labels, texts = zip(*(line.split("\t", 1) for line in lines if line))
-  return list(texts), np.array([int(label) for label in labels])
-
-
-# The words of TextExplainer's default split_expression r"\W+": runs of word characters. The
-# token path needs one id per word as the explainer splits them (`TextExplainer.split` lists
-# them for any split_expression; this regular expression is the fast equivalent for the default).
-_WORDS = re.compile(r"\w+")
-
-
-class Tokenizer:
-  """Lower-cased words to ids (0 padding, 1 unknown), one id per word as jaxlime splits them."""
-
-  def __init__(self, texts: list[str]):
-    words = sorted({word.lower() for text in texts for word in _WORDS.findall(text)})
-    self.vocabulary = {word: index + 2 for index, word in enumerate(words)}
-
-  def __len__(self) -> int:
-    return len(self.vocabulary) + 2
-
-  def __call__(self, text: str) -> list[int]:
-    return [self.vocabulary.get(word.lower(), UNKNOWN) for word in _WORDS.findall(text)]
-
-  def batch(self, texts: list[str], num_tokens: int) -> np.ndarray:
-    """[B, T] int32 ids of B texts, padded (or cut) to T tokens."""
-    ids = np.full((len(texts), num_tokens), PAD, np.int32)
-    for row, text in enumerate(texts):
-      tokens = self(text)[:num_tokens]
-      ids[row, : len(tokens)] = tokens
-    return ids
-
-
-class SentimentModel(nnx.Module):
-  """An embedding bag: the mean embedding of the words, a relu layer, class probabilities.
-
-  Args:
-    vocabulary_size: number of token ids.
-    dim: embedding width.
-    hidden: width of the hidden layer.
-    rngs: initialisation randomness.
-  """
-
-  def __init__(self, vocabulary_size: int, dim: int = 32, hidden: int = 32, *, rngs: nnx.Rngs):
-    self.embed = nnx.Embed(vocabulary_size, dim, rngs=rngs)
-    self.hidden = nnx.Linear(dim, hidden, rngs=rngs)
-    self.head = nnx.Linear(hidden, len(CLASS_NAMES), rngs=rngs)
-
-  def logits(self, ids: jax.Array, mask: jax.Array) -> jax.Array:
-    """ids [B, T] int, mask [B, T] bool (False at padding) -> [B, C] logits."""
-    weights = mask.astype(jnp.float32)[..., None]
-    pooled = jnp.sum(self.embed(ids) * weights, axis=1) / jnp.maximum(weights.sum(axis=1), 1.0)
-    return self.head(jax.nn.relu(self.hidden(pooled)))
-
-  def __call__(self, ids: jax.Array, mask: jax.Array) -> jax.Array:
-    """[B, T] ids and padding mask -> [B, C] class probabilities."""
-    return jax.nn.softmax(self.logits(ids, mask), axis=-1)
-
-
-def train_sentiment_model(seed: int = 0, steps: int = 300):
-  """Trains the classifier on the shipped sentences; returns (model, tokenizer, accuracy)."""
-  texts, labels = load_sentiment()
-  tokenizer = Tokenizer(texts)
-  ids = tokenizer.batch(texts, max(len(tokenizer(text)) for text in texts))
-  order = np.random.default_rng(seed).permutation(len(texts))
-  train, test = order[:320], order[320:]
-  model = SentimentModel(len(tokenizer), rngs=nnx.Rngs(seed))
-  optimizer = nnx.Optimizer(model, optax.adam(1e-2), wrt=nnx.Param)
-
-  @nnx.jit
-  def step(model, optimizer, ids, labels):
-    def loss_fn(model):
-      logits = model.logits(ids, ids != PAD)
-      return optax.softmax_cross_entropy_with_integer_labels(logits, labels).mean()
-
-    loss, grads = nnx.value_and_grad(loss_fn)(model)
-    optimizer.update(model, grads)
-    return loss
-
-  train_ids, train_labels = jnp.asarray(ids[train]), jnp.asarray(labels[train])
-  for _ in range(steps):
-    step(model, optimizer, train_ids, train_labels)
-  test_ids = jnp.asarray(ids[test])
-  predicted = np.asarray(jnp.argmax(model(test_ids, test_ids != PAD), axis=-1))
-  return model, tokenizer, float(np.mean(predicted == labels[test]))
+OUTPUT = pathlib.Path(__file__).resolve().parent / "output" / "text.html"
 
 
 def main():
@@ -133,7 +37,7 @@ def main():
       "beautiful camera work, charming characters, fantastic soundtrack",
       "My friends found the movie disappointing, and so did I.",
   ]
-  explainer = jaxlime.TextExplainer(class_names=CLASS_NAMES)
+  explainer = jaxlime.TextExplainer(class_names=SENTIMENT_CLASSES)
   start = time.perf_counter()
   explanation = explainer.explain(
       texts, model, key=0, num_samples=5000, num_features=6, tokenizer=tokenizer

@@ -30,7 +30,8 @@ KINDS = ("average", "individual", "both")
 # Model rows per call when batch_size is not given. The 30-feature PDP of benchmarks/global.py
 # (breast-cancer MLP, 1.7 M model rows) on the 2-core CPU at load average 1.3 took 0.195 s with
 # 4096 rows per call, 0.169 s with 16384, 0.143 s with 32768 and 0.235 s with 131072
-# (`python benchmarks/global.py --batch-sizes 4096,16384,32768,131072`).
+# (`python benchmarks/global.py --batch-sizes 4096,16384,32768,131072`, a sweep since dropped from
+# `jaxlime bench --only pdp`).
 DEFAULT_BATCH_SIZE = 32_768
 
 

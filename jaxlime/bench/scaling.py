@@ -1,8 +1,8 @@
 """Scaling of `TabularExplainer.explain` in N, S and D on 1, 2 and 4 CPU devices, with memory.
 
-  python benchmarks/scaling.py                           # everything (about 35 minutes, 2 cores)
-  python benchmarks/scaling.py --max-n 1e4 --max-d 300   # about 8 minutes
-  python benchmarks/scaling.py --quick                   # smoke run (about 3 minutes)
+  jaxlime bench --only scaling                # everything (about 35 minutes, 2 cores)
+  jaxlime bench --only scaling --devices 8    # device configurations 1, 2, 4 and 8
+  jaxlime bench --only scaling --quick        # N = 100 on --devices devices
 
 N = 1e5 (a 110-200 s call per device configuration, timed once and streamed once more with
 explain_iter) dominates the full run.
@@ -11,10 +11,14 @@ Default configuration throughout: quartile discretization, feature_selection="au
 num_features=10, independent samples, label 1. Three sweeps:
 
 * N: 1e2 .. 1e5 instances (the breast cancer test rows tiled), S = 5000, D = 30, on the
-  30-64-64-2 MLP of `examples/_models.py`;
+  30-64-64-2 MLP of `jaxlime.bench.models`;
 * S: 500 .. 20000 perturbations per instance, N = 200, same data and model;
 * D: 10 .. 1000 features, N = 100, S = 5000, on gaussian training data with D columns and a
   randomly initialised D-64-2 MLP.
+
+--quick runs N = 100 only, with S = 1000, on `--devices` devices only, and its processes
+row at N = 200, S = 1000 with one repeat, without the "2 processes x 1 device" configuration (the
+process_local one remains).
 
 Every point runs in a fresh subprocess per device configuration, with
 `XLA_FLAGS=--xla_force_host_platform_device_count=K` set before jax is imported:
@@ -22,7 +26,13 @@ Every point runs in a fresh subprocess per device configuration, with
 * "1": one device, an int seed, hence a philox4x32 key (the library's default there);
 * "1-threefry": one device with `jax.random.key(seed, impl="threefry2x32")`, the PRNG that
   several devices use, for an apples-to-apples device comparison;
-* "2", "4": `mesh=jax.make_mesh((K,), ("data",))` and an int seed (a threefry2x32 key).
+* "2", "4", ... up to `--devices` (default 4): `mesh=jax.make_mesh((K,), ("data",))` and an int
+  seed (a threefry2x32 key).
+
+The processes row explains N = 1000 rows (S = 5000) with one process of 2 forced devices, two
+JAX processes of 1 device each (`jax.distributed` on 127.0.0.1, gloo collectives) passing the
+same rows, and two processes passing their own halves (`process_local=True`); it reports the
+largest coefficient difference from the first.
 
 Time is the median of steady calls after a warm-up call that compiles the program: 3 calls when
 one is expected (from the warm-up) to take under 3 s, 2 under 10 s, else 1. For N larger than
@@ -34,23 +44,16 @@ VmRSS just before the first one (compiling included), and its peak during the st
 VmRSS just before them (explain's calls and its result, which grows with N and is held a few
 times over while the calls are joined); for the N sweep also the peak of `explain_iter` with
 each part dropped when done (a stream to disk) minus VmRSS before it. A subprocess's ru_maxrss
-would also count the parent's memory at the fork.
-
-Results are printed and written to benchmarks/results/scaling.json and scaling.png.
+would also count the parent's memory at the fork. The figure is scaling.png in --out.
 """
 
-import argparse
 import functools
-from importlib import metadata
 import json
 import os
 import pathlib
-import platform
-import shlex
 import socket
 import statistics
 import subprocess
-import sys
 import tempfile
 import time
 
@@ -63,33 +66,23 @@ import jaxlime
 from jaxlime._src import keys as keys_lib  # The key the explainer makes of a seed.
 from jaxlime._src import streaming  # The explainer's calls, to warm up and to match the floor.
 from jaxlime._src.tabular import plan_blocks  # The explainer's blocks, to match the floor.
+from jaxlime.bench import harness
+from jaxlime.bench.models import MLP
+from jaxlime.bench.models import train_breast_cancer_mlp
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "examples"))
-from _models import MLP, train_breast_cancer_mlp  # noqa: E402
-import _harness as harness  # noqa: E402  (benchmarks/, the script's own folder)
-
-RESULTS = ROOT / "benchmarks" / "results"
 NUM_FEATURES = 10
 LABELS = (1,)
 BASE_SAMPLES = 5000
+# S of --quick's points: a fresh process's cost is mostly compiling, which S barely changes.
+QUICK_SAMPLES = 1000
 SWEEPS = {
-    "N": dict(
-        values=(100, 1_000, 10_000, 100_000), quick=(100, 1_000), fixed=dict(s=BASE_SAMPLES, d=30)
-    ),
+    "N": dict(values=(100, 1_000, 10_000, 100_000), quick=(100,), fixed=dict(s=BASE_SAMPLES, d=30)),
     "S": dict(
         values=(500, 1_000, 2_000, 5_000, 10_000, 20_000),
-        quick=(500, 2_000),
+        quick=(),
         fixed=dict(n=200, d=30),
     ),
-    "D": dict(values=(10, 30, 100, 300, 1_000), quick=(10, 100), fixed=dict(n=100, s=BASE_SAMPLES)),
-}
-# name -> (forced host devices, PRNG implementation of the key, or None for an int seed).
-DEVICE_CONFIGS = {
-    "1": (1, None),
-    "1-threefry": (1, "threefry2x32"),
-    "2": (2, None),
-    "4": (4, None),
+    "D": dict(values=(10, 30, 100, 300, 1_000), quick=(), fixed=dict(n=100, s=BASE_SAMPLES)),
 }
 # Steady calls timed, by the seconds one call is expected to take (from the warm-up): fewer for
 # the largest points.
@@ -116,17 +109,16 @@ def reset_peak_rss():
   pathlib.Path("/proc/self/clear_refs").write_text("5")
 
 
-class CompileTimer:
-  """Seconds XLA has spent compiling since construction (jax.monitoring)."""
-
-  def __init__(self):
-    self.seconds = 0.0
-    jax.monitoring.register_event_duration_secs_listener(self._record)
-
-  def _record(self, event: str, duration: float, **kwargs):
-    del kwargs
-    if event == "/jax/core/compile/backend_compile_duration":
-      self.seconds += duration
+def device_configs(devices: int, quick: bool) -> dict:
+  """Device configuration name -> (forced host devices, PRNG implementation of the key, or None
+  for an int seed): "1", "1-threefry" and the powers of two up to `devices` and `devices`
+  itself; --quick: `devices` only."""
+  counts = [2**k for k in range(1, devices.bit_length()) if 2**k < devices] + [devices]
+  if quick:
+    return {str(devices): (devices, None)}
+  configs = {"1": (1, None), "1-threefry": (1, "threefry2x32")}
+  configs.update({str(count): (count, None) for count in counts if count > 1})
+  return configs
 
 
 def timed(fn) -> tuple[float, object]:
@@ -205,9 +197,9 @@ def model_floor(
 
 def run_point(spec: dict) -> dict:
   """Times explain and its model floor at one point, and its memory; runs in a fresh process."""
-  devices, impl = DEVICE_CONFIGS[spec["config"]]
+  devices, impl = spec["devices"], spec["impl"]
   assert jax.device_count() == devices, (jax.device_count(), devices)
-  compile_timer = CompileTimer()
+  compile_timer = harness.CompileTimer(events=("/jax/core/compile/backend_compile_duration",))
   n, s, d = spec["n"], spec["s"], spec["d"]
   model, X_train, X = problem(spec)
   explainer = jaxlime.TabularExplainer(X_train)
@@ -280,7 +272,6 @@ def run_point(spec: dict) -> dict:
   key_impl = keys_lib.impl_for(jax.random.key_impl(keys_lib.as_key(make_key(0))), devices > 1)
   return dict(
       spec,
-      devices=devices,
       key_impl=str(key_impl),
       block_size=block_size,
       chunk_size=chunk_size,
@@ -382,7 +373,7 @@ def run_process_config(
     )
     children.append(
         subprocess.Popen(
-            [sys.executable, __file__, "--process-child", json.dumps(spec)],
+            harness.child_command("scaling", "run_process_point", spec),
             env=env,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
@@ -415,12 +406,12 @@ def run_process_config(
   )
 
 
-def processes_row(n: int, s: int, repeats: int, weights: str) -> list[dict]:
-  """The three process configurations on the same rows and seed; coefficient agreement with the
-  first (one process, two devices)."""
+def processes_row(n: int, s: int, repeats: int, weights: str, configs) -> list[dict]:
+  """The process configurations `configs` (the first: one process, two devices) on the same rows
+  and seed; coefficient agreement with the first."""
   rows = []
   with tempfile.TemporaryDirectory() as directory:
-    for config in PROCESS_CONFIGS:
+    for config in configs:
       print(f"{config}: N = {n}, S = {s} ...", flush=True)
       rows.append(run_process_config(config, n, s, repeats, weights, pathlib.Path(directory)))
   reference = rows[0]["coef"]
@@ -432,47 +423,25 @@ def processes_row(n: int, s: int, repeats: int, weights: str) -> list[dict]:
 # ---- parent: the sweeps ----
 
 
-def run_child(spec: dict) -> dict:
-  """Runs one point in a fresh subprocess with K forced host devices; returns its JSON."""
-  devices, _ = DEVICE_CONFIGS[spec["config"]]
+def run_point_child(spec: dict) -> dict:
+  """Runs one point in a fresh subprocess with its forced host devices; returns its JSON."""
   env = dict(os.environ)
   env["XLA_FLAGS"] = " ".join(
-      filter(None, [env.get("XLA_FLAGS"), f"--xla_force_host_platform_device_count={devices}"])
+      filter(
+          None, [env.get("XLA_FLAGS"), f"--xla_force_host_platform_device_count={spec['devices']}"]
+      )
   )
-  completed = subprocess.run(
-      [sys.executable, __file__, "--child", json.dumps(spec)],
-      env=env,
-      capture_output=True,
-      text=True,
-  )
-  if completed.returncode:
-    raise RuntimeError(f"point {spec} failed:\n{completed.stderr[-3000:]}")
-  return json.loads(completed.stdout.strip().splitlines()[-1])
+  return harness.run_child("scaling", "run_point", spec, env=env)
 
 
-def sweep_points(quick: bool, max_n: int, max_d: int) -> list[dict]:
-  """Every (sweep, value) point with its N, S and D, N and D capped."""
-  caps = dict(N=max_n, S=float("inf"), D=max_d)
+def sweep_points(quick: bool) -> list[dict]:
+  """Every (sweep, value) point with its N, S and D; --quick: S = QUICK_SAMPLES."""
   points = []
   for sweep, info in SWEEPS.items():
     for value in info["quick" if quick else "values"]:
-      if value > caps[sweep]:
-        continue
-      points.append(dict(sweep=sweep, **info["fixed"], **{sweep.lower(): value}))
+      point = dict(sweep=sweep, **info["fixed"], **{sweep.lower(): value})
+      points.append(dict(point, s=QUICK_SAMPLES) if quick else point)
   return points
-
-
-def machine_info() -> dict:
-  return dict(
-      cpu_count=os.cpu_count(),
-      cpu=harness.cpu_model(),
-      platform=platform.platform(),
-      python=platform.python_version(),
-      jax=jax.__version__,
-      jaxlib=metadata.version("jaxlib"),
-      flax=metadata.version("flax"),
-      memory_total_mb=int(pathlib.Path("/proc/meminfo").read_text().split()[1]) / MB,
-  )
 
 
 def print_table(runs: list[dict]):
@@ -505,7 +474,7 @@ def print_table(runs: list[dict]):
   )
 
 
-def plot(runs: list[dict], path: pathlib.Path):
+def plot(runs: list[dict], configs: list[str], path: pathlib.Path):
   """Time vs N (with floor), vs S, vs D, and peak memory vs N; one line per device config."""
   import matplotlib
 
@@ -513,9 +482,11 @@ def plot(runs: list[dict], path: pathlib.Path):
   import matplotlib.pyplot as plt
 
   fig, axes = plt.subplots(2, 2, figsize=(12, 9))
-  colors = dict(zip(DEVICE_CONFIGS, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+  colors = dict(zip(configs, plt.rcParams["axes.prop_cycle"].by_key()["color"]))
+  # The N sweep's S (QUICK_SAMPLES with --quick).
+  n_sweep_samples = next((r["s"] for r in runs if r["sweep"] == "N"), BASE_SAMPLES)
   panels = (
-      ("N", axes[0, 0], "N instances (S=5000, D=30)"),
+      ("N", axes[0, 0], f"N instances (S={n_sweep_samples}, D=30)"),
       ("S", axes[0, 1], "S samples per instance (N=200, D=30)"),
       ("D", axes[1, 0], "D features (N=100, S=5000)"),
   )
@@ -582,7 +553,7 @@ def plot(runs: list[dict], path: pathlib.Path):
     )
   ax.set(
       xscale="log",
-      xlabel="N instances (S=5000, D=30)",
+      xlabel=f"N instances (S={n_sweep_samples}, D=30)",
       ylabel="MB (VmHWM - VmRSS)",
       title="peak memory vs N",
   )
@@ -591,129 +562,98 @@ def plot(runs: list[dict], path: pathlib.Path):
   ax.legend(fontsize=7, loc="upper left")
   fig.suptitle(
       "jaxlime TabularExplainer.explain scaling (default config; '1' uses philox4x32, "
-      "'1-threefry', '2', '4' threefry2x32)",
+      "'1-threefry' and several devices threefry2x32)",
       fontsize=10,
   )
   fig.tight_layout()
   fig.savefig(path, dpi=110)
+  plt.close(fig)
 
 
-def main():
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--max-n", type=float, default=1e5, help="largest N of the N sweep")
-  parser.add_argument("--max-d", type=int, default=1000, help="largest D of the D sweep")
-  parser.add_argument(
-      "--repeats",
-      type=int,
-      default=3,
-      help="most steady calls timed per point (fewer at large points)",
-  )
-  parser.add_argument(
-      "--configs",
-      default=",".join(DEVICE_CONFIGS),
-      help=f"comma-separated device configs among {list(DEVICE_CONFIGS)}",
-  )
-  parser.add_argument(
-      "--quick", action="store_true", help="smoke run: two points per sweep (N up to 1e3), 1 repeat"
-  )
-  parser.add_argument(
-      "--output",
-      type=pathlib.Path,
-      default=None,
-      help="JSON path (default benchmarks/results/scaling[_quick].json); the PNG "
-      "goes next to it",
-  )
-  parser.add_argument(
-      "--processes-n",
-      type=int,
-      default=1000,
-      help="N of the processes row (2 processes x 1 device against 1 process x "
-      "2 devices); 0 skips it",
-  )
-  parser.add_argument("--child", default=None, help=argparse.SUPPRESS)
-  parser.add_argument("--process-child", default=None, help=argparse.SUPPRESS)
-  args = parser.parse_args()
-  if args.child is not None:
-    print(json.dumps(run_point(json.loads(args.child))))
-    return
-  if args.process_child is not None:
-    print(json.dumps(run_process_point(json.loads(args.process_child))))
-    return
-  if args.quick:
-    args.repeats = 1
-  output = args.output or RESULTS / ("scaling_quick.json" if args.quick else "scaling.json")
-  configs = args.configs.split(",")
-  unknown = set(configs) - set(DEVICE_CONFIGS)
-  if unknown:
-    parser.error(f"unknown device configs {sorted(unknown)}")
-
-  start, load_start = time.perf_counter(), os.getloadavg()
+def run(options: harness.Options) -> dict:
+  """The scaling rows (jaxlime and its floor per point and device configuration, memory in the
+  row) and the processes row, every point in fresh subprocesses; writes scaling.png."""
+  configs = device_configs(options.devices, options.quick)
+  repeats = 1 if options.quick else 3
+  processes_n = 200 if options.quick else 1000
+  start = time.perf_counter()
   runs = []
   with tempfile.TemporaryDirectory() as directory:
     weights = pathlib.Path(directory) / "breast_cancer_mlp.npz"
     accuracy = save_breast_cancer_mlp(weights)
-    processes = []
-    if args.processes_n:
-      processes = processes_row(
-          200 if args.quick else args.processes_n, 5000, args.repeats, str(weights)
-      )
+    process_configs = PROCESS_CONFIGS[::2] if options.quick else PROCESS_CONFIGS
+    num_samples = QUICK_SAMPLES if options.quick else BASE_SAMPLES
+    processes = processes_row(processes_n, num_samples, repeats, str(weights), process_configs)
     # Device configs inside each point, so drifting machine load hits them alike.
-    for point in sweep_points(args.quick, int(args.max_n), args.max_d):
-      for config in configs:
+    for point in sweep_points(options.quick):
+      for config, (devices, impl) in configs.items():
         print(f"{point} on {config} device(s) ...", flush=True)
-        runs.append(
-            run_child(dict(point, config=config, repeats=args.repeats, weights=str(weights)))
+        spec = dict(
+            point, config=config, devices=devices, impl=impl, repeats=repeats, weights=str(weights)
         )
-  results = dict(
-      command=shlex.join(["python", *sys.argv]),
-      machine=machine_info(),
-      load_average_start=load_start,
-      load_average_end=os.getloadavg(),
-      wall_seconds=time.perf_counter() - start,
-      settings=dict(
-          num_features=NUM_FEATURES,
-          labels=LABELS,
-          feature_selection="auto",
-          discretizer="quartile",
-          samples="independent",
-          sweeps={
-              name: dict(values=info["values"], fixed=info["fixed"])
-              for name, info in SWEEPS.items()
-          },
-          max_n=int(args.max_n),
-          max_d=args.max_d,
-          quick=args.quick,
-          repeats=args.repeats,
-          breast_cancer_test_accuracy=accuracy,
-      ),
-      notes=(
-          "'1' uses an int seed, hence a philox4x32 key on one device; '2' and '4' pass "
-          "mesh=jax.make_mesh((K,), ('data',)) and the same int seed, drawn there by "
-          "philox4x32_limbs (the same bits from 16-bit limbs); '1-threefry' is one device "
-          "with jax.random.key(seed, impl='threefry2x32'). Forced host devices share "
-          f"the machine's {os.cpu_count()} cores."
-      ),
-      runs=runs,
-      processes=processes,
-  )
+        runs.append(run_point_child(spec))
   print()
   print_table(runs)
-  for row in processes:
-    print(
-        f"{row['config']:40s} N={row['n']} {row['seconds']:.2f} s "
-        f"({row['instances_per_second']:.0f} inst/s), max |coef - 1x2| "
-        f"{row['max_abs_coef_difference']:.2e}"
+  rows = []
+  for point in runs:
+    case = f"N={point['n']:,} S={point['s']:,} D={point['d']:,}, {point['config']} device(s)"
+    iter_mb = point["iter_peak_over_rss_mb"]
+    point.pop("weights")  # A temporary file, gone.
+    rows.append(
+        dict(
+            point,
+            case=case,
+            method="jaxlime",
+            role="jaxlime",
+            note=f"{point['key_impl']}; peak {point['peak_over_before_mb']:.0f} MB over RSS, "
+            f"steady {point['steady_peak_over_rss_mb']:.0f} MB"
+            + ("" if iter_mb is None else f", explain_iter {iter_mb:.0f} MB"),
+        )
     )
-  print(
-      f"\n{results['notes']}\nload average {load_start} at start, "
-      f"{results['load_average_end']} at end; {results['wall_seconds'] / 60:.1f} minutes."
+    rows.append(
+        dict(
+            case=case,
+            method="model floor",
+            role="floor",
+            n=point["n"],
+            seconds=point["floor_seconds"],
+            devices=point["devices"],
+        )
+    )
+  for row in processes:
+    rows.append(
+        dict(
+            row,
+            case=f"processes, N={row['n']:,} S={row['s']:,}",
+            method=f"jaxlime, {row['config']}",
+            role="jaxlime",
+            note=f"max |coef - 1 process x 2 devices| {row['max_abs_coef_difference']:.1e}",
+        )
+    )
+  figures = []
+  if runs and harness.peer("matplotlib") is not None:
+    figures.append(options.out / "scaling.png")
+    plot(runs, list(configs), figures[0])
+  settings = dict(
+      num_features=NUM_FEATURES,
+      labels=LABELS,
+      feature_selection="auto",
+      discretizer="quartile",
+      samples="independent",
+      sweeps={
+          name: dict(values=info["quick" if options.quick else "values"], fixed=info["fixed"])
+          for name, info in SWEEPS.items()
+      },
+      device_configs=configs,
+      repeats=repeats,
+      breast_cancer_test_accuracy=accuracy,
+      wall_seconds=time.perf_counter() - start,
   )
-  output.parent.mkdir(parents=True, exist_ok=True)
-  output.write_text(json.dumps(results, indent=2) + "\n")
-  png = output.with_suffix(".png")
-  plot(runs, png)
-  print(f"Wrote {output} and {png}")
-
-
-if __name__ == "__main__":
-  main()
+  notes = [
+      "scaling: '1' uses an int seed, hence a philox4x32 key on one device; several devices pass "
+      "mesh=jax.make_mesh((K,), ('data',)) and the same int seed, drawn there by "
+      "philox4x32_limbs (the same bits from 16-bit limbs); '1-threefry' is one device with "
+      "jax.random.key(seed, impl='threefry2x32'). Forced host devices share the machine's "
+      f"{os.cpu_count()} cores."
+  ]
+  return dict(rows=rows, figures=figures, settings=settings, notes=notes)

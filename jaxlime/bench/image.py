@@ -1,7 +1,6 @@
 """Image LIME: jaxlime against lime 0.2.0.1 and captum, with the model-only floor and peak memory.
 
-  python benchmarks/image.py            # full run (several minutes on a 2-core CPU)
-  python benchmarks/image.py --quick    # smoke run
+  jaxlime bench --only image [--quick]
 
 Everything runs in one process, on crops of scikit-learn's two sample photographs (64 x 64 x 3,
 values in [0, 1]), a grid of 8 x 8 = 64 superpixels, hide_color=0, S = 1000 perturbations and
@@ -14,36 +13,29 @@ lime's defaults otherwise (top_labels=5, num_features=100000), for two 10-class 
 
 Methods:
 * lime: `LimeImageExplainer.explain_instance` one image at a time with its own batch_size=10, its
-  classifier_fn being the jitted JAX model; median seconds per image over `--lime-images`.
+  classifier_fn being the jitted JAX model; median seconds per image over 3 images (--quick: 1).
 * captum: `captum.attr.Lime` with the grid as feature_mask, baselines 0, a ridge surrogate
   (alpha 1) and lime's kernel (width 0.25 on the cosine distance between masks), on the same
   architecture in torch with the weights copied; one image and one target (the top label) per
-  call, perturbations_per_eval=100; median seconds per image over `--lime-images`.
-* jaxlime: `ImageExplainer.explain` on N = `--n` images at once; the best of `--repeats` calls
-  with different keys (the machine is shared: the best run is the least disturbed one).
+  call, perturbations_per_eval=100; median seconds per image over the same images. lime and
+  captum (with torch) are each skipped with a note when not installed.
+* jaxlime: `ImageExplainer.explain` on N = 64 images at once (--quick: 8, the cnn only); the
+  best of 5 calls (--quick: 2) with different keys (the machine is shared: the best run is the
+  least disturbed one).
 * floor: the jitted model alone on N * S images in jaxlime's batch size (calls on one prepared
-  batch), best of `--repeats`, measured between jaxlime's runs.
+  batch), best of as many calls plus one, measured between jaxlime's runs.
 
 Each is timed in wall-clock seconds and in CPU seconds of this process (all threads): when other
 work loads the machine, CPU time is the steadier measure of the work each method does.
-* memory: the peak RSS (VmHWM) of a subprocess explaining N images of 224 x 224 x 3 with the
-  linear model, N = 8 and 64: memory is bounded by the batch size, not by N.
+* memory (full runs): the peak RSS (VmHWM) of a subprocess explaining N images of 224 x 224 x 3
+  with the linear model, N = 8 and 64: memory is bounded by the batch size, not by N.
 
-Results are printed and written as JSON to benchmarks/results/image.json (image_quick.json with
---quick). The environment's OPENBLAS_NUM_THREADS is recorded: lime's numpy and scikit-learn run
-on OpenBLAS threads, which compete with XLA's on a small machine.
+The machine block records OPENBLAS_NUM_THREADS: lime's numpy and scikit-learn run on OpenBLAS
+threads, which compete with XLA's on a small machine.
 """
 
-import argparse
-from importlib import metadata
-import json
 import os
-import pathlib
-import platform
-import shlex
 import statistics
-import subprocess
-import sys
 import time
 
 os.environ.setdefault("TQDM_DISABLE", "1")  # lime draws a progress bar per explanation.
@@ -58,9 +50,8 @@ import jaxlime  # noqa: E402
 from jaxlime._src.image import plan_blocks  # noqa: E402  The explainer's batch, for the floor.
 from jaxlime._src.streaming import choose_call  # noqa: E402
 from jaxlime._src.segmentation import grid_segments  # noqa: E402
-import _harness as harness  # noqa: E402  (benchmarks/, the script's own folder)
+from jaxlime.bench import harness  # noqa: E402
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 NUM_SAMPLES = 1000
 SIZE = 64
 GRID = 8
@@ -173,6 +164,7 @@ def summary(times: list[tuple[float, float]]) -> dict:
 
 
 def bench_lime(forward, images, segments, num_images: int) -> dict:
+  """Seconds per lime explanation of the first num_images images."""
   from lime import lime_image
 
   classifier_fn = lambda x: np.asarray(forward(jnp.asarray(x, jnp.float32)))  # noqa: E731
@@ -196,6 +188,7 @@ def bench_lime(forward, images, segments, num_images: int) -> dict:
 
 
 def bench_captum(torch_model, forward, images, segments, num_images: int) -> dict:
+  """Seconds per captum Lime explanation of the first num_images images (one target each)."""
   import torch
   from captum._utils.models.linear_model import SkLearnRidge
   from captum.attr import Lime
@@ -310,8 +303,10 @@ def bench_jaxlime_and_floor(model, forward, images, segments, repeats: int) -> d
 # ---- memory ----
 
 
-def memory_child(num_images: int):
-  """Explains num_images 224 x 224 x 3 images with the linear model; prints JSON."""
+def memory_child(spec: dict) -> dict:
+  """Explains spec["n"] 224 x 224 x 3 images with the linear model; its peak RSS (runs in a
+  subprocess)."""
+  num_images = spec["n"]
   images = sample_crops(num_images, MEMORY_SIZE)
   segments = grid_segments(MEMORY_SIZE, MEMORY_SIZE, GRID)
   model = make_model("linear", MEMORY_SIZE)
@@ -332,171 +327,125 @@ def memory_child(num_images: int):
   seconds = time.perf_counter() - start
   peak, maxrss = harness.peak_rss_mb()
   chunk = model_chunk(num_images, MEMORY_SIZE * MEMORY_SIZE * 3)
-  print(
-      json.dumps(
-          dict(
-              n=num_images,
-              seconds=seconds,
-              chunk_size=chunk,
-              peak_rss_before_explain_mb=before,
-              peak_rss_mb=peak,
-              ru_maxrss_mb=maxrss,
-              images_mb=images.nbytes / 2**20,
-              all_perturbations_mb=images.nbytes * NUM_SAMPLES / 2**20,
-          )
-      )
-  )
-
-
-def bench_memory() -> list[dict]:
-  results = []
-  for num_images in MEMORY_IMAGES:
-    completed = subprocess.run(
-        [sys.executable, __file__, "--memory-child", str(num_images)],
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    results.append(json.loads(completed.stdout.strip().splitlines()[-1]))
-  return results
-
-
-# ---- report ----
-
-
-def machine_info() -> dict:
-  versions = {name: metadata.version(name) for name in ("jax", "flax", "lime", "torch", "captum")}
   return dict(
-      cpu_count=os.cpu_count(),
-      cpu=harness.cpu_model(),
-      platform=platform.platform(),
-      python=platform.python_version(),
-      backend=jax.default_backend(),
-      load_average=os.getloadavg(),
-      openblas_num_threads=os.environ.get("OPENBLAS_NUM_THREADS"),
-      **versions,
+      n=num_images,
+      seconds=seconds,
+      chunk_size=chunk,
+      peak_rss_before_explain_mb=before,
+      peak_rss_mb=peak,
+      ru_maxrss_mb=maxrss,
+      images_mb=images.nbytes / 2**20,
+      all_perturbations_mb=images.nbytes * NUM_SAMPLES / 2**20,
   )
 
 
-def print_report(results: dict):
-  settings = results["settings"]
-  print(
-      f"\nImage LIME, {SIZE} x {SIZE} x 3, {GRID * GRID} grid superpixels, S = {NUM_SAMPLES}, "
-      f"jaxlime on N = {settings['n']} images; {results['machine']['cpu_count']} CPUs, load "
-      f"{results['machine']['load_average'][0]:.1f}, OPENBLAS_NUM_THREADS="
-      f"{results['machine']['openblas_num_threads']}."
+# ---- rows ----
+
+# Images for jaxlime, images timed for lime and captum, timed jaxlime and floor calls.
+FULL = dict(models=("cnn", "linear"), n=64, lime_images=3, repeats=5)
+QUICK = dict(models=("cnn",), n=8, lime_images=1, repeats=2)
+
+
+def run(options: harness.Options) -> dict:
+  """The image rows per model: lime, captum, jaxlime and the model floor, and (full runs) the
+  peak memory of 8 and 64 224 x 224 images in subprocesses."""
+  settings = dict(
+      QUICK if options.quick else FULL,
+      num_samples=NUM_SAMPLES,
+      size=SIZE,
+      superpixels=GRID * GRID,
+      top_labels=TOP_LABELS,
   )
-  header = (
-      f"{'model':7s} {'method':8s} {'labels':>6s} | {'wall s/img':>10s} {'images/s':>9s} "
-      f"{'x lime':>7s} {'/ floor':>8s} | {'CPU s/img':>10s} {'x lime':>7s} {'/ floor':>8s}"
-  )
-  print(header)
-  print("-" * len(header))
-  n = settings["n"]
-  for name, run in results["models"].items():
-    ours = run["jaxlime"]
-    lime_wall, lime_cpu = run["lime"]["seconds"], run["lime"]["cpu_seconds"]
-    floor_wall, floor_cpu = ours["floor_seconds"] / n, ours["floor_cpu_seconds"] / n
-    rows = [
-        ("lime", run["lime"]["labels"], lime_wall, lime_cpu),
-        ("captum", run["captum"]["labels"], run["captum"]["seconds"], run["captum"]["cpu_seconds"]),
-        ("jaxlime", TOP_LABELS, ours["seconds"] / n, ours["cpu_seconds"] / n),
-        ("floor", "-", floor_wall, floor_cpu),
-    ]
-    for method, labels, wall, cpu in rows:
-      print(
-          f"{name:7s} {method:8s} {labels!s:>6s} | {wall:10.4f} {1 / wall:9.1f} "
-          f"{lime_wall / wall:7.1f} {wall / floor_wall:8.2f} | {cpu:10.4f} "
-          f"{lime_cpu / cpu:7.1f} {cpu / floor_cpu:8.2f}"
-      )
-    print(
-        f"{'':7s} jaxlime compile {ours['compile_seconds']:.1f} s, batches of "
-        f"{ours['chunk_size']} images; the torch model alone "
-        f"{run['captum']['torch_model_seconds']:.4f} s per {NUM_SAMPLES} images"
+  n, lime_images, repeats = settings["n"], settings["lime_images"], settings["repeats"]
+  notes = []
+  has_lime = harness.peer("lime") is not None
+  has_captum = harness.peer("captum") is not None and harness.peer("torch") is not None
+  if not has_lime:
+    notes.append(harness.missing_peer_note("lime", "the image lime rows"))
+  if not has_captum:
+    notes.append(
+        "captum (with torch) is not installed: the image captum rows skipped "
+        '(pip install "jaxlime[bench-captum]").'
     )
-  if results["memory"]:
-    print(
-        f"\nPeak RSS (VmHWM) explaining N images of {MEMORY_SIZE} x {MEMORY_SIZE} x 3 with the "
-        "linear model:"
-    )
-    for run in results["memory"]:
-      print(
-          f"  N = {run['n']:3d}: {run['peak_rss_mb']:6.0f} MB peak "
-          f"({run['peak_rss_before_explain_mb']:.0f} MB before explain; the images "
-          f"{run['images_mb']:.0f} MB, all perturbations {run['all_perturbations_mb']:,.0f} MB), "
-          f"{run['seconds']:.1f} s"
-      )
-
-
-def main():
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--n", type=int, default=64, help="images explained by jaxlime")
-  parser.add_argument("--lime-images", type=int, default=3, help="images timed for lime and captum")
-  parser.add_argument("--repeats", type=int, default=5, help="timed jaxlime and floor runs")
-  parser.add_argument("--skip-memory", action="store_true", help="skip the peak-RSS subprocesses")
-  parser.add_argument(
-      "--quick",
-      action="store_true",
-      help="smoke run: N=8, 1 lime/captum image, 2 repeats, no memory runs",
-  )
-  parser.add_argument(
-      "--output",
-      type=pathlib.Path,
-      default=None,
-      help="JSON path (default benchmarks/results/image[_quick].json)",
-  )
-  parser.add_argument("--memory-child", type=int, default=None, help=argparse.SUPPRESS)
-  args = parser.parse_args()
-  if args.memory_child is not None:
-    memory_child(args.memory_child)
-    return
-  if args.quick:
-    args.n, args.lime_images, args.repeats, args.skip_memory = 8, 1, 2, True
-  output = args.output or ROOT / "benchmarks" / "results" / (
-      "image_quick.json" if args.quick else "image.json"
-  )
-
-  images = sample_crops(args.n, SIZE)
+  images = sample_crops(n, SIZE)
   segments = grid_segments(SIZE, SIZE, GRID)
-  results = dict(
-      command=shlex.join(["python", *sys.argv]),
-      machine=machine_info(),
-      settings=dict(
-          n=args.n,
-          num_samples=NUM_SAMPLES,
-          size=SIZE,
-          superpixels=GRID * GRID,
-          top_labels=TOP_LABELS,
-          lime_images=args.lime_images,
-          repeats=args.repeats,
-      ),
-      models={},
-  )
-  for name in ("cnn", "linear"):
+  rows = []
+  for name in settings["models"]:
     model = make_model(name, SIZE)
     forward = harness.jitted_forward(model)
-    twin = torch_twin(name, model)
-    import torch
+    if has_lime:
+      print(f"{name}: lime ...", flush=True)
+      theirs = bench_lime(forward, images, segments, lime_images)
+      rows.append(_peer_row(name, "lime", theirs, theirs["labels"]))
+    if has_captum:
+      import torch
 
-    check = torch.tensor(images[:4]).permute(0, 3, 1, 2)
-    with torch.no_grad():
-      np.testing.assert_allclose(twin(check).numpy(), forward(images[:4]), atol=1e-5)
-    print(f"{name}: lime ...", flush=True)
-    lime_run = bench_lime(forward, images, segments, args.lime_images)
-    print(f"{name}: captum ...", flush=True)
-    captum_run = bench_captum(twin, forward, images, segments, args.lime_images)
+      twin = torch_twin(name, model)
+      check = torch.tensor(images[:4]).permute(0, 3, 1, 2)
+      with torch.no_grad():
+        np.testing.assert_allclose(twin(check).numpy(), forward(images[:4]), atol=1e-5)
+      print(f"{name}: captum ...", flush=True)
+      theirs = bench_captum(twin, forward, images, segments, lime_images)
+      row = _peer_row(name, "captum", theirs, theirs["labels"])
+      row["note"] += f"; the torch model alone {theirs['torch_model_seconds']:.4f} s per S images"
+      rows.append(row)
     print(f"{name}: jaxlime and the floor ...", flush=True)
-    jaxlime_run = bench_jaxlime_and_floor(model, forward, images, segments, args.repeats)
-    results["models"][name] = dict(lime=lime_run, captum=captum_run, jaxlime=jaxlime_run)
-  results["memory"] = None
-  if not args.skip_memory:
-    print("memory subprocesses ...", flush=True)
-    results["memory"] = bench_memory()
-  print_report(results)
-  output.parent.mkdir(parents=True, exist_ok=True)
-  output.write_text(json.dumps(results, indent=1))
-  print(f"\nwrote {output}")
+    ours = bench_jaxlime_and_floor(model, forward, images, segments, repeats)
+    rows.append(
+        dict(
+            case=name,
+            method="jaxlime",
+            role="jaxlime",
+            n=n,
+            seconds=ours["seconds"],
+            cpu_seconds=ours["cpu_seconds"],
+            compile_seconds=ours["compile_seconds"],
+            all_seconds=ours["all_seconds"],
+            note=f"{TOP_LABELS} labels, best of {repeats}, batches of {ours['chunk_size']} images",
+        )
+    )
+    rows.append(
+        dict(
+            case=name,
+            method="model floor",
+            role="floor",
+            n=n,
+            seconds=ours["floor_seconds"],
+            cpu_seconds=ours["floor_cpu_seconds"],
+            note=f"the jitted model on N x S images, best of {repeats + 1}",
+        )
+    )
+  if not options.quick:
+    for size in MEMORY_IMAGES:
+      print(f"memory, N = {size} (subprocess) ...", flush=True)
+      memory = harness.run_child("image", "memory_child", dict(n=size))
+      rows.append(
+          dict(
+              case=f"memory, {MEMORY_SIZE} x {MEMORY_SIZE} linear",
+              method=f"jaxlime, N = {size}",
+              role="jaxlime",
+              n=size,
+              seconds=memory["seconds"],
+              peak_rss_mb=memory["peak_rss_mb"],
+              peak_rss_before_explain_mb=memory["peak_rss_before_explain_mb"],
+              note=f"peak RSS {memory['peak_rss_mb']:.0f} MB "
+              f"({memory['peak_rss_before_explain_mb']:.0f} MB before explain; all perturbations "
+              f"{memory['all_perturbations_mb']:,.0f} MB), first call",
+          )
+      )
+  settings["openblas_num_threads"] = os.environ.get("OPENBLAS_NUM_THREADS")
+  return dict(rows=rows, figures=[], settings=settings, notes=notes)
 
 
-if __name__ == "__main__":
-  main()
+def _peer_row(case: str, method: str, run: dict, labels: int) -> dict:
+  """A peer's row from its per-image timings (`summary`)."""
+  return dict(
+      case=case,
+      method=method,
+      role="peer",
+      n=len(run["all_seconds"]),
+      seconds=sum(run["all_seconds"]),
+      seconds_per_item=run["seconds"],
+      cpu_seconds=run["cpu_seconds"],
+      note=f"{labels} label(s); median per image",
+  )
