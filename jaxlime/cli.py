@@ -27,6 +27,8 @@ a note when missing) and the model alone on the same rows (the floor no explaine
   compat       jaxlime.compat vs lime: first call in a fresh process (cold/warm cache), loops
   scaling      time and memory in N, S and D on 1..--devices forced host devices, and two
                JAX processes against one (fresh subprocesses)
+  stability    only with --only: top-k Jaccard across seeds against model evaluations, fixed
+               counts vs UntilStable vs S-LIME's test (minutes even with --quick)
 
 Prints the machine first, then writes OUT/bench.json, OUT/bench.md and OUT/*.png. The full run
 (the README's numbers) takes about an hour on 2 cores; --quick is CI-sized (under 2 minutes on

@@ -185,6 +185,7 @@ def test_bad_flags_name_the_flag(args, message, capsys):
 
 def test_only_selects_in_harness_order():
   assert bench.names_from(None) == list(BENCHMARKS)
+  assert bench.names_from(["stability"]) == ["stability"]  # Only on request.
   assert bench.names_from(["scaling", "text,tabular"]) == ["tabular", "text", "scaling"]
 
 

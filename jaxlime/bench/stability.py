@@ -1,10 +1,12 @@
 """Stability on demand: adaptive sample counts (`jaxlime.UntilStable`) against fixed counts and
 S-LIME's test, on the breast-cancer MLP.
 
-  python benchmarks/stability.py            # full run: 200 instances, 8 seeds
-  python benchmarks/stability.py --quick    # smoke run: 20 instances, 3 seeds, up to 4,000 samples
+  jaxlime bench --only stability            # full run: 200 instances, 8 seeds
+  jaxlime bench --only stability --quick    # smoke run: 20 instances, 3 seeds, up to 4,000 samples
 
-Model: the 30 -> 64 -> 64 -> 2 Flax MLP of `examples/_models.py`; explainer: `TabularExplainer`
+(`run(...)` takes smaller or partial runs: fewer instances, seeds, levels or parts.)
+
+Model: the 30 -> 64 -> 64 -> 2 Flax MLP of `jaxlime.bench.models`; explainer: `TabularExplainer`
 on its training rows with lime's defaults (quartile discretization, lime's kernel, auto feature
 selection), num_features = 10, label 1. Instances: the test rows, then training rows, N of them.
 Each configuration explains the N instances under every seed (int seeds 0..R-1):
@@ -22,16 +24,14 @@ Each configuration explains the N instances under every seed (int seeds 0..R-1):
 
 Stability of an instance = mean pairwise Jaccard overlap of its top-k features (by |coef|)
 across the seeds. Model evaluations per instance = the samples it used (padding rows of the
-fixed-size calls not counted). Writes benchmarks/results/stability.json (stability_quick.json)
-and the figures stability_curve.png and stability_counts.png (with _quick).
+fixed-size calls not counted). Writes stability.json (stability_quick.json) into the output
+directory, and the figures stability_curve.png and stability_counts.png (with _quick).
 """
 
-import argparse
 import json
 import os
 import pathlib
 import statistics
-import sys
 import time
 
 import jax
@@ -42,9 +42,7 @@ import jaxlime
 from jaxlime._src import kernels
 from jaxlime._src import tabular_core
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT / "examples"))
-from _models import train_breast_cancer_mlp  # noqa: E402
+from jaxlime.bench.models import train_breast_cancer_mlp
 
 NUM_FEATURES = 10
 PARTS = ("fixed", "until_stable", "no_early_stop", "slime")
@@ -382,6 +380,31 @@ def run(
   return result
 
 
+def bench_run(options) -> dict:
+  """`jaxlime bench --only stability`: `run` with the harness's row keys added to each row
+  (case "top<k>" or "fixed"; S-LIME's test is the peer; n = instances x seeds). Not in the
+  default set: it measures stability, not speed, and takes minutes even with --quick."""
+  result = run(options.quick, options.out)
+  seeds = result["settings"]["num_seeds"]
+  rows = []
+  for row in result["rows"]:
+    case = f"top{row['top_k']}" if "top_k" in row else "fixed"
+    method = row["method"]
+    if method == "fixed":
+      method = f"fixed {row['num_samples']}"
+    elif "level" in row:
+      method = f"{method} {row['level']}"
+    role = "peer" if row["method"] == "slime_test" else "jaxlime"
+    instances = row.get("instances", result["settings"]["num_instances"])
+    rows.append(dict(row, case=case, method=method, role=role, n=instances * seeds))
+  return dict(
+      rows=rows,
+      figures=result["figures"],
+      settings=result["settings"],
+      notes=["model evaluations per instance and top-k Jaccard across seeds are in each row"],
+  )
+
+
 def _figures(rows, histograms, settings, out_dir, suffix):
   import matplotlib
 
@@ -444,30 +467,3 @@ def _figures(rows, histograms, settings, out_dir, suffix):
   figure.savefig(counts_path, dpi=110)
   plt.close(figure)
   return [curve, counts_path]
-
-
-def main():
-  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-  parser.add_argument("--quick", action="store_true")
-  parser.add_argument("--out", type=pathlib.Path, default=ROOT / "benchmarks" / "results")
-  parser.add_argument("--instances", type=int, default=None, help="override N")
-  parser.add_argument("--seeds", type=int, default=None, help="override the number of seeds")
-  parser.add_argument("--levels", default=None, help="override the levels, e.g. 0.9,0.95")
-  parser.add_argument("--slime-instances", type=int, default=None, help="override S-LIME's N")
-  parser.add_argument("--parts", default=None, help=f"a subset of {','.join(PARTS)}")
-  args = parser.parse_args()
-  levels = None if args.levels is None else tuple(float(v) for v in args.levels.split(","))
-  result = run(
-      args.quick,
-      args.out,
-      num_instances=args.instances,
-      num_seeds=args.seeds,
-      levels=levels,
-      slime_instances=args.slime_instances,
-      parts=None if args.parts is None else tuple(args.parts.split(",")),
-  )
-  print(json.dumps({key: result[key] for key in ("figures", "seconds", "load_average")}))
-
-
-if __name__ == "__main__":
-  main()
