@@ -1,5 +1,6 @@
 """Shared fixtures: real data that ships with scikit-learn and small JAX models on it."""
 
+import os
 from typing import Callable, NamedTuple
 
 import jax
@@ -8,6 +9,12 @@ import numpy as np
 import pytest
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
+
+# jaxlime turns on JAX's persistent compilation cache in the user's ~/.cache at the first
+# explain. The suite never writes there: the cache is off unless the run names a directory
+# (JAXLIME_CACHE_DIR=/tmp/somewhere pytest ...); tests/test_cache.py checks the default in
+# subprocesses with a fake HOME and XDG_CACHE_HOME.
+os.environ.setdefault("JAXLIME_CACHE_DIR", "off")
 
 
 @pytest.fixture(autouse=True, scope="module")

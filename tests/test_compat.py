@@ -13,6 +13,7 @@ from jaxlime.compat import lime_tabular
 from jaxlime.compat import lime_text
 from jaxlime.compat.discretize import QuartileDiscretizer
 import _chromium
+import helpers
 
 lime = pytest.importorskip("lime")
 from lime import lime_base as lime_lime_base  # noqa: E402
@@ -145,7 +146,7 @@ def test_host_paths_distance_kernel_regressor(cancer):
       model_regressor=LinearRegression(),
   )
   z0 = exp.domain_mapper.scaled_row
-  assert seen[0].shape == (1, 300) and seen[0][0, 0] == 0.0
+  assert len(seen) == 1 and seen[0].shape == (300,) and seen[0][0] == 0.0  # lime's call: [S].
   assert len(exp.local_exp[1]) == 3 and 0.0 <= exp.score <= 1.0
   assert np.all(z0 == 1)  # Discretized: the instance is "same bin" on every feature.
 
@@ -464,3 +465,39 @@ def test_engine_readers_default_to_first_explained_label():
   assert repr(exp) == (
       f"Explanation(N=2, L=2, labels[0]={exp.available_labels(0)}, " "mode='classification', D=4)"
   )
+
+
+def test_new_explainers_with_other_width_or_data_compile_nothing(cancer):
+  """Kernel widths and training tables are traced arguments: a second compat explainer with
+  another kernel_width and other training data of the same shape reuses every program."""
+  from jaxlime.compat import lime_image
+
+  X, names, _, model = cancer
+  other = X * np.random.RandomState(0).uniform(0.5, 1.5, size=X.shape)
+  text = "a good movie with a bad end and a great cast"
+  image = np.random.RandomState(0).rand(32, 32, 3)
+  grid = lambda img: (np.arange(32)[:, None] // 8) * 4 + np.arange(32)[None, :] // 8  # noqa
+  image_options = dict(num_samples=100, segmentation_fn=grid, top_labels=1)
+
+  def brightness(images):
+    p = np.asarray(images).mean(axis=(1, 2, 3))
+    return np.stack([1 - p, p], 1)
+
+  def run(data, width):
+    lime_tabular.LimeTabularExplainer(
+        data, feature_names=names, kernel_width=width, random_state=0
+    ).explain_instance(X[0], model, num_samples=300)
+    lime_tabular.LimeTabularExplainer(
+        data, discretize_continuous=False, kernel_width=width, random_state=0
+    ).explain_instance(X[0], model, num_samples=300)
+    lime_text.LimeTextExplainer(kernel_width=width, random_state=0).explain_instance(
+        text, _sentiment, num_samples=300
+    )
+    lime_image.LimeImageExplainer(kernel_width=width / 10, random_state=0).explain_instance(
+        image, brightness, **image_options
+    )
+
+  run(X, 3.0)
+  with helpers.count_compiles() as compiled:
+    run(other, 5.0)
+  assert len(compiled) == 0

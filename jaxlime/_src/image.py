@@ -105,29 +105,16 @@ class ImageExplanation(Explanation):
     if positive_only and negative_only:
       raise ValueError("positive_only and negative_only cannot both be True.")
     index = self._check_index(index)
-    weights = self._weights(index, label)
-    segments = np.asarray(self.segments[index])
-    image = np.asarray(self.instances[index])
-    mask = np.zeros(segments.shape, segments.dtype)
-    result = np.zeros(image.shape) if hide_rest else image.copy()
-    if positive_only or negative_only:
-      if positive_only:
-        chosen = [f for f, w in weights if w > 0 and w > min_weight][:num_features]
-      else:
-        chosen = [f for f, w in weights if w < 0 and abs(w) > min_weight][:num_features]
-      for feature in chosen:
-        where = segments == feature
-        result[where] = image[where]
-        mask[where] = 1
-      return result, mask
-    for feature, weight in weights[:num_features]:
-      if abs(weight) < min_weight:
-        continue
-      where = segments == feature
-      mask[where] = -1 if weight < 0 else 1
-      result[where] = image[where]
-      result[where, 0 if weight < 0 else 1] = np.max(image)
-    return result, mask
+    return image_and_mask(
+        np.asarray(self.instances[index]),
+        np.asarray(self.segments[index]),
+        self._weights(index, label),
+        positive_only=positive_only,
+        negative_only=negative_only,
+        hide_rest=hide_rest,
+        num_features=num_features,
+        min_weight=min_weight,
+    )
 
   def coefficient_map(self, index: int, label: int) -> np.ndarray:
     """[H, W] float: each pixel's superpixel coefficient for `label` (0 where not selected)."""
@@ -162,6 +149,50 @@ class ImageExplanation(Explanation):
         min_weight=min_weight,
         figsize=figsize,
     )
+
+
+def image_and_mask(
+    image: np.ndarray,
+    segments: np.ndarray,
+    weights: Sequence[tuple[int, float]],
+    *,
+    positive_only: bool = True,
+    negative_only: bool = False,
+    hide_rest: bool = False,
+    num_features: int = 5,
+    min_weight: float = 0.0,
+) -> tuple[np.ndarray, np.ndarray]:
+  """lime's `get_image_and_mask` for one image (see `ImageExplanation.get_image_and_mask`).
+
+  Args:
+    image: [H, W, C].
+    segments: [H, W] superpixel labels; feature j is `segments == j`.
+    weights: [(feature, weight)] sorted by decreasing |weight| (lime's local_exp[label]).
+    positive_only, negative_only, hide_rest, num_features, min_weight: lime's options.
+
+  Returns:
+    (image [H, W, C], mask [H, W]) as lime draws them.
+  """
+  mask = np.zeros(segments.shape, segments.dtype)
+  result = np.zeros(image.shape) if hide_rest else image.copy()
+  if positive_only or negative_only:
+    if positive_only:
+      chosen = [f for f, w in weights if w > 0 and w > min_weight][:num_features]
+    else:
+      chosen = [f for f, w in weights if w < 0 and abs(w) > min_weight][:num_features]
+    for feature in chosen:
+      where = segments == feature
+      result[where] = image[where]
+      mask[where] = 1
+    return result, mask
+  for feature, weight in weights[:num_features]:
+    if abs(weight) < min_weight:
+      continue
+    where = segments == feature
+    mask[where] = -1 if weight < 0 else 1
+    result[where] = image[where]
+    result[where, 0 if weight < 0 else 1] = np.max(image)
+  return result, mask
 
 
 class ImageExplainer:

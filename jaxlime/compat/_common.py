@@ -6,6 +6,11 @@ vmapped over instances in one jitted call. The host path does what lime's
 features are selected as lime selects them (the engine's selection, run on the same samples and
 weights), then the user's regressor is fit with `sample_weight` on those features, scored with
 its own `score` and evaluated at the instance with its own `predict`.
+
+The options lime allows that the fused path cannot run (another `distance_metric`, a numpy
+`kernel`, a `model_regressor`) share `host_weights` (lime's distances and kernel, instance by
+instance, in float64) and `fit_instances`; `surrogate_results` and `fill_explanation` turn
+either path's fits into lime's `local_exp`, `intercept`, `score` and `local_pred`.
 """
 
 import functools
@@ -16,10 +21,6 @@ import jax
 import numpy as np
 
 from jaxlime._src import surrogate
-
-# Distances that the fused path computes itself; any other metric goes to scikit-learn's
-# `pairwise_distances` on the host, as lime does.
-FUSED_DISTANCES = ("euclidean", "cosine")
 
 
 def check_random_state(seed) -> np.random.RandomState:
@@ -59,19 +60,32 @@ def lime_kernel(distances, kernel_width):
   return np.sqrt(np.exp(-(distances**2) / kernel_width**2))
 
 
-def host_distances(z: np.ndarray, metric: str) -> np.ndarray:
-  """lime's distances of every sample to sample 0: scikit-learn's pairwise_distances.
+def host_weights(z, metric: str, kernel_fn, *, num_real=None, scale: float = 1.0) -> np.ndarray:
+  """lime's kernel weights on the host, instance by instance, as lime computes them.
+
+  For each instance: `kernel_fn(pairwise_distances(z_n, z_n[:1], metric=metric).ravel() *
+  scale)`, in float64 (scikit-learn's distances; lime's text multiplies them by 100).
 
   Args:
     z: [N, S, D] interpretable samples, sample 0 of each instance the instance.
     metric: any metric `sklearn.metrics.pairwise_distances` accepts.
+    kernel_fn: distances [S] -> weights [S] (numpy), e.g. `LimeBase.kernel_fn`.
+    num_real: N numbers of real features when instances are padded to one D; the distances
+      are taken on those features only (padding would change metrics such as "hamming").
+    scale: the distances' factor.
 
   Returns:
-    [N, S] distances.
+    [N, S] weights.
   """
   from sklearn.metrics import pairwise_distances
 
-  return np.stack([pairwise_distances(rows, rows[:1], metric=metric).ravel() for rows in z])
+  weights = []
+  for index, rows in enumerate(np.asarray(z, np.float64)):
+    if num_real is not None:
+      rows = rows[:, : num_real[index]]
+    distances = pairwise_distances(rows, rows[:1], metric=metric).ravel() * scale
+    weights.append(np.asarray(kernel_fn(distances), np.float64))
+  return np.stack(weights)
 
 
 @functools.partial(jax.jit, static_argnames=("num_features", "feature_selection"))
@@ -141,6 +155,67 @@ def explained_labels(outputs: np.ndarray, mode: str, labels, top_labels) -> tupl
   return [labels] * count, [None] * count
 
 
+def _label_result(intercept, used, coef, score, local_pred, right, verbose: bool) -> tuple:
+  """One label's lime result: (intercept, [(feature, weight)] sorted by |weight|, score,
+  local_pred), printing what lime prints with verbose."""
+  if verbose:
+    print("Intercept", intercept)
+    print("Prediction_local", local_pred)
+    print("Right:", right)
+  ranked = sorted(
+      zip(np.asarray(used).tolist(), np.ravel(coef).tolist()),
+      key=lambda item: abs(item[1]),
+      reverse=True,
+  )
+  return intercept, ranked, score, local_pred
+
+
+def _used_features(selected: np.ndarray, num_real, index: int) -> np.ndarray:
+  used = np.flatnonzero(selected)
+  return used if num_real is None else used[used < num_real[index]]
+
+
+def surrogate_results(fit, order, predictions, *, verbose: bool, num_real=None) -> list[dict]:
+  """lime's per-label results of N instances from a batched host `Surrogate`.
+
+  Args:
+    fit: a `Surrogate` of numpy arrays with fields [N, L, ...] (coef [N, L, D]).
+    order: N lists of (label, column of fit) in the order lime fits the labels.
+    predictions: [N, C] the model's outputs at the instances (printed with verbose).
+    verbose: print what lime prints.
+    num_real: N numbers of real features (features at or above are padding, dropped).
+
+  Returns:
+    N dicts label -> (intercept, [(feature, weight)] sorted by |weight|, score, local_pred [1]).
+  """
+  results = []
+  for n, pairs in enumerate(order):
+    per_label = {}
+    for label, column in pairs:
+      used = _used_features(fit.selected[n, column], num_real, n)
+      per_label[label] = _label_result(
+          float(fit.intercept[n, column]),
+          used,
+          fit.coef[n, column, used],
+          float(fit.score[n, column]),
+          np.array([fit.local_pred[n, column]], np.float64),
+          predictions[n, label],
+          verbose,
+      )
+    results.append(per_label)
+  return results
+
+
+def fill_explanation(result, per_label: dict):
+  """Writes one instance's label results into a lime explanation, as lime does: `intercept`
+  and `local_exp` per label, `score` and `local_pred` of the last label fitted. Returns it."""
+  for label, (intercept, ranked, score, local_pred) in per_label.items():
+    result.intercept[label] = intercept
+    result.local_exp[label] = ranked
+    result.score, result.local_pred = score, local_pred
+  return result
+
+
 def fit_instances(
     z,
     outputs,
@@ -172,8 +247,9 @@ def fit_instances(
     N dicts label -> (intercept, [(feature, weight)] sorted by |weight|, score, local_pred).
   """
   z = np.asarray(z)
+  outputs = np.asarray(outputs)
   label_index = np.asarray(labels, np.int64)  # [N, L]
-  y = np.take_along_axis(np.asarray(outputs), label_index[:, None, :], axis=2)  # [N, S, L]
+  y = np.take_along_axis(outputs, label_index[:, None, :], axis=2)  # [N, S, L]
   dtype = jax.dtypes.canonicalize_dtype(np.float64)
   fit = _fit_batch(
       z.astype(dtype),
@@ -183,32 +259,24 @@ def fit_instances(
       feature_selection=feature_selection,
   )
   fit = jax.tree.map(np.asarray, fit)
+  order = [list(zip(row.tolist(), range(len(row)))) for row in label_index]
+  if model_regressor is None:
+    return surrogate_results(fit, order, outputs[:, 0], verbose=verbose, num_real=num_real)
   results = []
-  for n in range(z.shape[0]):
+  for n, pairs in enumerate(order):
     per_label = {}
-    for column, label in enumerate(label_index[n].tolist()):
-      used = np.flatnonzero(fit.selected[n, column])
-      if num_real is not None:
-        used = used[used < num_real[n]]
-      if model_regressor is None:
-        intercept = float(fit.intercept[n, column])
-        coef = fit.coef[n, column, used]
-        score = float(fit.score[n, column])
-        local_pred = np.array([fit.local_pred[n, column]], np.float64)
-      else:
-        data = z[n][:, used]
-        target = y[n, :, column]
-        model_regressor.fit(data, target, sample_weight=weights[n])
-        score = model_regressor.score(data, target, sample_weight=weights[n])
-        local_pred = model_regressor.predict(data[:1])
-        intercept, coef = model_regressor.intercept_, np.ravel(model_regressor.coef_)
-      if verbose:
-        print("Intercept", intercept)
-        print("Prediction_local", local_pred)
-        print("Right:", outputs[n, 0, label])
-      ranked = sorted(
-          zip(used.tolist(), coef.tolist()), key=lambda item: abs(item[1]), reverse=True
+    for label, column in pairs:
+      used = _used_features(fit.selected[n, column], num_real, n)
+      data, target = z[n][:, used].astype(np.float64), y[n, :, column]
+      model_regressor.fit(data, target, sample_weight=weights[n])
+      per_label[label] = _label_result(
+          model_regressor.intercept_,
+          used,
+          model_regressor.coef_,
+          model_regressor.score(data, target, sample_weight=weights[n]),
+          model_regressor.predict(data[:1]),
+          outputs[n, 0, label],
+          verbose,
       )
-      per_label[label] = (intercept, ranked, score, local_pred)
     results.append(per_label)
   return results

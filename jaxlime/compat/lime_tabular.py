@@ -7,9 +7,12 @@ over the rows), the model runs on the host once per call on all perturbations, a
 `jaxlime.fit_surrogate` vmapped over the rows. Host paths, doing what lime does:
 
 * `distance_metric` other than "euclidean": scikit-learn's `pairwise_distances` on the samples;
-* `kernel` (a numpy function kernel(d, kernel_width)): called on the host on the distances;
+* `kernel` (a numpy function kernel(d, kernel_width)): called on each row's distances [S];
 * `model_regressor` (a scikit-learn regressor): fit with `sample_weight` on the features the
   engine selected (see `jaxlime.compat._common.fit_instances`).
+
+With any of them the weights are lime's, computed on the host in float64 for each row
+(`_common.host_weights`: `pairwise_distances`, then the kernel), from the same samples.
 
 Differences from lime, by design: the random numbers come from JAX keys drawn from the
 `random_state` (same seed, same explanations; never lime's numbers); sparse training data and
@@ -64,8 +67,8 @@ def _sample_rows(
     kernel_width: scalar.
 
   Returns:
-    inputs [B, S, F] (model inputs, data units), z [B, S, F] (lime's scaled_data), euclidean
-    distances [B, S] and exponential-kernel weights [B, S]; sample 0 is the row itself.
+    inputs [B, S, F] (model inputs, data units), z [B, S, F] (lime's scaled_data) and the
+    exponential-kernel weights [B, S] of their euclidean distances; sample 0 is the row itself.
   """
   options = _SampleOptions(sample_around_instance)
   dtype = tables.mean.dtype
@@ -77,7 +80,7 @@ def _sample_rows(
     return inputs.T, z.T, kernels.euclidean_distances_columns(z)
 
   inputs, z, distances = jax.vmap(one)(keys, rows.astype(dtype))
-  return inputs, z, distances, kernels.exponential_kernel(distances, kernel_width)
+  return inputs, z, kernels.exponential_kernel(distances, kernel_width)
 
 
 def _dense(data) -> np.ndarray:
@@ -306,7 +309,7 @@ class LimeTabularExplainer:
           [rows[start : start + count], np.repeat(rows[start : start + 1], block - count, axis=0)]
       )
       block_keys = keys[np.minimum(np.arange(start, start + block), num_rows - 1)]
-      inputs, z, distances, weights = jax.tree.map(
+      inputs, z, weights = jax.tree.map(
           np.asarray,
           _sample_rows(
               block_keys,
@@ -321,7 +324,6 @@ class LimeTabularExplainer:
           rows[start : start + count],
           inputs,
           z,
-          distances,
           weights,
           predict_fn,
           labels,
@@ -337,7 +339,6 @@ class LimeTabularExplainer:
       rows,
       inputs,
       z,
-      distances,
       weights,
       predict_fn,
       labels,
@@ -356,10 +357,8 @@ class LimeTabularExplainer:
     )
     outputs = outputs.reshape(count, num_samples, -1)
     outputs = np.concatenate([outputs, np.repeat(outputs[:1], block - count, axis=0)])
-    if distance_metric != "euclidean":
-      distances = _common.host_distances(z, distance_metric)
-    if distance_metric != "euclidean" or self.kernel is not None:
-      weights = self.base.kernel_fn(distances)
+    if distance_metric != "euclidean" or self.kernel is not None or model_regressor is not None:
+      weights = _common.host_weights(z, distance_metric, self.base.kernel_fn)
     if self.mode == "classification" and self.class_names is None:
       self.class_names = [str(c) for c in range(outputs.shape[-1])]
     chosen, reported = _common.explained_labels(outputs, self.mode, labels, top_labels)
@@ -410,10 +409,7 @@ class LimeTabularExplainer:
       result.predicted_value = outputs[0, 0]
       result.min_value = outputs[:, 0].min()
       result.max_value = outputs[:, 0].max()
-    for label, (intercept, ranked, score, local_pred) in fit.items():
-      result.intercept[label] = intercept
-      result.local_exp[label] = ranked
-      result.score, result.local_pred = score, local_pred
+    _common.fill_explanation(result, fit)
     if self.mode == "regression":
       result.intercept[1] = result.intercept[0]
       result.local_exp[1] = list(result.local_exp[0])

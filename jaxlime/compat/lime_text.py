@@ -4,8 +4,19 @@ Texts are split by `jaxlime.TextExplainer.index` (lime's `IndexedString` / `Inde
 splitting), the removal masks are drawn by `text_core.sample_masks` (jitted, vmapped over the
 texts), the perturbed strings are rebuilt on the host exactly as lime's `inverse_removing`, the
 classifier runs once per call on all of them, and the fit is `jaxlime.fit_surrogate` vmapped
-over the texts. Host paths: a `distance_metric` other than "cosine" (scikit-learn's
-`pairwise_distances`, times 100 as lime), a numpy `kernel`, a scikit-learn `model_regressor`.
+over the texts. lime's default weights (the exponential kernel of the cosine distance between
+the binary masks, times 100) are computed with the masks in the same jitted call. Host paths,
+doing what lime does on the same masks:
+
+* `distance_metric` other than "cosine": scikit-learn's `pairwise_distances` on each text's
+  masks (its own D words), times 100 as lime;
+* `kernel` (a numpy function kernel(d, kernel_width)): called on each text's distances [S];
+* `model_regressor` (a scikit-learn regressor): fit with `sample_weight` on the words the
+  engine's feature selection picked (see `jaxlime.compat._common.fit_instances`).
+
+With any of them the weights are computed on the host in float64 (`_common.host_weights`).
+Unlike lime, which computes distances on a sparse matrix, metrics that scikit-learn computes
+only on dense arrays (e.g. "hamming") work too.
 """
 
 import functools
@@ -124,11 +135,13 @@ class TextDomainMapper(explanation.DomainMapper):
 
 
 @functools.partial(jax.jit, static_argnames=("num_dims", "num_samples"))
-def _sample_masks(keys, num_words, *, num_dims: int, num_samples: int):
-  """kept [B, S, D] float (lime's binary data) and cosine distances x 100 [B, S]."""
+def _sample_masks(keys, num_words, kernel_width, *, num_dims: int, num_samples: int):
+  """kept [B, S, D] float (lime's binary data) and lime's default weights [B, S]: the
+  exponential kernel of the cosine distances x 100."""
   kept = text_core.sample_masks(keys, num_words, num_dims=num_dims, num_samples=num_samples)
   data = jax.numpy.swapaxes(kept, 1, 2).astype(jax.dtypes.canonicalize_dtype(np.float64))
-  return data, jax.vmap(kernels.cosine_distances)(data) * 100
+  distances = jax.vmap(kernels.cosine_distances)(data) * 100
+  return data, kernels.exponential_kernel(distances, kernel_width)
 
 
 class LimeTextExplainer:
@@ -157,7 +170,8 @@ class LimeTextExplainer:
         char_level=char_level,
     )
     self.kernel = kernel
-    kernel_fn = functools.partial(kernel or _common.lime_kernel, kernel_width=kernel_width)
+    self.kernel_width = float(kernel_width)
+    kernel_fn = functools.partial(kernel or _common.lime_kernel, kernel_width=self.kernel_width)
     self.random_state = _common.check_random_state(random_state)
     self.base = lime_base.LimeBase(kernel_fn, verbose, random_state=self.random_state)
     self.class_names = class_names
@@ -223,10 +237,14 @@ class LimeTextExplainer:
       part = indexed[start : start + block]
       num_words = np.array([item.num_features for item in part], np.int32)
       num_dims = -(-int(num_words.max()) // _FEATURE_MULTIPLE) * _FEATURE_MULTIPLE
-      data, distances = jax.tree.map(
+      data, weights = jax.tree.map(
           np.asarray,
           _sample_masks(
-              keys[start : start + len(part)], num_words, num_dims=num_dims, num_samples=num_samples
+              keys[start : start + len(part)],
+              num_words,
+              self.kernel_width,
+              num_dims=num_dims,
+              num_samples=num_samples,
           ),
       )
       strings = []
@@ -234,9 +252,10 @@ class LimeTextExplainer:
         strings.extend(item.perturbed_strings(rows[:, : item.num_features] > 0))
       outputs = _common.check_outputs(classifier_fn(strings), "classification", len(strings))
       outputs = outputs.reshape(len(part), num_samples, -1)
-      if distance_metric != "cosine":
-        distances = _common.host_distances(data, distance_metric) * 100
-      weights = self.base.kernel_fn(distances)
+      if distance_metric != "cosine" or self.kernel is not None or model_regressor is not None:
+        weights = _common.host_weights(
+            data, distance_metric, self.base.kernel_fn, num_real=num_words, scale=100
+        )
       if self.class_names is None:
         self.class_names = [str(c) for c in range(outputs.shape[-1])]
       chosen, reported = _common.explained_labels(outputs, "classification", labels, top_labels)
@@ -259,9 +278,5 @@ class LimeTextExplainer:
         )
         result.predict_proba = out[0]
         result.top_labels = top
-        for label, (intercept, ranked, score, local_pred) in fit.items():
-          result.intercept[label] = intercept
-          result.local_exp[label] = ranked
-          result.score, result.local_pred = score, local_pred
-        explanations.append(result)
+        explanations.append(_common.fill_explanation(result, fit))
     return explanations
