@@ -1,8 +1,13 @@
 """Quickstart: explain every test prediction of a Flax MLP in one call.
 
-pip install -e ".[examples]" && python examples/quickstart.py
+  pip install -e ".[examples]" && python examples/quickstart.py
+  python examples/quickstart.py --quick      # small, for tests: short training, 40 rows, S = 500
+
+Writes examples/output/quickstart.png (lime's bar chart of the first explanation) when
+matplotlib is installed.
 """
 
+import argparse
 import importlib.util
 import pathlib
 import time
@@ -13,8 +18,19 @@ import numpy as np
 import jaxlime
 from _models import train_breast_cancer_mlp
 
+parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+parser.add_argument("--quick", action="store_true", help="short training, 40 rows, 500 samples")
+parser.add_argument(
+    "--output",
+    type=pathlib.Path,
+    default=pathlib.Path(__file__).parent / "output" / "quickstart.png",
+)
+args = parser.parse_args()
+num_samples = 500 if args.quick else 5000
+
 # A Flax NNX MLP, 30 -> 64 -> 64 -> 2, trained for a few seconds on the breast cancer data.
-model, data = train_breast_cancer_mlp()
+model, data = train_breast_cancer_mlp(steps=50 if args.quick else 200)
+X_test = data["X_test"][:40] if args.quick else data["X_test"]
 print(f"MLP test accuracy: {data['test_accuracy']:.3f}")
 
 explainer = jaxlime.TabularExplainer(
@@ -27,7 +43,7 @@ explainer = jaxlime.TabularExplainer(
 # All test rows at once: 5000 perturbations each, one jitted computation (compilation included).
 start = time.perf_counter()
 exp = jax.block_until_ready(
-    explainer.explain(data["X_test"], model, key=0, num_samples=5000, num_features=10, labels=(1,))
+    explainer.explain(X_test, model, key=0, num_samples=num_samples, num_features=10, labels=(1,))
 )
 elapsed = time.perf_counter() - start
 print(f"Explained {len(exp)} instances in {elapsed:.1f} s (including compilation).")
@@ -45,7 +61,9 @@ for i in (int(np.argmin(p_benign)), int(np.argmax(p_benign)), int(np.argmin(abs(
     print(f"  {name:45s} {weight:+.3f} ± {std:.3f}")
 
 if importlib.util.find_spec("matplotlib") is not None:
-  output = pathlib.Path(__file__).parent / "output"
-  output.mkdir(exist_ok=True)
-  exp.as_pyplot_figure(0, label=label).savefig(output / "quickstart.png", bbox_inches="tight")
-  print(f"\nSaved {output / 'quickstart.png'}")
+  import matplotlib
+
+  matplotlib.use("Agg")
+  args.output.parent.mkdir(parents=True, exist_ok=True)
+  exp.as_pyplot_figure(0, label=label).savefig(args.output, bbox_inches="tight")
+  print(f"\nSaved {args.output}")
