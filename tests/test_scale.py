@@ -8,6 +8,7 @@ import textwrap
 import jax
 import jax.numpy as jnp
 import numpy as np
+from sklearn.linear_model import Ridge
 
 import jaxlime
 from jaxlime._src import segmentation
@@ -240,13 +241,23 @@ def test_float64_end_to_end_when_x64_is_on(breast_cancer):
     np.testing.assert_allclose(np.asarray(exp.score), 1.0, atol=1e-12)
 
 
-def test_constant_model_is_finite_with_score_one(breast_cancer):
+def test_constant_model_scores_one_like_sklearn(breast_cancer):
   X, _, _, _ = breast_cancer
   exp = jaxlime.TabularExplainer(X).explain(
       X[:2], lambda x: jnp.full((x.shape[0], 2), 0.5), key=0, num_samples=200
   )
   np.testing.assert_allclose(np.asarray(exp.coef), 0.0, atol=1e-6)
-  assert np.isfinite(np.asarray(exp.score)).all()
+  np.testing.assert_allclose(np.asarray(exp.intercept), 0.5, atol=1e-6)
+  np.testing.assert_allclose(np.asarray(exp.local_pred), 0.5, atol=1e-6)
+  # lime scores its surrogate with Ridge.score (scikit-learn's weighted R^2), which gives an exact
+  # fit of a constant target 1.0 rather than 0 / 0: the same samples' reference, not just finite.
+  rng = np.random.default_rng(0)
+  z, weights, constant = rng.integers(0, 2, (200, 30)), rng.random(200), np.full(200, 0.5)
+  ridge = Ridge(alpha=1.0).fit(z, constant, sample_weight=weights)
+  reference = ridge.score(z, constant, sample_weight=weights)
+  assert reference == 1.0
+  np.testing.assert_allclose(np.asarray(exp.score), reference, atol=1e-6)
+  assert (np.asarray(exp.status) == jaxlime.FitStatus.OK).all()
 
 
 _MULTI_DEVICE = textwrap.dedent("""
