@@ -17,7 +17,7 @@ EXAMPLES = ROOT / "examples"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
-def run_example(script: str, *arguments: str, timeout: int = 600) -> str:
+def run_example(script: str, *arguments: str, timeout: int = 540) -> str:
   """Runs examples/<script> with this interpreter and the repository first on the path."""
   env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
   env["MPLBACKEND"] = "Agg"
@@ -41,7 +41,7 @@ def assert_png(path: pathlib.Path, min_bytes: int = 5_000):
   assert content.startswith(PNG_SIGNATURE) and len(content) > min_bytes, len(content)
 
 
-@pytest.mark.slow  # About 15 s: trains the MLP briefly and explains 40 rows.
+@pytest.mark.slow  # About 15 s of CPU: trains the MLP briefly and explains 40 rows.
 def test_quickstart_writes_its_figure(tmp_path):
   figure = tmp_path / "quickstart.png"
   stdout = run_example("quickstart.py", "--quick", "--output", str(figure))
@@ -50,7 +50,7 @@ def test_quickstart_writes_its_figure(tmp_path):
   assert_png(figure)
 
 
-@pytest.mark.slow  # About 20 s: trains the CNN for one epoch and explains 8 images.
+@pytest.mark.slow  # About 20 s of CPU: trains the CNN for one epoch, explains 8 images.
 def test_image_example_writes_its_figure(tmp_path):
   figure = tmp_path / "image.png"
   stdout = run_example("image.py", "--quick", "--output", str(figure))
@@ -58,7 +58,7 @@ def test_image_example_writes_its_figure(tmp_path):
   assert_png(figure, min_bytes=20_000)  # Eight images and their heat-maps.
 
 
-@pytest.mark.slow  # About 15 s: trains the embedding bag briefly and explains 8 sentences.
+@pytest.mark.slow  # About 15 s of CPU: trains the embedding bag, explains 8 sentences.
 def test_text_example_writes_its_html(tmp_path):
   page = tmp_path / "text.html"
   stdout = run_example("text.py", "--quick", "--output", str(page))
@@ -72,5 +72,5 @@ def test_text_example_writes_its_html(tmp_path):
 
 @pytest.mark.slow  # About a minute: two processes each train the MLP and join jax.distributed.
 def test_distributed_example_agrees_across_two_processes():
-  stdout = run_example("distributed.py", "--quick", timeout=900)
+  stdout = run_example("distributed.py", "--quick", timeout=540)
   assert stdout.count("equal to their global explanations: True") == 2, stdout

@@ -374,7 +374,7 @@ def test_sharded_over_four_devices_equals_single_device(tmp_path):
   script.write_text(_MULTI_DEVICE)
   env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
   done = subprocess.run(
-      [sys.executable, str(script)], capture_output=True, text=True, timeout=600, env=env
+      [sys.executable, str(script)], capture_output=True, text=True, timeout=540, env=env
   )
   assert done.returncode == 0, done.stdout + done.stderr
   assert "multi-device ok" in done.stdout
