@@ -71,6 +71,13 @@ def test_python_block_parser_reads_skip_reasons():
   ]
 
 
+@pytest.mark.parametrize(
+    "block", [block for block in BLOCKS if block.skip], ids=lambda block: f"line{block.line}"
+)
+def test_skipped_block_reports_its_reason(block):
+  pytest.skip(f"README.md:{block.line}: {block.skip}")
+
+
 @pytest.mark.slow  # About a minute: a dozen explainer configurations compile.
 def test_every_python_block_runs_in_order(tmp_path, monkeypatch):
   import matplotlib
