@@ -8,6 +8,7 @@ import textwrap
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 from sklearn.linear_model import Ridge
 
 import jaxlime
@@ -369,6 +370,7 @@ _MULTI_DEVICE = textwrap.dedent("""
 """)
 
 
+@pytest.mark.slow  # A 4-device subprocess: 60 s at load average 10 on 2 cores.
 def test_sharded_over_four_devices_equals_single_device(tmp_path):
   script = tmp_path / "multi_device.py"
   script.write_text(_MULTI_DEVICE)
