@@ -78,7 +78,7 @@ def test_skipped_block_reports_its_reason(block):
   pytest.skip(f"README.md:{block.line}: {block.skip}")
 
 
-@pytest.mark.slow  # About a minute: a dozen explainer configurations compile.
+@pytest.mark.slow  # 25 s at load average 2 on 2 cores: a dozen explainer configurations compile.
 def test_every_python_block_runs_in_order(tmp_path, monkeypatch):
   import matplotlib
 
