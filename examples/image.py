@@ -1,6 +1,7 @@
 """Image LIME: explain a small Flax CNN on handwritten digits, a batch of images in one call.
 
   pip install -e ".[examples]" && python examples/image.py
+  python examples/image.py --quick      # small, for tests: one epoch, 8 images, 300 samples
 
 Trains a two-layer NNX CNN with optax for a few seconds on scikit-learn's 8 x 8 digits
 (upsampled to 32 x 32 x 3), explains its predictions on test images with 1000 perturbations
@@ -8,6 +9,7 @@ each, and saves examples/output/image.png: per image, the superpixels that speak
 predicted digit, and a heat-map of every superpixel's weight.
 """
 
+import argparse
 import pathlib
 import time
 
@@ -85,9 +87,19 @@ def train(x_train: np.ndarray, y_train: np.ndarray, epochs: int = 4, batch: int 
 
 
 def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--quick", action="store_true", help="one epoch, 8 images, 300 samples")
+  parser.add_argument(
+      "--output",
+      type=pathlib.Path,
+      default=pathlib.Path(__file__).resolve().parent / "output" / "image.png",
+  )
+  args = parser.parse_args()
+  num_samples = 300 if args.quick else 1000
+
   x_train, x_test, y_train, y_test = load_images()
   start = time.perf_counter()
-  model = train(x_train, y_train)
+  model = train(x_train, y_train, epochs=1 if args.quick else 4)
   accuracy = float(np.mean(np.asarray(model(jnp.asarray(x_test))).argmax(-1) == y_test))
   print(f"CNN trained in {time.perf_counter() - start:.1f} s, test accuracy {accuracy:.3f}")
 
@@ -95,7 +107,7 @@ def main():
   # superpixels become background (hide_color=0). "quickshift" (lime's default), "slic" and
   # "felzenszwalb" need scikit-image; any callable image -> labels works too.
   explainer = jaxlime.ImageExplainer(class_names=[str(d) for d in range(10)])
-  images = x_test[:64]
+  images = x_test[:8] if args.quick else x_test[:64]
   start = time.perf_counter()
   exp = jax.block_until_ready(
       explainer.explain(
@@ -104,13 +116,13 @@ def main():
           key=0,
           segmentation_fn=jaxlime.SegmentationAlgorithm("grid", grid_size=8),
           hide_color=0,
-          num_samples=1000,
+          num_samples=num_samples,
           top_labels=1,
       )
   )
   print(
       f"Explained {len(exp)} images in {time.perf_counter() - start:.1f} s "
-      "(1000 perturbations each, compilation included)."
+      f"({num_samples} perturbations each, compilation included)."
   )
 
   for i in range(3):
@@ -128,10 +140,9 @@ def main():
   )
 
   figure = exp.image_figure(indices=range(8), num_features=6, positive_only=True, figsize=(16, 4.6))
-  output = pathlib.Path(__file__).resolve().parent / "output" / "image.png"
-  output.parent.mkdir(exist_ok=True)
-  figure.savefig(output, dpi=110)
-  print(f"Saved {output}")
+  args.output.parent.mkdir(parents=True, exist_ok=True)
+  figure.savefig(args.output, dpi=110)
+  print(f"Saved {args.output}")
 
 
 if __name__ == "__main__":

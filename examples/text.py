@@ -1,6 +1,7 @@
 """Explain a Flax NNX sentiment classifier on a batch of sentences with jaxlime's token path.
 
   python examples/text.py
+  python examples/text.py --quick      # small, for tests: short training, 500 samples
 
 Trains a small embedding-bag classifier with optax on the 400 short labelled sentences shipped
 in jaxlime/bench/sentiment.tsv (in seconds on a CPU), explains a batch of sentences in one jitted
@@ -10,6 +11,7 @@ words and writes an HTML report to examples/output/text.html.
 The model and tokenizer (jaxlime/bench/models.py) are also those of `jaxlime bench`'s text rows.
 """
 
+import argparse
 import pathlib
 import time
 
@@ -23,8 +25,14 @@ OUTPUT = pathlib.Path(__file__).resolve().parent / "output" / "text.html"
 
 
 def main():
+  parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+  parser.add_argument("--quick", action="store_true", help="short training, 500 samples")
+  parser.add_argument("--output", type=pathlib.Path, default=OUTPUT)
+  args = parser.parse_args()
+  num_samples = 500 if args.quick else 5000
+
   start = time.perf_counter()
-  model, tokenizer, accuracy = train_sentiment_model()
+  model, tokenizer, accuracy = train_sentiment_model(steps=50 if args.quick else 300)
   print(f"trained in {time.perf_counter() - start:.1f} s; held-out accuracy {accuracy:.2f}")
 
   texts = [
@@ -40,11 +48,11 @@ def main():
   explainer = jaxlime.TextExplainer(class_names=SENTIMENT_CLASSES)
   start = time.perf_counter()
   explanation = explainer.explain(
-      texts, model, key=0, num_samples=5000, num_features=6, tokenizer=tokenizer
+      texts, model, key=0, num_samples=num_samples, num_features=6, tokenizer=tokenizer
   )
   jax.block_until_ready(explanation.coef)
   print(
-      f"explained {len(texts)} texts (5000 samples each, including compilation) in "
+      f"explained {len(texts)} texts ({num_samples} samples each, including compilation) in "
       f"{time.perf_counter() - start:.1f} s"
   )
   for i, text in enumerate(texts):
@@ -52,14 +60,14 @@ def main():
     top = ", ".join(f"{word} {weight:+.3f}" for word, weight in explanation.as_list(i)[:4])
     print(f"P(positive) = {probability:.2f}  {text}\n    {top}")
 
-  OUTPUT.parent.mkdir(parents=True, exist_ok=True)
+  args.output.parent.mkdir(parents=True, exist_ok=True)
   pages = "".join(explanation.as_html(i, label=1) for i in range(len(texts)))
-  OUTPUT.write_text(
+  args.output.write_text(
       f"<html><head><meta charset='utf-8'><title>jaxlime text explanations"
       f"</title></head><body>{pages}</body></html>",
       encoding="utf-8",
   )
-  print(f"wrote {OUTPUT}")
+  print(f"wrote {args.output}")
 
 
 if __name__ == "__main__":

@@ -136,6 +136,13 @@ def test_host_paths_distance_kernel_regressor(cancer):
     seen.append(d.copy())
     return np.sqrt(np.exp(-(d**2) / kernel_width**2))
 
+  class RecordingRegression(LinearRegression):
+
+    def fit(self, X, y, sample_weight=None):
+      self.seen = (X, y, sample_weight)
+      return super().fit(X, y, sample_weight=sample_weight)
+
+  regressor = RecordingRegression()
   explainer = _tabular(cancer, kernel=kernel, random_state=0)
   exp = explainer.explain_instance(
       X[0],
@@ -143,12 +150,28 @@ def test_host_paths_distance_kernel_regressor(cancer):
       num_features=3,
       num_samples=300,
       distance_metric="manhattan",
-      model_regressor=LinearRegression(),
+      model_regressor=regressor,
   )
   z0 = exp.domain_mapper.scaled_row
   assert len(seen) == 1 and seen[0].shape == (300,) and seen[0][0] == 0.0  # lime's call: [S].
   assert len(exp.local_exp[1]) == 3 and 0.0 <= exp.score <= 1.0
   assert np.all(z0 == 1)  # Discretized: the instance is "same bin" on every feature.
+  # distance_metric reached the distances: the same seed draws the same samples, and their
+  # manhattan distances are at least their euclidean ones, somewhere strictly more.
+  _tabular(cancer, kernel=kernel, random_state=0).explain_instance(
+      X[0], model, num_features=3, num_samples=300
+  )
+  manhattan, euclidean = seen[0][0], seen[1][0]
+  assert (manhattan >= euclidean - 1e-9).all() and (manhattan > euclidean + 1e-6).any()
+  # The regressor was fit on the 3 selected features with the kernel's weights, and the
+  # explanation is its fit: its coefficients, intercept and weighted score.
+  data, target, weights = regressor.seen
+  assert data.shape == (300, 3)
+  width = 0.75 * np.sqrt(X.shape[1])  # lime's default kernel width.
+  np.testing.assert_allclose(weights, np.sqrt(np.exp(-(manhattan**2) / width**2)), rtol=1e-6)
+  assert sorted(w for _, w in exp.local_exp[1]) == pytest.approx(sorted(regressor.coef_))
+  assert exp.intercept[1] == pytest.approx(regressor.intercept_)
+  assert exp.score == pytest.approx(regressor.score(data, target, sample_weight=weights))
 
 
 def test_regression_fields(cancer):

@@ -39,6 +39,7 @@ def _lime_test_files():
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # Above the 900 s deadline of its own pytest subprocess.
 def test_lime_suite_against_compat(tmp_path):
   root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
   report = tmp_path / "report.xml"

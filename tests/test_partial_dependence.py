@@ -284,6 +284,7 @@ def test_bad_input(data, mlp, call, match):
     call(mlp, X)
 
 
+@pytest.mark.slow  # A 4-device subprocess: 12 s at load average 10 on 2 cores.
 def test_on_a_mesh_of_four_devices_equals_one_device():
   """Rows sharded over 4 forced host devices give the single-device result."""
   script = textwrap.dedent("""

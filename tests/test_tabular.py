@@ -384,7 +384,7 @@ def test_explain_is_differentiable_wrt_model_parameters(breast_cancer):
   np.testing.assert_allclose(jax.jit(top_coef)(0.5), top_coef(0.5), rtol=1e-5)
 
 
-def test_degenerate_kernel_width_warns(breast_cancer, logistic):
+def test_zero_kernel_weights_warn_degenerate(breast_cancer, logistic):
   X, _, _, _ = breast_cancer
   explainer = jaxlime.TabularExplainer(X, kernel=lambda d, width: jnp.where(d > 0, 0.0, 0.0))
   with pytest.warns(UserWarning, match="DEGENERATE_WEIGHTS: the kernel weights sum to ~0"):
@@ -400,6 +400,17 @@ def test_custom_kernel_is_used(breast_cancer, logistic):
   a = flat.explain(X[:2], logistic[0], key=0, num_samples=500)
   b = default.explain(X[:2], logistic[0], key=0, num_samples=500)
   assert not np.allclose(np.asarray(a.coef), np.asarray(b.coef))
+  # The kernel receives the distances and the width: lime's kernel written out at twice the
+  # width gives the explanation of kernel_width = 2 x the default, on the same samples.
+  width = 0.75 * np.sqrt(30)
+  doubled = jaxlime.TabularExplainer(
+      X, kernel=lambda d, w: jnp.sqrt(jnp.exp(-(d**2) / (2 * w) ** 2))
+  ).explain(X[:2], logistic[0], key=0, num_samples=500)
+  wider = jaxlime.TabularExplainer(X, kernel_width=2 * width).explain(
+      X[:2], logistic[0], key=0, num_samples=500
+  )
+  np.testing.assert_array_equal(np.asarray(doubled.selected), np.asarray(wider.selected))
+  np.testing.assert_allclose(np.asarray(doubled.coef), np.asarray(wider.coef), rtol=1e-4, atol=1e-6)
 
 
 # ---- bad input ----
