@@ -85,7 +85,7 @@ def test_every_python_block_runs_in_order(tmp_path, monkeypatch):
   matplotlib.use("Agg")
   import matplotlib.pyplot as plt
 
-  # Blocks read examples/data/ relative to the clone and write report.html into the current
+  # Blocks may read examples/ relative to the clone and write report.html into the current
   # directory: run them in a scratch directory that sees the repository's examples.
   os.symlink(ROOT / "examples", tmp_path / "examples")
   monkeypatch.chdir(tmp_path)
