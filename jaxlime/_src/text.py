@@ -67,6 +67,30 @@ def _round_up(value: int, multiple: int) -> int:
   return -(-value // multiple) * multiple
 
 
+def _score_strings(model, indexed, positions, kept, size, num_outputs, batch_size, dtype):
+  """Model outputs [B, size, C] on the perturbed strings of B texts, `indexed[positions[b]]`
+  with the words kept by kept [B, D, size] (column-major masks). Padding rows repeat the call's
+  first text: its strings are built and scored once. lime scores the raw text as sample 0."""
+  real = np.ones(len(positions), bool)
+  real[1:] = positions[1:] != positions[0]
+  strings = []
+  for row in np.flatnonzero(real):
+    item = indexed[positions[row]]
+    item_strings = item.perturbed_strings(kept[row, : item.num_features].T)
+    item_strings[0] = item.raw
+    strings.extend(item_strings)
+  scored = text_models.call_string_model(model, strings, batch_size)
+  if scored.shape[1] != num_outputs:
+    raise ValueError(
+        f"model returned {scored.shape[1]} columns for some strings and "
+        f"{num_outputs} for others."
+    )
+  outputs = np.empty((len(positions), size, num_outputs), np.float64)
+  outputs[real] = scored.reshape(-1, size, num_outputs)
+  outputs[~real] = outputs[0]
+  return outputs.astype(dtype)
+
+
 class TextExplainer:
   """Explains text classifiers as lime's `LimeTextExplainer`, for N texts at once.
 
@@ -511,26 +535,7 @@ class TextExplainer:
     kernel_width = jnp.asarray(self.kernel_width, dtype)
 
     def score_rows(positions, kept, size):
-      """Outputs [B, size, C] of B texts' strings (padding rows repeat the call's first text:
-      scored once)."""
-      real = np.ones(len(positions), bool)
-      real[1:] = positions[1:] != positions[0]
-      strings = []
-      for row in np.flatnonzero(real):
-        item = indexed[positions[row]]
-        item_strings = item.perturbed_strings(kept[row, : item.num_features].T)
-        item_strings[0] = item.raw  # lime scores the raw text as sample 0.
-        strings.extend(item_strings)
-      scored = text_models.call_string_model(model, strings, batch_size)
-      if scored.shape[1] != num_outputs:
-        raise ValueError(
-            f"model returned {scored.shape[1]} columns for some strings and "
-            f"{num_outputs} for others."
-        )
-      outputs = np.empty((len(positions), size, num_outputs), np.float64)
-      outputs[real] = scored.reshape(-1, size, num_outputs)
-      outputs[~real] = outputs[0]
-      return outputs.astype(dtype)
+      return _score_strings(model, indexed, positions, kept, size, num_outputs, batch_size, dtype)
 
     def round_call_for(block_size, size, first):
       del block_size  # The string path's programs map over texts; blocks only size calls.
@@ -651,26 +656,9 @@ class TextExplainer:
     )
 
     def score_rows(positions: np.ndarray, kept: np.ndarray) -> np.ndarray:
-      """Model outputs [B, S, C] on the perturbed strings of B texts (padding rows repeat the
-      call's first text: its strings are built and scored once)."""
-      real = np.ones(len(positions), bool)
-      real[1:] = positions[1:] != positions[0]
-      strings = []
-      for row in np.flatnonzero(real):
-        item = indexed[positions[row]]
-        item_strings = item.perturbed_strings(kept[row, : item.num_features].T)
-        item_strings[0] = item.raw  # lime scores the raw text as sample 0.
-        strings.extend(item_strings)
-      scored = text_models.call_string_model(model, strings, batch_size)
-      if scored.shape[1] != num_outputs:
-        raise ValueError(
-            f"model returned {scored.shape[1]} columns for some strings and "
-            f"{num_outputs} for others."
-        )
-      outputs = np.empty((len(positions), num_samples, num_outputs), np.float64)
-      outputs[real] = scored.reshape(-1, num_samples, num_outputs)
-      outputs[~real] = outputs[0]
-      return outputs.astype(dtype)
+      return _score_strings(
+          model, indexed, positions, kept, num_samples, num_outputs, batch_size, dtype
+      )
 
     def call_for(block_size):
       del block_size  # The string path's programs map over texts; blocks only size calls.
