@@ -161,7 +161,8 @@ def test_host_paths_distance_kernel_regressor(cancer):
   _tabular(cancer, kernel=kernel, random_state=0).explain_instance(
       X[0], model, num_features=3, num_samples=300
   )
-  manhattan, euclidean = seen[0][0], seen[1][0]
+  manhattan, euclidean = seen  # [S] each.
+  assert euclidean.shape == (300,)
   assert (manhattan >= euclidean - 1e-9).all() and (manhattan > euclidean + 1e-6).any()
   # The regressor was fit on the 3 selected features with the kernel's weights, and the
   # explanation is its fit: its coefficients, intercept and weighted score.
