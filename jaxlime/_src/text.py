@@ -496,6 +496,22 @@ class TextExplainer:
     )
     return job, placement
 
+  def _string_model_options(self, indexed, model, run, num_features, labels, top_labels):
+    """(num_features, batch_size, C, labels, top_labels) of the string path, checked; C from
+    the model's output on the first text."""
+    if not callable(model):
+      raise TypeError(
+          f"model must be a callable list[str] -> [B, C] probabilities (or pass a "
+          f"tokenizer for the token path); got {type(model).__name__}."
+      )
+    num_features = checks.positive_int("num_features", num_features, minimum=1)
+    batch_size = DEFAULT_STRING_BATCH
+    if run.batch_size is not None:
+      batch_size = checks.positive_int("batch_size", run.batch_size, minimum=1)
+    num_outputs = text_models.call_string_model(model, [indexed[0].raw], 1).shape[1]
+    labels, top_labels = self._resolve_labels(labels, top_labels, num_outputs)
+    return num_features, batch_size, num_outputs, labels, top_labels
+
   def _adaptive_string_job(
       self,
       indexed,
@@ -512,17 +528,9 @@ class TextExplainer:
       top_labels,
   ):
     """The string path of `_adaptive_job`: masks (JAX), strings and model (host), sums (JAX)."""
-    if not callable(model):
-      raise TypeError(
-          f"model must be a callable list[str] -> [B, C] probabilities (or pass a "
-          f"tokenizer for the token path); got {type(model).__name__}."
-      )
-    num_features = checks.positive_int("num_features", num_features, minimum=1)
-    batch_size = DEFAULT_STRING_BATCH
-    if run.batch_size is not None:
-      batch_size = checks.positive_int("batch_size", run.batch_size, minimum=1)
-    num_outputs = text_models.call_string_model(model, [indexed[0].raw], 1).shape[1]
-    labels, top_labels = self._resolve_labels(labels, top_labels, num_outputs)
+    num_features, batch_size, num_outputs, labels, top_labels = self._string_model_options(
+        indexed, model, run, num_features, labels, top_labels
+    )
     config = text_core.TextConfig(
         num_samples=until.initial,
         num_features=num_features,
@@ -625,18 +633,10 @@ class TextExplainer:
       top_labels,
   ):
     """The string path: masks (JAX), strings and model (host), fit (JAX), call by call."""
-    if not callable(model):
-      raise TypeError(
-          f"model must be a callable list[str] -> [B, C] probabilities (or pass a "
-          f"tokenizer for the token path); got {type(model).__name__}."
-      )
+    num_features, batch_size, num_outputs, labels, top_labels = self._string_model_options(
+        indexed, model, run, num_features, labels, top_labels
+    )
     num_samples = checks.positive_int("num_samples", num_samples, minimum=2)
-    num_features = checks.positive_int("num_features", num_features, minimum=1)
-    batch_size = DEFAULT_STRING_BATCH
-    if run.batch_size is not None:
-      batch_size = checks.positive_int("batch_size", run.batch_size, minimum=1)
-    num_outputs = text_models.call_string_model(model, [indexed[0].raw], 1).shape[1]
-    labels, top_labels = self._resolve_labels(labels, top_labels, num_outputs)
     config = text_core.TextConfig(
         num_samples=num_samples,
         num_features=num_features,
