@@ -400,15 +400,25 @@ def fit_surrogate_columns(
   """
   moments = _moments(z_columns, y, weights)
   selected = select_features(moments, z_columns, y, num_features, feature_selection)
+  return _fit_selected(
+      moments, z_columns[:, 0], selected, feature_mask, num_features, feature_selection, alpha, y[0]
+  )
+
+
+def _fit_selected(
+    moments, z0, selected, feature_mask, num_features, feature_selection, alpha, prediction
+) -> Surrogate:
+  """The final ridge fit of every label [L] on its selected features [L, D] (masked by
+  `feature_mask` [D]), from the moments; `prediction` [L] is stored as given."""
   if feature_mask is not None:
     selected = selected & feature_mask
-  labels = jnp.arange(y.shape[1])
-  num_dims = z_columns.shape[0]
+  num_dims, num_labels = moments.cross.shape
+  labels = jnp.arange(num_labels)
   max_selected = num_dims if feature_selection == "none" else min(num_features, num_dims)
   fit = functools.partial(_fit_on_mask, max_selected=max_selected)
   coef, intercept, score, local_pred, coef_std, status = jax.vmap(
       fit, in_axes=(None, None, 0, 0, None)
-  )(moments, z_columns[:, 0], labels, selected, jnp.asarray(alpha, z_columns.dtype))
+  )(moments, z0, labels, selected, jnp.asarray(alpha, z0.dtype))
   return Surrogate(
       coef=coef,
       selected=selected,
@@ -418,7 +428,7 @@ def fit_surrogate_columns(
       coef_std=coef_std,
       status=status,
       labels=labels.astype(jnp.int32),
-      prediction=y[0],
+      prediction=prediction,
   )
 
 
@@ -445,27 +455,9 @@ def fit_moments(
     A `Surrogate` with labels 0..L - 1 and prediction the weighted mean of the outputs [L]
     (callers fill in the explained labels and the model's output at the instance).
   """
-  z_columns = z0[:, None]
-  selected = select_features(moments, z_columns, None, num_features, feature_selection)
-  if feature_mask is not None:
-    selected = selected & feature_mask
-  num_dims, num_labels = moments.cross.shape
-  labels = jnp.arange(num_labels)
-  max_selected = num_dims if feature_selection == "none" else min(num_features, num_dims)
-  fit = functools.partial(_fit_on_mask, max_selected=max_selected)
-  coef, intercept, score, local_pred, coef_std, status = jax.vmap(
-      fit, in_axes=(None, None, 0, 0, None)
-  )(moments, z0, labels, selected, jnp.asarray(alpha, z0.dtype))
-  return Surrogate(
-      coef=coef,
-      selected=selected,
-      intercept=intercept,
-      score=score,
-      local_pred=local_pred,
-      coef_std=coef_std,
-      status=status,
-      labels=labels.astype(jnp.int32),
-      prediction=moments.y_mean,
+  selected = select_features(moments, z0[:, None], None, num_features, feature_selection)
+  return _fit_selected(
+      moments, z0, selected, feature_mask, num_features, feature_selection, alpha, moments.y_mean
   )
 
 
