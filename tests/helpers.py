@@ -1,9 +1,15 @@
 """Small helpers shared by the test modules."""
 
 import contextlib
+import os
+import pathlib
+import subprocess
+import sys
 
 import jax
 import numpy as np
+
+EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 
 # Emitted by JAX once per program it lowers, whether XLA then compiles it or finds it in the
 # persistent compilation cache: a count of new programs.
@@ -36,3 +42,24 @@ def count_compiles():
     yield lowered
   finally:
     jax.monitoring.unregister_event_duration_listener(listener)
+
+
+def run_example(script: str, *arguments: str, timeout: int = 540) -> str:
+  """Runs examples/<script> with this interpreter and the repository first on the path."""
+  env = dict(
+      os.environ,
+      PYTHONPATH=os.pathsep.join([str(EXAMPLES.parent), os.environ.get("PYTHONPATH", "")]),
+  )
+  env["MPLBACKEND"] = "Agg"
+  result = subprocess.run(
+      [sys.executable, script, *arguments],
+      cwd=EXAMPLES,
+      env=env,
+      capture_output=True,
+      text=True,
+      timeout=timeout,
+  )
+  assert (
+      result.returncode == 0
+  ), f"{script} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
+  return result.stdout

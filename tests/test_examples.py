@@ -5,34 +5,13 @@ examples/global.py is run by tests/test_global_report.py::test_example_writes_th
 also checks its report's sections.
 """
 
-import os
 import pathlib
-import subprocess
-import sys
 
 import pytest
+from helpers import run_example
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
-EXAMPLES = ROOT / "examples"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-
-
-def run_example(script: str, *arguments: str, timeout: int = 540) -> str:
-  """Runs examples/<script> with this interpreter and the repository first on the path."""
-  env = dict(os.environ, PYTHONPATH=os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]))
-  env["MPLBACKEND"] = "Agg"
-  result = subprocess.run(
-      [sys.executable, script, *arguments],
-      cwd=EXAMPLES,
-      env=env,
-      capture_output=True,
-      text=True,
-      timeout=timeout,
-  )
-  assert (
-      result.returncode == 0
-  ), f"{script} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
-  return result.stdout
 
 
 def assert_png(path: pathlib.Path, min_bytes: int = 5_000):

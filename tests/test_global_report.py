@@ -1,11 +1,7 @@
 """Global importance, the global figures, and the HTML report rendered in a headless browser."""
 
 import dataclasses
-import os
-import pathlib
 import re
-import subprocess
-import sys
 
 import matplotlib
 import numpy as np
@@ -15,9 +11,9 @@ from statistics import NormalDist
 import jaxlime
 
 import browser
+from helpers import run_example
 
 matplotlib.use("Agg")
-ROOT = pathlib.Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(scope="module")
@@ -156,14 +152,5 @@ def test_report_renders_in_a_headless_browser(explained, tmp_path):
 @pytest.mark.slow  # About 30 s: trains the MLP and explains 40 rows in a subprocess.
 def test_example_writes_the_report(tmp_path):
   output = tmp_path / "report.html"
-  env = dict(os.environ, PYTHONPATH=str(ROOT))
-  result = subprocess.run(
-      [sys.executable, "global.py", "--quick", "--output", str(output)],
-      cwd=ROOT / "examples",
-      env=env,
-      capture_output=True,
-      text=True,
-      timeout=300,
-  )
-  assert result.returncode == 0, result.stderr[-3000:]
+  run_example("global.py", "--quick", "--output", str(output), timeout=300)
   assert output.exists() and 'id="dependence"' in output.read_text().replace("'", '"')

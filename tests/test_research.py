@@ -1,11 +1,7 @@
 """Explanation-regularised training: the gradient of a LIME penalty through `explain_fn`, and the
 research example (examples/research.py) that trains with it."""
 
-import os
-import pathlib
 import re
-import subprocess
-import sys
 
 import jax
 import jax.numpy as jnp
@@ -14,8 +10,7 @@ import pytest
 from flax import nnx
 
 import jaxlime
-
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+from helpers import run_example
 
 
 class _TinyMLP(nnx.Module):
@@ -97,28 +92,19 @@ def _table(stdout: str) -> dict[str, list[float]]:
 @pytest.mark.slow  # About 30 s: trains two MLPs with the LIME penalty in a subprocess.
 def test_example_shrinks_the_shortcut_attribution_and_writes_the_figure(tmp_path):
   output = tmp_path / "research.png"
-  env = dict(os.environ, PYTHONPATH=str(ROOT))
-  result = subprocess.run(
-      [sys.executable, "research.py", "--quick", "--output", str(output)],
-      cwd=ROOT / "examples",
-      env=env,
-      capture_output=True,
-      text=True,
-      timeout=300,
-  )
-  assert result.returncode == 0, result.stderr[-3000:]
-  table = _table(result.stdout)
-  assert set(table) == {"plain", "penalised", "unconfounded"}, result.stdout
+  stdout = run_example("research.py", "--quick", "--output", str(output), timeout=300)
+  table = _table(stdout)
+  assert set(table) == {"plain", "penalised", "unconfounded"}, stdout
   plain, penalised, unconfounded = table["plain"], table["penalised"], table["unconfounded"]
   # The plain model leans on the scanner; the penalised one's LIME weight on it is far smaller.
-  assert penalised[0] < 0.5 * plain[0], result.stdout
-  assert plain[1] == 1, result.stdout  # The scanner is the plain model's top feature.
+  assert penalised[0] < 0.5 * plain[0], stdout
+  assert plain[1] == 1, stdout  # The scanner is the plain model's top feature.
   # The penalty did not flatten every LIME weight: the other features keep most of the total
   # weight of the model trained without the shortcut (measured: 97%; with --penalty 10, 55% here
   # and 14% at full size).
-  assert penalised[2] > 0.75 * unconfounded[2], result.stdout
+  assert penalised[2] > 0.75 * unconfounded[2], stdout
   # Where the scanner no longer leaks, the penalised model is the more accurate one.
-  assert penalised[4] > plain[4], result.stdout
+  assert penalised[4] > plain[4], stdout
 
   from PIL import Image
 
