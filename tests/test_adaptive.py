@@ -200,7 +200,9 @@ def test_until_stable_equals_the_fit_of_all_its_rounds_samples(breast_cancer, lo
   X = breast_cancer[0]
   explainer = jaxlime.TabularExplainer(X, feature_selection=method)
   rows = X[:6]
-  until = jaxlime.UntilStable(top_k=2, level=0.9, initial=200, step=100, max_samples=600)
+  until = jaxlime.UntilStable(
+      top_k=2, level=0.9, initial=200, step=100, max_samples=600, early_stop=True
+  )
   exp = explainer.explain(rows, logistic.model, key=5, num_samples=until, num_features=4)
   keys = jaxlime.instance_keys(5, len(rows))
   critical = statistics.NormalDist().inv_cdf(0.9)
@@ -215,6 +217,7 @@ def test_until_stable_equals_the_fit_of_all_its_rounds_samples(breast_cancer, lo
           np.concatenate(zs, 1), np.concatenate(ys)[:, 0], np.concatenate(ws), 2
       )
       hopeless = statistic * np.sqrt(until.max_samples / total) < critical
+      hopeless &= 4 * total >= until.max_samples
       if statistic >= critical or hopeless or total >= until.max_samples:
         expected_samples, expected_converged = total, bool(statistic >= critical)
         break
@@ -254,7 +257,7 @@ def test_until_stable_with_one_round_equals_a_fixed_count(breast_cancer, logisti
 def test_until_stable_parts_and_batches_equal_one_run(breast_cancer, logistic):
   X = breast_cancer[0]
   explainer = jaxlime.TabularExplainer(X)
-  until = jaxlime.UntilStable(top_k=2, initial=200, step=200, max_samples=1000)
+  until = jaxlime.UntilStable(top_k=2, initial=200, step=200, max_samples=1000, early_stop=True)
   rows = X[10:17]
   whole = explainer.explain(rows, logistic.model, key=4, num_samples=until, num_features=3)
   parts = list(
@@ -288,6 +291,30 @@ def test_until_stable_parts_and_batches_equal_one_run(breast_cancer, logistic):
   assert (converged | (counts == 1000)).all()
   assert (counts >= np.asarray(whole.num_samples)).all()
   np.testing.assert_array_equal(converged[counts < 1000], True)
+
+
+def test_early_stop_waits_for_a_quarter_of_the_budget(breast_cancer, logistic):
+  X = breast_cancer[0]
+  explainer = jaxlime.TabularExplainer(X)
+  rows = X[:40]
+  until = jaxlime.UntilStable(top_k=5, initial=100, step=100, max_samples=2000, early_stop=True)
+  exp = explainer.explain(rows, logistic.model, key=1, num_samples=until, num_features=6)
+  counts, converged = np.asarray(exp.num_samples), np.asarray(exp.converged)
+  given_up = ~converged & (counts < until.max_samples)
+  # The early stop fires here, and never before max_samples / 4 = 500 samples.
+  assert given_up.any(), counts
+  assert (counts[given_up] >= 500).all(), counts[given_up]
+  # The default runs every unconverged instance to max_samples.
+  patient = explainer.explain(
+      rows,
+      logistic.model,
+      key=1,
+      num_samples=dataclasses.replace(until, early_stop=False),
+      num_features=6,
+  )
+  assert not jaxlime.UntilStable().early_stop
+  counts = np.asarray(patient.num_samples)
+  assert (np.asarray(patient.converged) | (counts == until.max_samples)).all()
 
 
 def test_until_stable_checks_its_arguments(breast_cancer, logistic):

@@ -13,8 +13,8 @@ Each configuration explains the N instances under every seed (int seeds 0..R-1):
 
 * fixed counts S = 1,000 .. 64,000 (doubling);
 * `UntilStable(top_k=k, level, initial=1000, step=1000, max_samples=64_000)` for k = 3 and 5
-  and several levels, and at level 0.95 with `early_stop=False` (instances run until
-  separated or max_samples);
+  and several levels (instances run until separated or max_samples), and at level 0.95 with
+  `early_stop=True` (instances also stop once projected not to separate by max_samples);
 * S-LIME's test (Zhou et al., KDD 2021), reimplemented from the paper, vectorised: the samples
   grow (here by doubling from 1,000, the growth rule being this benchmark's choice) until, at
   each of the first k steps of forward selection on the weighted, centred samples, the gap
@@ -45,7 +45,7 @@ from jaxlime._src import tabular_core
 from jaxlime.bench.models import train_breast_cancer_mlp
 
 NUM_FEATURES = 10
-PARTS = ("fixed", "until_stable", "no_early_stop", "slime")
+PARTS = ("fixed", "until_stable", "early_stop", "slime")
 
 
 def _settings(quick: bool) -> dict:
@@ -260,63 +260,28 @@ def run(
   fixed_rows = list(rows)
 
   histograms = {}
-  for k in settings["top_ks"] if "until_stable" in settings["parts"] else ():
-    for level in settings["levels"]:
-      tick = time.perf_counter()
-      until = jaxlime.UntilStable(
-          top_k=k, level=level, initial=1000, step=1000, max_samples=settings["max_samples"]
-      )
-      coef, selected, counts, converged = _explain_seeds(explainer, X, model, until, seeds)
-      jaccard = _jaccard(coef, selected, k)
-      all_converged = converged.all(axis=0)
-      row = dict(
-          method="until_stable",
-          top_k=k,
-          level=level,
-          evaluations=float(counts.mean()),
-          median_samples=float(np.median(counts)),
-          converged_fraction=float(converged.mean()),
-          instances_converged_every_seed=int(all_converged.sum()),
-          jaccard=float(jaccard.mean()),
-          jaccard_converged_every_seed=(
-              float(jaccard[all_converged].mean()) if all_converged.any() else None
-          ),
-          jaccard_not_converged=(
-              float(jaccard[~converged.any(axis=0)].mean())
-              if (~converged.any(axis=0)).any()
-              else None
-          ),
-          samples_converged_mean=(float(counts[converged].mean()) if converged.any() else None),
-          samples_not_converged_mean=(
-              float(counts[~converged].mean()) if (~converged).any() else None
-          ),
-          seconds=time.perf_counter() - tick,
-      )
-      fixed_needed = _fixed_evaluations_for(row["jaccard"], fixed_rows, k)
-      row["fixed_evaluations_at_equal_jaccard"] = fixed_needed
-      row["savings_factor"] = None if fixed_needed is None else fixed_needed / row["evaluations"]
-      rows.append(row)
-      histograms[f"top{k}_level{level}"] = counts.ravel().tolist()
-      print(json.dumps(row), flush=True)
-
-  # Without the early stop: instances run until separated or max_samples.
-  for k in settings["top_ks"] if "no_early_stop" in settings["parts"] else ():
+  cases = []
+  if "until_stable" in settings["parts"]:
+    cases += [(k, level, False) for k in settings["top_ks"] for level in settings["levels"]]
+  if "early_stop" in settings["parts"]:
+    cases += [(k, 0.95, True) for k in settings["top_ks"]]
+  for k, level, early_stop in cases:
     tick = time.perf_counter()
     until = jaxlime.UntilStable(
         top_k=k,
-        level=0.95,
+        level=level,
         initial=1000,
         step=1000,
         max_samples=settings["max_samples"],
-        early_stop=False,
+        early_stop=early_stop,
     )
     coef, selected, counts, converged = _explain_seeds(explainer, X, model, until, seeds)
     jaccard = _jaccard(coef, selected, k)
-    all_converged = converged.all(axis=0)
+    all_converged, never_converged = converged.all(axis=0), ~converged.any(axis=0)
     row = dict(
-        method="until_stable_no_early_stop",
+        method="until_stable_early_stop" if early_stop else "until_stable",
         top_k=k,
-        level=0.95,
+        level=level,
         evaluations=float(counts.mean()),
         median_samples=float(np.median(counts)),
         converged_fraction=float(converged.mean()),
@@ -325,13 +290,21 @@ def run(
         jaccard_converged_every_seed=(
             float(jaccard[all_converged].mean()) if all_converged.any() else None
         ),
+        jaccard_not_converged=(
+            float(jaccard[never_converged].mean()) if never_converged.any() else None
+        ),
+        samples_converged_mean=(float(counts[converged].mean()) if converged.any() else None),
+        samples_not_converged_mean=(
+            float(counts[~converged].mean()) if (~converged).any() else None
+        ),
         seconds=time.perf_counter() - tick,
     )
     fixed_needed = _fixed_evaluations_for(row["jaccard"], fixed_rows, k)
     row["fixed_evaluations_at_equal_jaccard"] = fixed_needed
     row["savings_factor"] = None if fixed_needed is None else fixed_needed / row["evaluations"]
     rows.append(row)
-    histograms[f"top{k}_no_early_stop"] = counts.ravel().tolist()
+    name = f"top{k}_early_stop" if early_stop else f"top{k}_level{level}"
+    histograms[name] = counts.ravel().tolist()
     print(json.dumps(row), flush=True)
 
   # S-LIME's test and UntilStable on the same instance subset.
@@ -433,7 +406,7 @@ def _figures(rows, histograms, settings, out_dir, suffix):
     for row in adaptive_rows:
       axis.annotate(f"{row['level']}", (row["evaluations"], row["jaccard"]), fontsize=8)
     for method, marker, label in (
-        ("until_stable_no_early_stop", "^", "UntilStable, no early stop (0.95)"),
+        ("until_stable_early_stop", "^", "UntilStable, early_stop=True (0.95)"),
         ("slime_test", "x", "S-LIME's test (0.95, subset)"),
     ):
       chosen = [r for r in rows if r["method"] == method and r["top_k"] == k]
