@@ -354,7 +354,7 @@ _MULTI_DEVICE = textwrap.dedent("""
       p = jax.nn.sigmoid((x - X.mean(0)) @ w)
       return jnp.stack([1 - p, p], axis=-1)
     explainer = jaxlime.TabularExplainer(X)
-    until = jaxlime.UntilStable(top_k=2, initial=200, step=200, max_samples=1000)
+    until = jaxlime.UntilStable(top_k=1, initial=200, step=200, max_samples=1000)
     single = explainer.explain(X[:10], model, key=0, num_samples=until, num_features=4)
     mesh = jax.make_mesh((4,), ("data",))
     out = explainer.explain(X[:10], model, key=0, num_samples=until, num_features=4, mesh=mesh)
