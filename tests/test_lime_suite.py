@@ -53,6 +53,8 @@ def test_lime_suite_against_compat(tmp_path):
           "-p",
           "_lime_redirect",
           "-p",
+          "_numpy_seed",
+          "-p",
           "no:cacheprovider",
           f"--junitxml={report}",
           "--rootdir",
