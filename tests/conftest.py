@@ -1,6 +1,9 @@
 """Shared fixtures: real data that ships with scikit-learn and small JAX models on it."""
 
+import atexit
 import os
+import shutil
+import tempfile
 from typing import Callable, NamedTuple
 
 import jax
@@ -11,10 +14,16 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 
 # jaxlime turns on JAX's persistent compilation cache in the user's ~/.cache at the first
-# explain. The suite never writes there: the cache is off unless the run names a directory
-# (JAXLIME_CACHE_DIR=/tmp/somewhere pytest ...); tests/test_cache.py checks the default in
-# subprocesses with a fake HOME and XDG_CACHE_HOME.
-os.environ.setdefault("JAXLIME_CACHE_DIR", "off")
+# explain. The suite never writes there: unless the run names a directory
+# (JAXLIME_CACHE_DIR=/tmp/somewhere or =off), it compiles into a fresh directory of its own,
+# shared with the subprocesses it starts (examples, README blocks, the CLI) and deleted when the
+# run ends, so a program compiled again (after a module's jax.clear_caches, or in a subprocess) is
+# loaded instead. tests/test_cache.py checks the default in subprocesses with a fake HOME and
+# XDG_CACHE_HOME.
+if "JAXLIME_CACHE_DIR" not in os.environ:
+  _SUITE_CACHE = tempfile.mkdtemp(prefix="jaxlime-test-cache-")
+  atexit.register(shutil.rmtree, _SUITE_CACHE, ignore_errors=True)
+  os.environ["JAXLIME_CACHE_DIR"] = _SUITE_CACHE
 
 
 @pytest.fixture(autouse=True, scope="module")

@@ -108,6 +108,7 @@ def test_samples_to_go_reaches_the_requested_width():
   assert (exp.samples_to_go(10.0, num_samples=start) == 0).all()
 
 
+@pytest.mark.slow
 def test_interval_and_samples_to_go_check_their_arguments(breast_cancer, logistic):
   X = breast_cancer[0]
   exp = jaxlime.TabularExplainer(X).explain(X[:2], logistic.model, key=0, num_samples=200)
@@ -125,6 +126,7 @@ def test_interval_and_samples_to_go_check_their_arguments(breast_cancer, logisti
   assert (lower[~selected] == 0).all() and (upper[~selected] == 0).all()
 
 
+@pytest.mark.slow
 def test_html_and_figure_show_the_intervals(breast_cancer, logistic):
   X = breast_cancer[0]
   exp = jaxlime.TabularExplainer(X).explain(X[:1], logistic.model, key=0, num_samples=300)
@@ -196,6 +198,7 @@ def _reference_statistic(z, y, w, top_k):
 
 
 @pytest.mark.parametrize("method", ["none", "highest_weights", "forward_selection", "lasso_path"])
+@pytest.mark.slow
 def test_until_stable_equals_the_fit_of_all_its_rounds_samples(breast_cancer, logistic, method):
   X = breast_cancer[0]
   explainer = jaxlime.TabularExplainer(X, feature_selection=method)
@@ -239,6 +242,7 @@ def test_until_stable_equals_the_fit_of_all_its_rounds_samples(breast_cancer, lo
   assert (np.asarray(exp.status) == 0).all()
 
 
+@pytest.mark.slow
 def test_until_stable_with_one_round_equals_a_fixed_count(breast_cancer, logistic):
   X = breast_cancer[0]
   explainer = jaxlime.TabularExplainer(X)
@@ -254,6 +258,7 @@ def test_until_stable_with_one_round_equals_a_fixed_count(breast_cancer, logisti
   np.testing.assert_array_equal(exp.num_samples, 400)
 
 
+@pytest.mark.slow
 def test_until_stable_parts_and_batches_equal_one_run(breast_cancer, logistic):
   X = breast_cancer[0]
   explainer = jaxlime.TabularExplainer(X)
@@ -379,6 +384,7 @@ def test_until_stable_on_four_devices_equals_one(tmp_path):
   assert "multi-device ok" in done.stdout
 
 
+@pytest.mark.slow
 def test_round_sums_merge_like_the_concatenated_samples():
   rng = np.random.default_rng(0)
   z = rng.integers(0, 2, (5, 300)).astype(np.float32)

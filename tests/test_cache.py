@@ -59,6 +59,7 @@ def _run(tmp_path, *arguments, env_value=None, xdg=True, stderr=False):
   return (done.stdout.split(), done.stderr) if stderr else done.stdout.split()
 
 
+@pytest.mark.slow
 def test_on_by_default_in_the_user_cache_directory(tmp_path):
   before, after = _run(tmp_path, "default")
   assert before == "None"  # Nothing at import: the first explain turns it on.
@@ -84,12 +85,14 @@ def test_env_var_moves_or_disables(tmp_path):
   assert not (tmp_path / "xdg").exists() and not (tmp_path / "home").exists()
 
 
+@pytest.mark.slow
 def test_user_configured_cache_is_kept(tmp_path):
   mine = tmp_path / "mine"
   assert _run(tmp_path, "user", str(mine))[1] == str(mine)
   assert not (tmp_path / "xdg").exists()
 
 
+@pytest.mark.slow
 def test_unwritable_directory_warns_once_and_explains(tmp_path):
   blocker = tmp_path / "a_file"
   blocker.write_text("not a directory")

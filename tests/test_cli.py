@@ -149,6 +149,7 @@ def check_bench_json(results: dict, names: tuple[str, ...], out: pathlib.Path):
 # ---- fast: the parser, the row check, the derived ratios ----
 
 
+@pytest.mark.slow
 def test_help_documents_both_commands():
   completed = _jaxlime(["--help"], timeout=120)
   assert completed.returncode == 0, completed.stderr

@@ -32,6 +32,7 @@ def _tabular(cancer, **options):
   return lime_tabular.LimeTabularExplainer(X, feature_names=names, class_names=classes, **options)
 
 
+@pytest.mark.slow
 def test_explain_instance_lime_positional_order(cancer):
   X, _, _, model = cancer
   exp = _tabular(cancer, random_state=0).explain_instance(X[0], model, (0,), None, 4, 500)
@@ -54,6 +55,7 @@ def test_verbose_prints_what_lime_prints(cancer):
   assert float(lines[2].split()[1]) == pytest.approx(model(X[:1])[0, 1])
 
 
+@pytest.mark.slow
 def test_random_state_int_and_randomstate(cancer):
   X, _, _, model = cancer
   maps = [
@@ -90,6 +92,7 @@ def test_discretizer_instance_and_feature_statistics(cancer):
   assert set(lime_names) <= set(names_for.values())
 
 
+@pytest.mark.slow
 def test_explain_instances_is_one_call_per_block(cancer):
   X, _, _, model = cancer
   calls = []
@@ -175,6 +178,7 @@ def test_host_paths_distance_kernel_regressor(cancer):
   assert exp.score == pytest.approx(regressor.score(data, target, sample_weight=weights))
 
 
+@pytest.mark.slow
 def test_regression_fields(cancer):
   X, names, _, model = cancer
   explainer = lime_tabular.LimeTabularExplainer(
@@ -186,6 +190,7 @@ def test_regression_fields(cancer):
   assert exp.local_exp[0] == [(j, -w) for j, w in exp.local_exp[1]]
 
 
+@pytest.mark.slow
 def test_recurrent_reshapes_like_lime():
   rng = np.random.RandomState(0)
   sequences = rng.randn(60, 3, 2)  # [M, T, F]
@@ -287,6 +292,7 @@ def test_text_indexed_string_matches_lime():
 
 
 @pytest.mark.skipif(_chromium.executable() is None, reason="chromium is not installed")
+@pytest.mark.slow
 def test_html_renders_in_headless_chromium(cancer, tmp_path):
   X, _, _, model = cancer
   exp = _tabular(cancer, random_state=0).explain_instance(
@@ -431,6 +437,7 @@ def test_signatures_are_limes():
       assert [(p.name, p.default) for p in mine.values()] == lime_view, (ours, method)
 
 
+@pytest.mark.slow
 def test_submodular_pick_is_limes_on_the_same_explanations(cancer):
   """lime's SubmodularPick and ours, fed the very same explanations, pick the same rows."""
   from lime import submodular_pick as lime_submodular_pick
@@ -463,6 +470,7 @@ def test_submodular_pick_is_limes_on_the_same_explanations(cancer):
   assert picks[0] == picks[1] and len(picks[0]) == 5
 
 
+@pytest.mark.slow
 def test_engine_readers_default_to_first_explained_label():
   import jax
   import jax.numpy as jnp
@@ -491,6 +499,7 @@ def test_engine_readers_default_to_first_explained_label():
   )
 
 
+@pytest.mark.slow
 def test_new_explainers_with_other_width_or_data_compile_nothing(cancer):
   """Kernel widths and training tables are traced arguments: a second compat explainer with
   another kernel_width and other training data of the same shape reuses every program."""

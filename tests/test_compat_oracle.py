@@ -109,6 +109,7 @@ def _masks_seen(batches, num_samples):
     ],
     ids=["fused", "distance", "kernel", "regressor", "regressor-k3"],
 )
+@pytest.mark.slow
 def test_image_paths_equal_lime_on_the_same_masks(option):
   option = dict(option)
   explainer_options = {k: option.pop(k) for k in ("kernel", "kernel_width") if k in option}
@@ -144,6 +145,7 @@ def test_image_paths_equal_lime_on_the_same_masks(option):
   _assert_same(ours, theirs, list(theirs.local_exp), atol=2e-5 if regressor is None else 1e-9)
 
 
+@pytest.mark.slow
 def test_image_host_path_with_lime_ridge_equals_fused_path():
   """The host path draws the fused path's masks: with lime's Ridge(alpha=1) as a custom
   regressor it gives the fused explanation."""
@@ -159,6 +161,7 @@ def test_image_host_path_with_lime_ridge_equals_fused_path():
   _assert_same(fused, host, list(host.local_exp), atol=2e-5)
 
 
+@pytest.mark.slow
 def test_image_host_path_calls_classifier_in_lime_batches():
   sizes = []
 
@@ -191,6 +194,7 @@ def _capture_fit_inputs(monkeypatch):
 
 
 @pytest.mark.parametrize("path", ["fused", "distance", "kernel", "regressor"])
+@pytest.mark.slow
 def test_tabular_paths_equal_lime_on_the_same_samples(monkeypatch, path, breast_cancer):
   X, _, names, _ = breast_cancer
   rng = np.random.RandomState(1)
@@ -235,6 +239,7 @@ def _sentiment(strings):
 
 
 @pytest.mark.parametrize("path", ["fused", "distance", "kernel", "regressor"])
+@pytest.mark.slow
 def test_text_paths_equal_lime_on_the_same_samples(monkeypatch, path):
   text = "a good movie, a great cast, a bad ending; good music but bad jokes"
   constructor = dict(kernel=_laplace_kernel, kernel_width=20) if path == "kernel" else {}

@@ -42,6 +42,7 @@ def test_schema_names_and_categories(frame):
   assert explainer.categorical_names[4] == ["b", "a"]  # the category dtype's own order.
 
 
+@pytest.mark.slow
 def test_host_model_receives_original_dataframes(frame):
   seen = []
 
@@ -61,6 +62,7 @@ def test_host_model_receives_original_dataframes(frame):
   assert top == f"city={frame['city'].iloc[0]}"
 
 
+@pytest.mark.slow
 def test_jax_model_receives_numeric_encoding(frame):
   explainer = jaxlime.TabularExplainer(frame)
 
@@ -83,6 +85,7 @@ def test_errors_name_the_column(frame):
     explainer.explain(frame.iloc[:1].assign(city="berlin"), _rome_model, num_samples=10)
 
 
+@pytest.mark.slow
 def test_to_pandas_and_parquet(frame, tmp_path):
   pytest.importorskip("pyarrow")
   explainer = jaxlime.TabularExplainer(frame)

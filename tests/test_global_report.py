@@ -27,6 +27,7 @@ def explained(breast_cancer, logistic):
   return explanation, rows, logistic.model, names
 
 
+@pytest.mark.slow
 def test_mean_abs_posterior_interval_and_sp_importance(explained):
   explanation, _, _, names = explained
   coef = np.asarray(explanation.coef, np.float64)[:, 1]  # labels=(0, 1): label 1 is column 1.
@@ -48,6 +49,7 @@ def test_mean_abs_posterior_interval_and_sp_importance(explained):
   np.testing.assert_allclose(label0.coef, np.asarray(explanation.coef)[:, 0])
 
 
+@pytest.mark.slow
 def test_bootstrap_interval_matches_the_normal_theory_width(explained):
   """Many instances: the percentile interval of the mean is mean -/+ 1.96 sd / sqrt(N)."""
   rng = np.random.default_rng(0)

@@ -68,6 +68,7 @@ def top_k(a, b, k=5):
 # ---- what the explanations say ----
 
 
+@pytest.mark.slow
 def test_region_model_top_superpixel_for_every_image(images):
   """The model reads one 4 x 4 region: its superpixel is the top feature of every image, across
   segmentations of 9, 16 and 25 superpixels (padded in one batch) with permuted ids."""
@@ -109,6 +110,7 @@ def test_region_model_top_superpixel_for_every_image(images):
     assert (np.asarray(result.coef_std[i, :, count:]) == 0).all()
 
 
+@pytest.mark.slow
 def test_agrees_with_lime_as_lime_agrees_with_itself(images, grid):
   """Same image, model, segmentation and hide_color=0, S = 5000, the top 2 labels; 3 lime seeds
   against 3 jaxlime keys. Measured here: lime against itself, mean coefficient correlation
@@ -240,6 +242,7 @@ def standard(images, grid):
   return jaxlime.ImageExplainer().explain(images, pool_model, segments=grid, **STANDARD)
 
 
+@pytest.mark.slow
 def test_chunking_invariance_and_determinism(images, grid, standard):
   explainer = jaxlime.ImageExplainer()
   for batch_size in (7, 128):  # Chunks of 7 < S (with a remainder), blocks of 2 images.
@@ -259,6 +262,7 @@ def test_chunking_invariance_and_determinism(images, grid, standard):
   )
 
 
+@pytest.mark.slow
 def test_padding_batch_equals_one_by_one(images):
   """Images with 4, 9 and 16 superpixels in one batch give their one-by-one explanations."""
   segments = np.stack([segmentation.grid_segments(SIZE, SIZE, g) for g in (2, 3, 4)])
@@ -289,6 +293,7 @@ def test_padding_batch_equals_one_by_one(images):
 
 
 @pytest.mark.parametrize("feature_selection", ["highest_weights", "lasso_path"])
+@pytest.mark.slow
 def test_padding_never_selected(images, feature_selection):
   """More features asked than an image has: only its own superpixels are selected."""
   segments = np.stack([segmentation.grid_segments(SIZE, SIZE, g) for g in (2, 3, 4)])
@@ -352,6 +357,7 @@ class SmallCNN(nnx.Module):
     return jax.nn.softmax(self.head(h.reshape(h.shape[0], -1)), axis=-1)
 
 
+@pytest.mark.slow
 def test_nnx_and_host_models(images, grid, standard):
   explainer = jaxlime.ImageExplainer()
   cnn = SmallCNN(nnx.Rngs(0))
@@ -364,6 +370,7 @@ def test_nnx_and_host_models(images, grid, standard):
   np.testing.assert_allclose(from_host.coef, standard.coef, rtol=1e-3, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_traceable_with_given_segments(images, grid, standard):
   explainer = jaxlime.ImageExplainer()
   jitted = jax.jit(lambda x: explainer.explain(x, pool_model, segments=grid, **STANDARD).coef)

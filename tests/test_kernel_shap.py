@@ -80,6 +80,7 @@ def assert_matches_shap(result, reference, expected):
 
 
 @pytest.mark.parametrize("link", ["identity", "logit"])
+@pytest.mark.slow
 def test_enumerated_flax_classifier_matches_shap(cancer, link):
   X, background, rows = (a[:, :ENUMERATED_FEATURES] for a in cancer)
   model = MLP(X.mean(0), X.std(0), 3)
@@ -104,6 +105,7 @@ def test_enumerated_sklearn_classifier_matches_shap(cancer, breast_cancer, link)
   assert_matches_shap(result, reference, expected)
 
 
+@pytest.mark.slow
 def test_enumerated_regression_matches_shap(diabetes):
   X, y, background, rows = diabetes
   forest = RandomForestRegressor(n_estimators=10, max_depth=4, random_state=0).fit(X, y)
@@ -118,6 +120,7 @@ def test_enumerated_regression_matches_shap(diabetes):
   assert_matches_shap(result, reference, expected)
 
 
+@pytest.mark.slow
 def test_background_weights_and_kmeans_match_shap(cancer):
   X, _, rows = (a[:, :8] for a in cancer)
   model = MLP(X.mean(0), X.std(0), 2)
@@ -129,6 +132,7 @@ def test_background_weights_and_kmeans_match_shap(cancer):
   np.testing.assert_allclose(weighted.explain(rows, model, key=0).values, result.values, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_features_equal_to_the_background_get_zero_like_shap(cancer):
   X, background, rows = (np.array(a[:, :6]) for a in cancer)
   background[:, 2] = rows[0, 2]  # Feature 2 of row 0 equals every background value.
@@ -143,6 +147,7 @@ def test_features_equal_to_the_background_get_zero_like_shap(cancer):
   assert np.all(values[1:, :, 2] != 0)
 
 
+@pytest.mark.slow
 def test_one_varying_feature_gets_the_whole_difference(cancer):
   X, background, rows = (np.array(a[:, :5]) for a in cancer)
   background[:, 1:] = rows[0, 1:]
@@ -157,6 +162,7 @@ def test_one_varying_feature_gets_the_whole_difference(cancer):
 # ---- the sampled regime ----
 
 
+@pytest.mark.slow
 def test_coalition_plan_matches_shap(cancer):
   """The enumerated coalitions equal shap's; the random ones follow shap's law of subset sizes."""
   X, background, rows = cancer
@@ -245,6 +251,7 @@ def sampled(cancer, cancer_mlp):
   return explainer, rows, result, reference
 
 
+@pytest.mark.slow
 def test_sampled_regime_agrees_with_shap(sampled):
   _, _, result, reference = sampled
   ours = result.shap_values()[..., 1]
@@ -286,6 +293,7 @@ def test_linear_model_values_are_exact(cancer):
 # ---- randomness and batching ----
 
 
+@pytest.mark.slow
 def test_same_key_same_result_and_keys_matter(sampled, cancer_mlp):
   explainer, rows, result, _ = sampled
   again = explainer.explain(rows, cancer_mlp, key=0, nsamples=2048)
@@ -294,6 +302,7 @@ def test_same_key_same_result_and_keys_matter(sampled, cancer_mlp):
   assert not np.allclose(other.values, result.values, atol=1e-4)
 
 
+@pytest.mark.slow
 def test_batch_equals_one_by_one(sampled, cancer_mlp):
   explainer, rows, _, _ = sampled
   keys = jax.random.split(jax.random.key(7), len(rows))
@@ -309,6 +318,7 @@ def test_batch_equals_one_by_one(sampled, cancer_mlp):
     np.testing.assert_allclose(weights, expected_weights, rtol=1e-6)
 
 
+@pytest.mark.slow
 def test_explain_is_traceable_and_one_program(cancer, cancer_mlp):
   _, background, rows = cancer
   explainer = KernelShapExplainer(background)
@@ -341,6 +351,7 @@ def test_as_list_is_sorted_by_magnitude(sampled, breast_cancer):
 # ---- bad input ----
 
 
+@pytest.mark.slow
 def test_bad_input_is_refused(cancer, cancer_mlp):
   _, background, rows = cancer
   explainer = KernelShapExplainer(background)
@@ -384,6 +395,7 @@ def test_too_few_coalitions_are_flagged(cancer, cancer_mlp):
 
 
 @pytest.mark.parametrize("num_features", [1, 2, 3])
+@pytest.mark.slow
 def test_few_features_match_shap(diabetes, num_features):
   _, _, background, rows = diabetes
   background, rows = background[:5, :num_features], rows[:, :num_features]

@@ -98,6 +98,7 @@ def reference_problem(seed, shape, kind):
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 @pytest.mark.parametrize("shape", _SHAPES)
+@pytest.mark.slow
 def test_matches_lime(shape, dtype):
   ks = np.arange(1, shape[1] + 1)
   n_distinct = []
@@ -126,6 +127,7 @@ def test_problems_exercise_lasso_drops():
   assert n_dropping >= 2
 
 
+@pytest.mark.slow
 def test_jit_vmap_matches_one_by_one():
   shape = (700, 17)
   problems = [make_problem(s, *shape, k) for s in range(2) for k in _KINDS]
@@ -177,6 +179,7 @@ def test_constant_features_and_zero_weights(dtype):
 
 
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.slow
 def test_fewer_samples_than_features(dtype):
   n_samples, n_features = 15, 30
   ks = np.arange(1, n_features + 1)

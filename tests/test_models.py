@@ -103,6 +103,7 @@ def _nnx_model(seed=0):
   return m
 
 
+@pytest.mark.slow
 def test_nnx_module_eval_mode_and_not_mutated():
   m = _nnx_model()
   x = jax.random.normal(jax.random.key(1), (13, 5))
@@ -131,6 +132,7 @@ def test_nnx_module_eval_mode_and_not_mutated():
   assert _tree_equal(nnx.state(m), state_before)
 
 
+@pytest.mark.slow
 def test_nnx_apply_is_stable_and_params_are_arguments():
   m = _nnx_model(0)
   x = jax.random.normal(jax.random.key(2), (8, 5))
@@ -173,6 +175,7 @@ def _linen_setup(seed=0, din=64):
   return module, variables, x
 
 
+@pytest.mark.slow
 def test_linen_partial_matches_and_params_are_jit_arguments():
   module, variables, x = _linen_setup()
   ad = as_model(functools.partial(module.apply, variables))
@@ -200,6 +203,7 @@ def test_linen_partial_matches_and_params_are_jit_arguments():
   np.testing.assert_allclose(out2, module.apply(variables2, x), rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_linen_partial_kwargs_and_bound_module():
   module, variables, x = _linen_setup()
   # hashable extra kwargs become static

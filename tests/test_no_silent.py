@@ -21,6 +21,7 @@ def _iris_numpy_model(x):
 
 
 @pytest.mark.parametrize("discretizer", ["quartile", "decile"])
+@pytest.mark.slow
 def test_iris_bin_names_equal_limes_on_every_row(discretizer):
   # Before: 28 (quartile) and 79 (decile) of 150 rows were named from the float32 instance
   # against float64 edges ("0.30 < petal width (cm) <= 1.30" for a petal width of 0.3).
@@ -200,6 +201,7 @@ def test_non_numeric_output_is_refused():
 # ---- numpy models are wrapped, their errors kept ----
 
 
+@pytest.mark.slow
 def test_numpy_model_is_wrapped_with_one_warning_and_matches_host_model():
   from sklearn.linear_model import LogisticRegression
 
@@ -306,6 +308,7 @@ def test_every_bit_of_an_int_seed_counts():
   )
 
 
+@pytest.mark.slow
 def test_token_path_pads_to_max_length_and_refuses_longer_texts():
   # Before: T was the longest text rounded up to a multiple of 4, above a model's maximum of 5
   # although every text fits.

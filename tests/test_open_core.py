@@ -24,6 +24,7 @@ def _same_surrogates(vmapped, batch, atol=1e-6):
 
 @pytest.mark.parametrize("key", KEYS.values(), ids=KEYS.keys())
 @pytest.mark.parametrize("feature_selection", ["auto", "lasso_path"])
+@pytest.mark.slow
 def test_tabular_explain_fn_equals_explain(breast_cancer, logistic, key, feature_selection):
   X, _, _, _ = breast_cancer
   explainer = jaxlime.TabularExplainer(X, feature_selection=feature_selection)
@@ -41,6 +42,7 @@ def test_tabular_explain_fn_equals_explain(breast_cancer, logistic, key, feature
   np.testing.assert_allclose(np.asarray(alone.coef), np.asarray(batch.coef[4]), atol=1e-6)
 
 
+@pytest.mark.slow
 def test_instance_keys_are_the_keys_explain_uses(breast_cancer, logistic):
   X, _, _, _ = breast_cancer
   explainer = jaxlime.TabularExplainer(X)
@@ -52,6 +54,7 @@ def test_instance_keys_are_the_keys_explain_uses(breast_cancer, logistic):
   np.testing.assert_array_equal(jax.random.key_data(later), jax.random.key_data(keys[4:]))
 
 
+@pytest.mark.slow
 def test_image_explain_fn_equals_explain():
   rng = np.random.default_rng(0)
   images = rng.random((5, 16, 16, 3)).astype(np.float32)
@@ -92,6 +95,7 @@ def _text_setup():
 
 
 @pytest.mark.parametrize("key", KEYS.values(), ids=KEYS.keys())
+@pytest.mark.slow
 def test_text_token_explain_fn_equals_explain(key):
   texts, tokenize, model = _text_setup()
   explainer = jaxlime.TextExplainer()
@@ -105,6 +109,7 @@ def test_text_token_explain_fn_equals_explain(key):
 
 
 @pytest.mark.parametrize("key", KEYS.values(), ids=KEYS.keys())
+@pytest.mark.slow
 def test_kernel_shap_explain_fn_equals_explain(breast_cancer, logistic, key):
   X, _, _, _ = breast_cancer
   explainer = jaxlime.KernelShapExplainer(X[:20])
@@ -117,6 +122,7 @@ def test_kernel_shap_explain_fn_equals_explain(breast_cancer, logistic, key):
   )
 
 
+@pytest.mark.slow
 def test_grad_passes_through_explain_fn_to_the_instance_and_the_parameters(breast_cancer):
   X, _, _, _ = breast_cancer
   explainer = jaxlime.TabularExplainer(X, discretize_continuous=False, feature_selection="none")
@@ -143,6 +149,7 @@ def test_grad_passes_through_explain_fn_to_the_instance_and_the_parameters(breas
   assert np.isfinite(np.asarray(grad_x)).all()
 
 
+@pytest.mark.slow
 def test_jit_over_explanations_traces_once(breast_cancer, logistic):
   X, _, _, _ = breast_cancer
   explainer = jaxlime.TabularExplainer(X)
@@ -166,6 +173,7 @@ def test_jit_over_explanations_traces_once(breast_cancer, logistic):
   assert len(traces) == 2
 
 
+@pytest.mark.slow
 def test_new_batch_sizes_compile_nothing(breast_cancer, logistic):
   X, _, _, _ = breast_cancer
   explainer = jaxlime.TabularExplainer(X)
@@ -201,6 +209,7 @@ def test_status_codes_are_readable(breast_cancer, logistic):
   assert "kernel weights" in jaxlime.FitStatus.DEGENERATE_WEIGHTS.message
 
 
+@pytest.mark.slow
 def test_ill_conditioned_float32_fit_is_flagged_not_silent():
   # Issue 15, item 7: weights of 1e6 and a collinear column; float32 cannot resolve the system
   # (its coefficients were [1.37, -0.49, 0.006] against scikit-learn's [0.127, -0.13, 0.384]).
@@ -222,6 +231,7 @@ def test_ill_conditioned_float32_fit_is_flagged_not_silent():
     assert int(fit64.status[0]) == jaxlime.FitStatus.OK
 
 
+@pytest.mark.slow
 def test_grad_with_respect_to_the_instance_is_finite_without_jit(breast_cancer):
   # The distance of sample 0 to itself is sqrt(0), whose gradient is inf: it made this NaN.
   X, _, _, _ = breast_cancer

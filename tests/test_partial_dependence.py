@@ -113,6 +113,7 @@ def test_sklearn_classifier_through_host_model(data, sklearn_classifier, feature
   np.testing.assert_allclose(ours.average[0], 1 - ours.average[1], atol=ATOL)
 
 
+@pytest.mark.slow
 def test_jax_model_one_way_two_way_and_ice(data, mlp):
   X, _ = data
   estimator = JaxClassifier(mlp).fit(X)
@@ -215,6 +216,7 @@ def test_categorical_feature_uses_its_categories(data):
   np.testing.assert_allclose(ours.individual[1:], reference["individual"], atol=ATOL)
 
 
+@pytest.mark.slow
 def test_many_features_in_one_call_equal_one_at_a_time_and_chunking(data, mlp):
   X, _ = data
   features = [0, 4, (1, 2), 13, (3, 4)]

@@ -77,6 +77,7 @@ _PROBLEMS = dict(
 
 
 @given(**_PROBLEMS)
+@pytest.mark.slow
 def test_fit_surrogate_equals_lime_base_float64(
     seed, num_samples, num_dims, binary, method, num_features
 ):
@@ -120,6 +121,7 @@ def _clear_selection(z, y, weights, num_features, method):
 
 
 @given(**_PROBLEMS)
+@pytest.mark.slow
 def test_fit_surrogate_equals_lime_base_float32(
     seed, num_samples, num_dims, binary, method, num_features
 ):
@@ -358,6 +360,7 @@ def base_image_explanation():
     num_features=st.integers(1, 16),
     min_weight=st.sampled_from([0.0, 0.1, 0.3]),
 )
+@pytest.mark.slow
 def test_get_image_and_mask_equals_limes(
     base_image_explanation, seed, positive_only, negative_only, hide_rest, num_features, min_weight
 ):

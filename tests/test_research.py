@@ -34,6 +34,7 @@ def _shortcut_rows(breast_cancer):
 
 
 @pytest.mark.parametrize("discretize", [True, False])
+@pytest.mark.slow
 def test_gradient_of_a_vmapped_lime_penalty_matches_finite_differences(breast_cancer, discretize):
   # The penalty of examples/research.py on a tiny case, in float64: the mean squared LIME weight
   # of a categorical column over a batch, differentiated with respect to an NNX model's

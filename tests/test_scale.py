@@ -56,6 +56,7 @@ def string_model(strings):
   )
 
 
+@pytest.mark.slow
 def test_calls_of_fixed_size_compile_once_and_equal_one_call(breast_cancer, logistic):
   X, _, _, _ = breast_cancer
   explainer = jaxlime.TabularExplainer(X)
@@ -87,6 +88,7 @@ def test_calls_of_fixed_size_compile_once_and_equal_one_call(breast_cancer, logi
   assert not compiled
 
 
+@pytest.mark.slow
 def test_explain_iter_parts_equal_explain(breast_cancer, logistic):
   X, _, _, _ = breast_cancer
   explainer = jaxlime.TabularExplainer(X, shared_samples=True)
@@ -101,6 +103,7 @@ def test_explain_iter_parts_equal_explain(breast_cancer, logistic):
     assert part.as_list(0) and len(part) in (12, 6)
 
 
+@pytest.mark.slow
 def test_last_call_holds_its_remainder_not_a_full_call(breast_cancer):
   X, y, _, _ = breast_cancer
   classifier = LogisticRegression(max_iter=5000).fit(X, y)
@@ -142,6 +145,7 @@ def test_call_sizes_pad_little():
       assert num_instances <= padded < num_instances * 33 / 32 + block * shards
 
 
+@pytest.mark.slow
 def test_progress_only_when_asked(breast_cancer, logistic, capsys):
   X, _, _, _ = breast_cancer
   explainer = jaxlime.TabularExplainer(X)
@@ -157,6 +161,7 @@ def test_progress_only_when_asked(breast_cancer, logistic, capsys):
   assert "explaining" not in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_image_calls_compile_once_and_parts_equal_one_call():
   images = random_images(11)
   explainer = jaxlime.ImageExplainer()
@@ -179,6 +184,7 @@ def test_image_calls_compile_once_and_parts_equal_one_call():
     assert part.get_image_and_mask(0, int(part.labels[0, 0]))[1].shape == (16, 16)
 
 
+@pytest.mark.slow
 def test_image_superpixel_counts_that_grow_between_calls_pad_features_exactly():
   images = random_images(6)
   counts = [4, 4, 9, 9, 16, 16]  # Grids of 2 x 2, 3 x 3 and 4 x 4 cells.
@@ -200,6 +206,7 @@ def test_image_superpixel_counts_that_grow_between_calls_pad_features_exactly():
   assert not np.asarray(computed.selected)[:2, :, 4:].any()
 
 
+@pytest.mark.slow
 def test_text_calls_compile_once_and_parts_equal_one_call():
   texts = random_texts(13)
   explainer = jaxlime.TextExplainer()
@@ -230,6 +237,7 @@ def test_text_calls_compile_once_and_parts_equal_one_call():
   np.testing.assert_allclose(strings.coef, whole.coef, rtol=1e-4, atol=1e-5)
 
 
+@pytest.mark.slow
 def test_image_and_text_progress_only_when_asked(capsys):
   images, texts = random_images(4), random_texts(4)
   runs = (
@@ -251,6 +259,7 @@ def test_image_and_text_progress_only_when_asked(capsys):
       assert ("explaining" in capsys.readouterr().err) == bool(progress), progress
 
 
+@pytest.mark.slow
 def test_bfloat16_model_inputs_keep_a_float32_solve(breast_cancer, logistic):
   X, _, _, _ = breast_cancer
   explainer = jaxlime.TabularExplainer(X)

@@ -109,6 +109,7 @@ def test_core_bad_input():
     top_k_jaccard(np.ones((2, 4)), 2, mask=np.ones((2, 3), bool))
 
 
+@pytest.mark.slow
 def test_repeat_keys():
   keys = stability_lib.repeat_keys(7, 3, 4)
   base = keys_lib.instance_keys(7, 3)
@@ -165,6 +166,7 @@ def tabular_stability(breast_cancer, logistic, tabular):
   return results, calls
 
 
+@pytest.mark.slow
 def test_tabular_one_batch_repeat_zero_and_statistics(
     breast_cancer, logistic, tabular, tabular_stability
 ):
@@ -209,6 +211,7 @@ def test_more_samples_are_more_stable(tabular_stability):
   assert (high >= low).mean() >= 5 / 6
 
 
+@pytest.mark.slow
 def test_text_with_a_host_model(monkeypatch):
   weights = {"good": 2.0, "great": 1.5, "bad": -2.0, "boring": -1.0}
 
@@ -236,6 +239,7 @@ def test_text_with_a_host_model(monkeypatch):
   assert 0.0 <= result.score[2, 0] <= 1.0
 
 
+@pytest.mark.slow
 def test_image_with_given_segments_tiled(monkeypatch):
   rng = np.random.default_rng(0)
   images = rng.random((2, 8, 8, 3)).astype(np.float32)
@@ -261,6 +265,7 @@ def test_image_with_given_segments_tiled(monkeypatch):
   np.testing.assert_array_equal(explanations.segments[2], single.segments)
 
 
+@pytest.mark.slow
 def test_bad_arguments(breast_cancer, logistic, tabular):
   X = breast_cancer[0][:2]
   with pytest.raises(ValueError, match="num_keys must be >= 2; got 1"):
@@ -277,6 +282,7 @@ def test_bad_arguments(breast_cancer, logistic, tabular):
     stability_lib.take_repeat(explanations, 2)
 
 
+@pytest.mark.slow
 def test_labels_that_change_between_keys_are_refused():
   rng = np.random.default_rng(0)
 

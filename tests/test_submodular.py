@@ -172,6 +172,7 @@ def tabular_pick(breast_cancer, logistic):
   )
 
 
+@pytest.mark.slow
 def test_tabular_same_V_as_lime(breast_cancer, tabular_pick):
   names = breast_cancer[2]
   exps = tabular_pick.explanations
@@ -202,6 +203,7 @@ def test_by_index_sums_the_labels_of_each_feature(tabular_pick):
   assert submodular.pick_explanations(exps, 6, by="index") == lime_greedy(W, 6)
 
 
+@pytest.mark.slow
 def test_text_same_V_as_lime():
   weights = {"good": 2.0, "great": 1.5, "bad": -2.0, "boring": -1.0, "slow": -0.5, "fun": 1.0}
 

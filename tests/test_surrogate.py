@@ -57,6 +57,7 @@ CASES = [
         (2, 800, 8, False),
     ],
 )
+@pytest.mark.slow
 def test_fit_surrogate_equals_lime_base(method, num_features, seed, num_samples, num_dims, binary):
   num_labels = 3
   z, y, distances, width = _lime_problem(seed, num_samples, num_dims, num_labels, binary)
@@ -84,6 +85,7 @@ def test_fit_surrogate_equals_lime_base(method, num_features, seed, num_samples,
 
 
 @pytest.mark.parametrize("alpha", [0.01, 1.0, 30.0])
+@pytest.mark.slow
 def test_ridge_equals_sklearn_float32_and_float64(alpha):
   z, y, distances, width = _lime_problem(3, 1000, 10, 2, binary=False)
   weights = _kernel(width)(distances)
@@ -134,6 +136,7 @@ def test_spd_inverse_equals_numpy_inverse(num_dims):
   np.testing.assert_allclose(inverse32, reference, rtol=1e-3, atol=1e-4 * np.abs(reference).max())
 
 
+@pytest.mark.slow
 def test_ridge_with_many_features_equals_sklearn():
   z, y, distances, width = _lime_problem(5, 600, 150, 2, binary=True)
   weights = _kernel(width)(distances)
@@ -150,6 +153,7 @@ def test_ridge_with_many_features_equals_sklearn():
     np.testing.assert_allclose(fit.intercept, reference.intercept_, rtol=1e-8, atol=1e-11)
 
 
+@pytest.mark.slow
 def test_exact_linear_target_is_recovered():
   rng = np.random.default_rng(4)
   z = rng.normal(size=(500, 6))
@@ -170,6 +174,7 @@ def test_exact_linear_target_is_recovered():
     np.testing.assert_allclose(fit.coef_std[0], 0.0, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_coef_std_matches_bayesian_ridge_posterior():
   """sigma^2 diag((Zc'WZc + alpha I)^-1), sigma^2 = sum w r^2 / (S - k - 1), in float64."""
   z, y, distances, width = _lime_problem(5, 400, 5, 1, binary=False)
@@ -193,6 +198,7 @@ def test_coef_std_matches_bayesian_ridge_posterior():
   assert np.all(np.asarray(fit.coef_std[0]) > 0)
 
 
+@pytest.mark.slow
 def test_constant_target_scores_like_sklearn_and_zero_weights_are_flagged():
   z = (np.random.default_rng(6).random((50, 4)) < 0.5).astype(np.float32)
   fit = jaxlime.fit_surrogate(
@@ -216,6 +222,7 @@ def test_constant_target_scores_like_sklearn_and_zero_weights_are_flagged():
   assert np.isfinite(np.asarray(fit.coef)).all() and np.isfinite(np.asarray(fit.score)).all()
 
 
+@pytest.mark.slow
 def test_vmap_and_jit_over_instances_equal_one_by_one():
   problems = [_lime_problem(seed, 600, 9, 2) for seed in range(4)]
   z = jnp.asarray(np.stack([p[0] for p in problems]), jnp.float32)
@@ -233,6 +240,7 @@ def test_vmap_and_jit_over_instances_equal_one_by_one():
       np.testing.assert_allclose(batched.coef[i], single.coef, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_gradient_of_coefficients_matches_finite_differences():
   z, y, distances, width = _lime_problem(7, 300, 4, 1, binary=False)
   weights = _kernel(width)(distances)
@@ -279,6 +287,7 @@ def test_distances_of_short_and_long_sample_rows_equal_references(num_samples):
     np.testing.assert_allclose(cosine, cosine_reference, rtol=1e-12, atol=1e-12)
 
 
+@pytest.mark.slow
 def test_bad_arguments_are_named():
   z = np.ones((10, 3), np.float32)
   with pytest.raises(ValueError, match="feature_selection"):

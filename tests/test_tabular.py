@@ -25,6 +25,7 @@ def _agreement(a, b, top=5):
 
 
 @pytest.mark.parametrize("discretize", [True, False])
+@pytest.mark.slow
 def test_whole_pipeline_agrees_with_lime_as_lime_agrees_with_itself(
     breast_cancer, logistic, discretize
 ):
@@ -59,6 +60,7 @@ def test_whole_pipeline_agrees_with_lime_as_lime_agrees_with_itself(
   assert ours_vs_lime[:, 1].mean() >= lime_vs_lime[:, 1].mean() - 0.5
 
 
+@pytest.mark.slow
 def test_default_configuration_selects_lime_features_and_names(breast_cancer, logistic):
   """Default options (quartiles, auto = highest_weights at K = 10): names as lime writes them."""
   X, _, feature_names, class_names = breast_cancer
@@ -163,6 +165,7 @@ def test_linear_regression_is_recovered_exactly_in_continuous_mode(breast_cancer
   assert exp.as_list(0)[0][1] == as_map[1][0][1]
 
 
+@pytest.mark.slow
 def test_regression_agrees_with_lime_as_map(breast_cancer):
   X, _, _, _ = breast_cancer
   w = np.random.default_rng(1).normal(size=30) / X.std(axis=0)
@@ -185,6 +188,7 @@ def test_regression_agrees_with_lime_as_map(breast_cancer):
       assert np.sign(mine[j]) == np.sign(reference[j])
 
 
+@pytest.mark.slow
 def test_same_key_same_result_other_key_differs(breast_cancer, logistic):
   X, _, _, _ = breast_cancer
   explainer = jaxlime.TabularExplainer(X)
@@ -198,6 +202,7 @@ def test_same_key_same_result_other_key_differs(breast_cancer, logistic):
 
 
 @pytest.mark.parametrize("shared", [False, True])
+@pytest.mark.slow
 def test_chunking_and_batching_do_not_change_the_result(breast_cancer, logistic, shared):
   X, _, _, _ = breast_cancer
   explainer = jaxlime.TabularExplainer(X, shared_samples=shared)
@@ -236,6 +241,7 @@ def test_shared_samples_follow_lime_distribution(breast_cancer, logistic):
     assert pooled >= baseline - 0.03
 
 
+@pytest.mark.slow
 def test_no_recompile_when_data_or_kernel_width_change(breast_cancer, logistic):
   X, _, _, _ = breast_cancer
   first = jaxlime.TabularExplainer(X[:300], kernel_width=2.0)
@@ -278,6 +284,7 @@ def test_batch_is_one_fused_computation(breast_cancer, logistic):
   assert jaxpr_size(64) == jaxpr_size(2)
 
 
+@pytest.mark.slow
 def test_top_labels_pick_the_most_probable_classes():
   rng = np.random.default_rng(0)
   X = rng.normal(size=(500, 4))
@@ -338,6 +345,7 @@ class _LinenModel(nn.Module):
     return jnp.stack([1 - p, p], axis=-1)
 
 
+@pytest.mark.slow
 def test_nnx_linen_and_host_models_give_the_same_explanation(breast_cancer, logistic):
   X, _, _, _ = breast_cancer
   weights, bias = logistic.weights, logistic.bias
@@ -361,6 +369,7 @@ def test_nnx_linen_and_host_models_give_the_same_explanation(breast_cancer, logi
   assert nnx_model.dropout.deterministic is False  # The user's module was not switched to eval.
 
 
+@pytest.mark.slow
 def test_explain_is_differentiable_wrt_model_parameters(breast_cancer):
   """jax.grad through explain (fixed key) against central finite differences."""
   X, _, _, _ = breast_cancer
@@ -384,6 +393,7 @@ def test_explain_is_differentiable_wrt_model_parameters(breast_cancer):
   np.testing.assert_allclose(jax.jit(top_coef)(0.5), top_coef(0.5), rtol=1e-5)
 
 
+@pytest.mark.slow
 def test_zero_kernel_weights_warn_degenerate(breast_cancer, logistic):
   X, _, _, _ = breast_cancer
   explainer = jaxlime.TabularExplainer(X, kernel=lambda d, width: jnp.where(d > 0, 0.0, 0.0))
@@ -393,6 +403,7 @@ def test_zero_kernel_weights_warn_degenerate(breast_cancer, logistic):
   assert np.isfinite(np.asarray(exp.coef)).all()
 
 
+@pytest.mark.slow
 def test_custom_kernel_is_used(breast_cancer, logistic):
   X, _, _, _ = breast_cancer
   flat = jaxlime.TabularExplainer(X, kernel=lambda d, width: jnp.ones_like(d))
@@ -441,6 +452,7 @@ def test_bad_training_data_and_options(breast_cancer):
   jaxlime.TabularExplainer(X, discretizer="entropy", training_labels=y)
 
 
+@pytest.mark.slow
 def test_bad_explain_arguments(breast_cancer, logistic):
   X, _, _, _ = breast_cancer
   model = logistic[0]
@@ -478,6 +490,7 @@ def test_bad_explain_arguments(breast_cancer, logistic):
     explainer.explain(X[:2], model, key="zero")
 
 
+@pytest.mark.slow
 def test_unseen_category_warns_and_explains():
   rng = np.random.default_rng(0)
   X = np.column_stack([rng.integers(0, 3, 300), rng.normal(size=300)])
@@ -488,6 +501,7 @@ def test_unseen_category_warns_and_explains():
   assert np.isfinite(np.asarray(exp.coef)).all()
 
 
+@pytest.mark.slow
 def test_readers_indexing_and_pytree(breast_cancer, logistic):
   import matplotlib
 

@@ -199,6 +199,7 @@ def test_cosine_distances_columns_match_scikit_learn():
 # ---- explanations ----
 
 
+@pytest.mark.slow
 def test_keyword_is_the_top_feature_on_both_paths():
   # Four texts of 9 to 16 features and at most 12 tokens, as TEXTS: the compiled programs of
   # the other tests are reused.
@@ -235,6 +236,7 @@ def char_classifier(strings):
 
 
 @pytest.mark.parametrize("mode", list(LIME_MODES))
+@pytest.mark.slow
 def test_agrees_with_lime_as_lime_agrees_with_itself(mode):
   """Coefficients on every feature at S = 10000: jaxlime vs lime as close as lime vs lime.
 
@@ -273,6 +275,7 @@ def test_agrees_with_lime_as_lime_agrees_with_itself(mode):
   assert ours_vs_lime[:, 2].mean() >= lime_vs_lime[:, 2].mean() - 0.5
 
 
+@pytest.mark.slow
 def test_default_selection_names_and_readers_match_lime():
   """Default options (auto = highest_weights at K = 10): the same words, lime's names."""
   text = TEXTS[0]
@@ -298,6 +301,7 @@ def test_default_selection_names_and_readers_match_lime():
   assert len(figure.axes[0].patches) == 10
 
 
+@pytest.mark.slow
 def test_token_and_string_paths_agree():
   """Same key, same masks: a model run on token ids and on strings gives the same explanation.
 
@@ -336,6 +340,7 @@ def subword_model(ids, mask):
   return jnp.stack([1 - p, p], axis=1)
 
 
+@pytest.mark.slow
 def test_subword_tokenizer_with_word_index_matches_the_string_path():
   explainer = jaxlime.TextExplainer()
   texts = TEXTS
@@ -361,6 +366,7 @@ class _BagModel(nnx.Module):
     return jnp.stack([1 - p, p], axis=1)
 
 
+@pytest.mark.slow
 def test_padding_mask_keyword_for_functions_and_nnx_modules():
   """Models with a `mask` parameter get ids != pad_token_id; others compute it themselves."""
   texts = TEXTS
@@ -385,6 +391,7 @@ def test_padding_mask_keyword_for_functions_and_nnx_modules():
 
 
 @pytest.mark.parametrize("path", ["strings", "tokens"])
+@pytest.mark.slow
 def test_batch_equals_texts_one_by_one(path):
   """Padding to the longest text changes nothing: coefficients past a text's words are 0.
 
@@ -423,6 +430,7 @@ def test_batch_equals_texts_one_by_one(path):
 
 
 @pytest.mark.parametrize("method", ["none", "highest_weights", "forward_selection", "lasso_path"])
+@pytest.mark.slow
 def test_padding_features_are_never_selected(method):
   """K larger than a short text's D: only its own words are selected, by every method."""
   texts = ["excellent film", TEXTS[0]]
@@ -435,6 +443,7 @@ def test_padding_features_are_never_selected(method):
   assert np.asarray(exp.selected[1, 0]).sum() == min(12, len(exp.words(1)))
 
 
+@pytest.mark.slow
 def test_chunking_and_determinism():
   explainer = jaxlime.TextExplainer()
   whole = explainer.explain(TEXTS, bag_classifier, key=2, num_samples=NUM_SAMPLES)
@@ -462,6 +471,7 @@ def test_chunking_and_determinism():
     np.testing.assert_allclose(chunked.coef, tokens[0].coef, rtol=1e-5, atol=1e-6)
 
 
+@pytest.mark.slow
 def test_top_labels_pick_the_most_probable_classes():
   def three_classes(strings):
     first = _logistic([2.0 * ("excellent" in s) - 1 for s in strings])
@@ -478,6 +488,7 @@ def test_top_labels_pick_the_most_probable_classes():
   assert set(exp.as_map(1)) == {0, 2}
 
 
+@pytest.mark.slow
 def test_explain_is_differentiable_on_the_token_path():
   """jax.grad of a coefficient with respect to a model weight, against finite differences."""
   explainer = jaxlime.TextExplainer(feature_selection="none")
@@ -532,6 +543,7 @@ def test_bad_texts_and_tokenizers():
     jaxlime.TextExplainer(split_expression="(")
 
 
+@pytest.mark.slow
 def test_bad_models_and_labels():
   explainer = jaxlime.TextExplainer()
   with pytest.raises(
