@@ -31,7 +31,7 @@ a note when missing) and the model alone on the same rows (the floor no explaine
                counts vs UntilStable vs S-LIME's test (minutes even with --quick)
 
 Prints the machine first, then writes OUT/bench.json, OUT/bench.md and OUT/*.png. The full run
-(the README's numbers) takes about an hour on 2 cores; --quick is CI-sized (under 2 minutes on
+(the README's numbers) takes about 35 minutes on 2 cores; --quick is CI-sized (under 2 minutes on
 2 cores). Nothing is downloaded."""
 
 
