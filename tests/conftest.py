@@ -13,6 +13,26 @@ import pytest
 from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 
+# Most of the suite's time is XLA compiling small programs. This process asks XLA's CPU backend
+# for optimisation level 0 (LLVM's code generation unoptimised): programs compile faster and run
+# slower, and results may differ from the default level in the last bits, within every test's
+# tolerance (the suite passes at both). XLA reads XLA_FLAGS once, at the first compile below;
+# the variable is then restored, so the examples, the README blocks and the CLI run in their
+# subprocesses as a user runs them (at level 0 they ran slower than they compiled faster). The
+# subprocesses that only compile small programs (forced host devices, several processes) add
+# TEST_XLA_FLAGS to theirs. JAXLIME_TEST_XLA_DEFAULT=1 runs everything at XLA's default level.
+TEST_XLA_FLAGS = (
+    "" if os.environ.get("JAXLIME_TEST_XLA_DEFAULT") else "--xla_backend_optimization_level=0"
+)
+os.environ["JAXLIME_TEST_XLA_FLAGS"] = TEST_XLA_FLAGS
+_USER_XLA_FLAGS = os.environ.get("XLA_FLAGS")
+os.environ["XLA_FLAGS"] = " ".join(filter(None, [_USER_XLA_FLAGS, TEST_XLA_FLAGS]))
+jax.jit(lambda x: x + 1)(0).block_until_ready()
+if _USER_XLA_FLAGS is None:
+  del os.environ["XLA_FLAGS"]
+else:
+  os.environ["XLA_FLAGS"] = _USER_XLA_FLAGS
+
 # jaxlime turns on JAX's persistent compilation cache in the user's ~/.cache at the first
 # explain. The suite never writes there: unless the run names a directory
 # (JAXLIME_CACHE_DIR=/tmp/somewhere or =off), it compiles into a fresh directory of its own,

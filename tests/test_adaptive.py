@@ -348,7 +348,8 @@ def test_until_stable_checks_its_arguments(breast_cancer, logistic):
 
 _MULTI_DEVICE = textwrap.dedent("""
     import os
-    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
+    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4 " + os.environ.get(
+        "JAXLIME_TEST_XLA_FLAGS", "")
     import jax, jax.numpy as jnp, numpy as np
     from sklearn.datasets import load_breast_cancer
     import jaxlime

@@ -80,9 +80,31 @@ def test_env_var_moves_or_disables(tmp_path):
   moved = tmp_path / "moved"
   assert _run(tmp_path, "default", env_value=str(moved))[1] == str(moved)
   assert os.listdir(moved)
-  for off in ("off", "0", "false", "none", "OFF"):
-    assert _run(tmp_path, "default", env_value=off) == ["None", "None"]
+  assert _run(tmp_path, "default", env_value="off") == ["None", "None"]
   assert not (tmp_path / "xdg").exists() and not (tmp_path / "home").exists()
+
+
+@pytest.mark.slow
+def test_every_off_spelling_turns_it_off(tmp_path):
+  script = (
+      "import os, sys, jax\n"
+      "from jaxlime._src import cache\n"
+      "for off in sys.argv[1:]:\n"
+      "  os.environ['JAXLIME_CACHE_DIR'] = off\n"
+      "  cache._configured = False\n"
+      "  assert cache.enable_default() is None, off\n"
+      "print(jax.config.jax_compilation_cache_dir)\n"
+  )
+  spellings = ("off", "0", "false", "none", "OFF", " None ")
+  done = subprocess.run(
+      [sys.executable, "-c", script, *spellings],
+      env=_environment(tmp_path),
+      capture_output=True,
+      text=True,
+      timeout=300,
+  )
+  assert done.returncode == 0, done.stderr
+  assert done.stdout.split() == ["None"]
 
 
 @pytest.mark.slow

@@ -27,7 +27,8 @@ def _free_port() -> int:
 def _run_two_processes(out_dir) -> list[subprocess.CompletedProcess]:
   """Starts both processes, waits at most _TIMEOUT_SECONDS, kills both on any failure."""
   port = _free_port()
-  env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=2", JAX_PLATFORMS="cpu")
+  flags = "--xla_force_host_platform_device_count=2 " + os.environ.get("JAXLIME_TEST_XLA_FLAGS", "")
+  env = dict(os.environ, XLA_FLAGS=flags, JAX_PLATFORMS="cpu")
   script = worker.__file__
   logs = [open(os.path.join(out_dir, f"log{i}.txt"), "w+") for i in range(2)]
   processes = [

@@ -291,7 +291,8 @@ def test_on_a_mesh_of_four_devices_equals_one_device():
   """Rows sharded over 4 forced host devices give the single-device result."""
   script = textwrap.dedent("""
       import os
-      os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
+      os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4 " + os.environ.get(
+        "JAXLIME_TEST_XLA_FLAGS", "")
       import jax, jax.numpy as jnp, numpy as np
       from jax.sharding import Mesh
       import jaxlime

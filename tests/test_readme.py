@@ -5,10 +5,12 @@ A block that cannot run here (a cluster, two cooperating processes) is preceded 
 that skipping cannot grow unnoticed.
 """
 
+import json
 import os
 import pathlib
 import re
-import traceback
+import subprocess
+import sys
 
 import pytest
 
@@ -78,28 +80,42 @@ def test_skipped_block_reports_its_reason(block):
   pytest.skip(f"README.md:{block.line}: {block.skip}")
 
 
+# Runs the blocks in a fresh process, as a reader runs them (this process compiles at XLA's
+# optimisation level 0, see conftest.py, where the blocks' explanations run slower).
+_RUNNER = r"""
+import json, sys, traceback
+import matplotlib
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+namespace = {"__name__": "__readme__"}
+for line, code in json.load(open(sys.argv[1])):
+  try:
+    exec(compile(code, f"README.md:{line}", "exec"), namespace)
+  except Exception:
+    sys.exit(f"README.md block at line {line} failed:\n{traceback.format_exc()}")
+  finally:
+    plt.close("all")
+  print(f"ran README.md:{line}", flush=True)
+"""
+
+
 @pytest.mark.slow  # 25 s at load average 2 on 2 cores: a dozen explainer configurations compile.
-def test_every_python_block_runs_in_order(tmp_path, monkeypatch):
-  import matplotlib
-
-  matplotlib.use("Agg")
-  import matplotlib.pyplot as plt
-
+def test_every_python_block_runs_in_order(tmp_path):
   # Blocks may read examples/ relative to the clone and write report.html into the current
   # directory: run them in a scratch directory that sees the repository's examples.
   os.symlink(ROOT / "examples", tmp_path / "examples")
-  monkeypatch.chdir(tmp_path)
-  namespace = {"__name__": "__readme__"}
-  ran = 0
-  for block in BLOCKS:
-    if block.skip is not None:
-      continue
-    try:
-      exec(compile(block.code, f"README.md:{block.line}", "exec"), namespace)
-    except Exception:  # noqa: BLE001 - reported with the block's line, then failed.
-      pytest.fail(f"README.md block at line {block.line} failed:\n{traceback.format_exc()}")
-    finally:
-      plt.close("all")
-    ran += 1
-  assert ran == len(BLOCKS) - EXPECTED_SKIPPED
+  runnable = [(block.line, block.code) for block in BLOCKS if block.skip is None]
+  (tmp_path / "blocks.json").write_text(json.dumps(runnable))
+  env = dict(os.environ)
+  env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
+  done = subprocess.run(
+      [sys.executable, "-c", _RUNNER, "blocks.json"],
+      cwd=tmp_path,
+      env=env,
+      capture_output=True,
+      text=True,
+      timeout=540,
+  )
+  assert done.returncode == 0, done.stderr[-5000:]
+  assert done.stdout.count("ran README.md:") == len(BLOCKS) - EXPECTED_SKIPPED
   assert (tmp_path / "report.html").exists()

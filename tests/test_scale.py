@@ -315,7 +315,8 @@ def test_constant_model_scores_one_like_sklearn(breast_cancer):
 
 _MULTI_DEVICE = textwrap.dedent("""
     import os
-    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4"
+    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4 " + os.environ.get(
+        "JAXLIME_TEST_XLA_FLAGS", "")
     import jax, jax.numpy as jnp, numpy as np
     from jax.sharding import AxisType, NamedSharding, PartitionSpec as P
     from sklearn.datasets import load_breast_cancer

@@ -229,13 +229,12 @@ def test_vmap_and_jit_over_instances_equal_one_by_one():
   y = jnp.asarray(np.stack([p[1] for p in problems]), jnp.float32)
   w = jnp.asarray(np.stack([_kernel(p[3])(p[2]) for p in problems]), jnp.float32)
   for method in ("auto", "lasso_path"):
-    batched = jax.jit(
-        jax.vmap(
-            lambda a, b, c: jaxlime.fit_surrogate(a, b, c, num_features=4, feature_selection=method)
-        )
-    )(z, y, w)
+    fit = jax.jit(
+        lambda a, b, c: jaxlime.fit_surrogate(a, b, c, num_features=4, feature_selection=method)
+    )
+    batched = jax.jit(jax.vmap(fit))(z, y, w)
     for i in range(4):
-      single = jaxlime.fit_surrogate(z[i], y[i], w[i], num_features=4, feature_selection=method)
+      single = fit(z[i], y[i], w[i])
       np.testing.assert_array_equal(batched.selected[i], single.selected)
       np.testing.assert_allclose(batched.coef[i], single.coef, rtol=1e-5, atol=1e-6)
 
@@ -255,6 +254,7 @@ def test_gradient_of_coefficients_matches_finite_differences():
           feature_selection="forward_selection",
       ).coef
 
+    @jax.jit
     def objective(scale):
       return jnp.sum(first_coef(scale) ** 2)
 
