@@ -28,14 +28,15 @@ def dense_weights(pairs, num_dims: int) -> np.ndarray:
 def count_compiles():
   """Counts the programs JAX lowers inside the block (public `jax.monitoring` events).
 
-  Yields a list whose length is the count so far.
+  Yields a list of the lowered programs' names (`jit(explain_tabular)`, ...) whose length is
+  the count so far.
   """
   lowered = []
 
   def listener(event, duration, **kwargs):
-    del duration, kwargs
+    del duration
     if event == _LOWERING_EVENT:
-      lowered.append(event)
+      lowered.append(kwargs.get("fun_name", "?"))
 
   jax.monitoring.register_event_duration_secs_listener(listener)
   try:
