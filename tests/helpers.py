@@ -24,6 +24,16 @@ def dense_weights(pairs, num_dims: int) -> np.ndarray:
   return out
 
 
+def forced_devices_env(num_devices: int, **variables: str) -> dict:
+  """os.environ for a subprocess with `num_devices` forced host CPU devices (XLA_FLAGS, read when
+  the child first uses jax), compiling at the suite's XLA level (conftest.py), plus `variables`."""
+  flags = [
+      f"--xla_force_host_platform_device_count={num_devices}",
+      os.environ.get("JAXLIME_TEST_XLA_FLAGS", ""),
+  ]
+  return dict(os.environ, XLA_FLAGS=" ".join(filter(None, flags)), **variables)
+
+
 @contextlib.contextmanager
 def count_compiles():
   """Counts the programs JAX lowers inside the block (public `jax.monitoring` events).

@@ -1,7 +1,6 @@
 """Credible intervals, samples to go, and adaptive sample counts (`jaxlime.UntilStable`)."""
 
 import dataclasses
-import os
 import statistics
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from jaxlime._src import kernels
 from jaxlime._src import segmentation
 from jaxlime._src import surrogate
 from jaxlime._src import tabular_core
+from helpers import forced_devices_env
 
 # ---- a linear model with known Gaussian noise ----
 
@@ -347,9 +347,6 @@ def test_until_stable_checks_its_arguments(breast_cancer, logistic):
 
 
 _MULTI_DEVICE = textwrap.dedent("""
-    import os
-    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4 " + os.environ.get(
-        "JAXLIME_TEST_XLA_FLAGS", "")
     import jax, jax.numpy as jnp, numpy as np
     from sklearn.datasets import load_breast_cancer
     import jaxlime
@@ -377,7 +374,7 @@ _MULTI_DEVICE = textwrap.dedent("""
 def test_until_stable_on_four_devices_equals_one(tmp_path):
   script = tmp_path / "multi_device.py"
   script.write_text(_MULTI_DEVICE)
-  env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+  env = forced_devices_env(4)
   done = subprocess.run(
       [sys.executable, str(script)], capture_output=True, text=True, timeout=600, env=env
   )

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import multiprocess_worker as worker
+from helpers import forced_devices_env
 
 # The module's fixture runs two processes (up to _TIMEOUT_SECONDS) and a single-process reference
 # before its first test: above the 600 s per-test limit of pyproject.toml on a loaded runner.
@@ -27,8 +28,7 @@ def _free_port() -> int:
 def _run_two_processes(out_dir) -> list[subprocess.CompletedProcess]:
   """Starts both processes, waits at most _TIMEOUT_SECONDS, kills both on any failure."""
   port = _free_port()
-  flags = "--xla_force_host_platform_device_count=2 " + os.environ.get("JAXLIME_TEST_XLA_FLAGS", "")
-  env = dict(os.environ, XLA_FLAGS=flags, JAX_PLATFORMS="cpu")
+  env = forced_devices_env(2, JAX_PLATFORMS="cpu")
   script = worker.__file__
   logs = [open(os.path.join(out_dir, f"log{i}.txt"), "w+") for i in range(2)]
   processes = [

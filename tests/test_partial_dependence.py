@@ -18,6 +18,7 @@ from sklearn.preprocessing import StandardScaler
 
 import jaxlime
 from jaxlime._src.partial_dependence import partial_dependences
+from helpers import forced_devices_env
 
 ATOL = 1e-5
 
@@ -290,9 +291,6 @@ def test_bad_input(data, mlp, call, match):
 def test_on_a_mesh_of_four_devices_equals_one_device():
   """Rows sharded over 4 forced host devices give the single-device result."""
   script = textwrap.dedent("""
-      import os
-      os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4 " + os.environ.get(
-        "JAXLIME_TEST_XLA_FLAGS", "")
       import jax, jax.numpy as jnp, numpy as np
       from jax.sharding import Mesh
       import jaxlime
@@ -309,7 +307,7 @@ def test_on_a_mesh_of_four_devices_equals_one_device():
         np.testing.assert_allclose(sharded.individual, plain.individual, rtol=1e-5, atol=1e-6)
       print("ok")
   """)
-  env = dict(os.environ, PYTHONPATH=os.getcwd())
+  env = forced_devices_env(4, PYTHONPATH=os.getcwd())
   result = subprocess.run(
       [sys.executable, "-c", script], capture_output=True, text=True, env=env, timeout=300
   )

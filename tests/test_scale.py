@@ -1,6 +1,5 @@
 """Scale: fixed-size calls that compile once, progress, streaming, precision, several devices."""
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -16,6 +15,7 @@ from jaxlime._src import segmentation
 from jaxlime._src import streaming
 from sklearn.linear_model import LogisticRegression
 from helpers import count_compiles
+from helpers import forced_devices_env
 
 IMAGE_READOUT = np.random.default_rng(3).normal(size=(48, 3)).astype(np.float32)
 WORDS = ("good", "bad", "plot", "acting", "slow", "fun", "dull", "music", "long", "great")
@@ -314,9 +314,6 @@ def test_constant_model_scores_one_like_sklearn(breast_cancer):
 
 
 _MULTI_DEVICE = textwrap.dedent("""
-    import os
-    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=4 " + os.environ.get(
-        "JAXLIME_TEST_XLA_FLAGS", "")
     import jax, jax.numpy as jnp, numpy as np
     from jax.sharding import AxisType, NamedSharding, PartitionSpec as P
     from sklearn.datasets import load_breast_cancer
@@ -427,7 +424,7 @@ _MULTI_DEVICE = textwrap.dedent("""
 def test_sharded_over_four_devices_equals_single_device(tmp_path):
   script = tmp_path / "multi_device.py"
   script.write_text(_MULTI_DEVICE)
-  env = {k: v for k, v in os.environ.items() if k != "XLA_FLAGS"}
+  env = forced_devices_env(4)
   done = subprocess.run(
       [sys.executable, str(script)], capture_output=True, text=True, timeout=540, env=env
   )
