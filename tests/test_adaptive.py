@@ -182,8 +182,9 @@ def _round_samples(explainer, model, x, key, size, round_index):
   return np.asarray(z), np.asarray(outputs), np.asarray(weights)
 
 
-def _reference_statistic(z, y, w, top_k):
-  """The gap statistic in float64 numpy: ridge (alpha 1) on all features, weighted residuals."""
+def _reference_tests(z, y, w, top_k, max_samples):
+  """The gap statistic and the unsettled bound in float64 numpy, one pair at a time: ridge
+  (alpha 1) on all features, weighted residuals."""
   z, y, w = np.float64(z.T), np.float64(y), np.float64(w)
   zc = z - w @ z / w.sum()
   yc = y - w @ y / w.sum()
@@ -191,24 +192,50 @@ def _reference_statistic(z, y, w, top_k):
   coef = inverse @ zc.T @ (w * yc)
   sigma2 = w @ (yc - zc @ coef) ** 2 / ((w > 0).sum() - z.shape[1] - 1)
   order = np.argsort(-np.abs(coef), kind="stable")
-  a, b = order[top_k - 1], order[top_k]
-  sa, sb = np.sign(coef[a]), np.sign(coef[b])
-  var = sigma2 * (inverse[a, a] + inverse[b, b] - 2 * sa * sb * inverse[a, b])
-  return (abs(coef[a]) - abs(coef[b])) / np.sqrt(var)
+
+  def pair_z(a, b):
+    sa, sb = np.sign(coef[a]), np.sign(coef[b])
+    var = sigma2 * (inverse[a, a] + inverse[b, b] - 2 * sa * sb * inverse[a, b])
+    return (abs(coef[a]) - abs(coef[b])) / np.sqrt(var)
+
+  factor = np.sqrt(max_samples / (max_samples - len(w))) if len(w) < max_samples else np.inf
+  unsettled = sum(
+      statistics.NormalDist().cdf(-pair_z(a, b) * factor)
+      for a in order[:top_k]
+      for b in order[top_k:]
+  )
+  return pair_z(order[top_k - 1], order[top_k]), unsettled
 
 
-@pytest.mark.parametrize("method", ["none", "highest_weights", "forward_selection", "lasso_path"])
+@pytest.mark.parametrize(
+    "method, settle",
+    [
+        ("none", True),
+        ("highest_weights", False),
+        ("forward_selection", True),
+        ("lasso_path", True),
+    ],
+)
 @pytest.mark.slow
-def test_until_stable_equals_the_fit_of_all_its_rounds_samples(breast_cancer, logistic, method):
+def test_until_stable_equals_the_fit_of_all_its_rounds_samples(
+    breast_cancer, logistic, method, settle
+):
   X = breast_cancer[0]
   explainer = jaxlime.TabularExplainer(X, feature_selection=method)
   rows = X[:6]
   until = jaxlime.UntilStable(
-      top_k=2, level=0.9, initial=200, step=100, max_samples=600, early_stop=True
+      top_k=2,
+      level=0.9,
+      initial=200,
+      step=100,
+      max_samples=600,
+      early_stop=not settle,
+      settle=settle,
   )
   exp = explainer.explain(rows, logistic.model, key=5, num_samples=until, num_features=4)
   keys = jaxlime.instance_keys(5, len(rows))
   critical = statistics.NormalDist().inv_cdf(0.9)
+  reasons = set()
   for i in range(len(rows)):
     zs, ys, ws = [], [], []
     expected_samples, expected_converged = None, False
@@ -216,13 +243,16 @@ def test_until_stable_equals_the_fit_of_all_its_rounds_samples(breast_cancer, lo
       z, y, w = _round_samples(explainer, logistic.model, rows[i], keys[i], size, r)
       zs.append(z), ys.append(y[:, 1:]), ws.append(w)
       total = sum(len(v) for v in ws)
-      statistic = _reference_statistic(
-          np.concatenate(zs, 1), np.concatenate(ys)[:, 0], np.concatenate(ws), 2
+      statistic, unsettled = _reference_tests(
+          np.concatenate(zs, 1), np.concatenate(ys)[:, 0], np.concatenate(ws), 2, 600
       )
       hopeless = statistic * np.sqrt(until.max_samples / total) < critical
-      hopeless &= 4 * total >= until.max_samples
-      if statistic >= critical or hopeless or total >= until.max_samples:
+      hopeless &= (4 * total >= until.max_samples) & until.early_stop
+      stops = unsettled <= 1 - until.level if settle else statistic >= critical
+      if stops or hopeless or total >= until.max_samples:
         expected_samples, expected_converged = total, bool(statistic >= critical)
+        if statistic < critical and total < until.max_samples:
+          reasons.add("settled" if stops else "hopeless")
         break
     assert int(exp.num_samples[i]) == expected_samples, (i, statistic)
     assert bool(exp.converged[i]) == expected_converged, (i, statistic)
@@ -240,6 +270,9 @@ def test_until_stable_equals_the_fit_of_all_its_rounds_samples(breast_cancer, lo
     np.testing.assert_allclose(exp.local_pred[i], fit.local_pred, rtol=2e-4, atol=2e-6)
     np.testing.assert_allclose(exp.score[i], fit.score, rtol=2e-3, atol=2e-4)
   assert (np.asarray(exp.status) == 0).all()
+  # Settling (or the early stop) stopped an unseparated instance here: the reference's branch
+  # is exercised.
+  assert ("settled" if settle else "hopeless") in reasons, reasons
 
 
 @pytest.mark.slow
@@ -284,12 +317,13 @@ def test_until_stable_parts_and_batches_equal_one_run(breast_cancer, logistic):
   np.testing.assert_allclose(alone.coef, whole.coef[4:], rtol=1e-4, atol=1e-6)
   counts = np.asarray(whole.num_samples)
   assert ((counts - 200) % 200 == 0).all() and (counts <= 1000).all()
-  # Without the early stop an instance stops only when separated or at max_samples.
+  # Without the early stop or settling an instance stops only when separated or at
+  # max_samples.
   patient = explainer.explain(
       rows,
       logistic.model,
       key=4,
-      num_samples=dataclasses.replace(until, early_stop=False),
+      num_samples=dataclasses.replace(until, early_stop=False, settle=False),
       num_features=3,
   )
   counts, converged = np.asarray(patient.num_samples), np.asarray(patient.converged)
@@ -298,18 +332,45 @@ def test_until_stable_parts_and_batches_equal_one_run(breast_cancer, logistic):
   np.testing.assert_array_equal(converged[counts < 1000], True)
 
 
+@pytest.mark.slow
+def test_settled_top_k_agrees_with_the_whole_budgets_at_the_level(breast_cancer, logistic):
+  # "Settled" claims: with probability >= level, running the instance to max_samples would not
+  # change its top-k set. Run every instance to max_samples on the same rounds' samples (a
+  # level no instance separates at, no settling) and compare the top-k of those that settled.
+  X = breast_cancer[0]
+  explainer = jaxlime.TabularExplainer(X, feature_selection="none")
+  rows = X[:200]
+  level, top_k, budget = 0.9, 3, 4000
+  until = jaxlime.UntilStable(top_k=top_k, level=level, initial=200, step=200, max_samples=budget)
+  whole = dataclasses.replace(until, level=1 - 1e-12, settle=False)
+  settled = explainer.explain(rows, logistic.model, key=2, num_samples=until, num_features=30)
+  full = explainer.explain(rows, logistic.model, key=2, num_samples=whole, num_features=30)
+  np.testing.assert_array_equal(full.num_samples, budget)
+  stopped = np.asarray(settled.num_samples) < budget
+  assert stopped.sum() >= 100, stopped.sum()
+
+  def top(exp):
+    return np.sort(np.argsort(-np.abs(np.asarray(exp.coef[:, 0])), axis=-1)[:, :top_k], axis=-1)
+
+  agree = (top(settled) == top(full)).all(axis=-1)[stopped].mean()
+  # Measured 0.91 over 142 stopped instances; two binomial standard errors below the level.
+  assert agree >= level - 2 * np.sqrt(level * (1 - level) / stopped.sum()), agree
+
+
 def test_early_stop_waits_for_a_quarter_of_the_budget(breast_cancer, logistic):
   X = breast_cancer[0]
   explainer = jaxlime.TabularExplainer(X)
   rows = X[:40]
-  until = jaxlime.UntilStable(top_k=5, initial=100, step=100, max_samples=2000, early_stop=True)
+  until = jaxlime.UntilStable(
+      top_k=5, initial=100, step=100, max_samples=2000, early_stop=True, settle=False
+  )
   exp = explainer.explain(rows, logistic.model, key=1, num_samples=until, num_features=6)
   counts, converged = np.asarray(exp.num_samples), np.asarray(exp.converged)
   given_up = ~converged & (counts < until.max_samples)
   # The early stop fires here, and never before max_samples / 4 = 500 samples.
   assert given_up.any(), counts
   assert (counts[given_up] >= 500).all(), counts[given_up]
-  # The default runs every unconverged instance to max_samples.
+  # Without it (and without settling) every unconverged instance runs to max_samples.
   patient = explainer.explain(
       rows,
       logistic.model,
@@ -317,7 +378,7 @@ def test_early_stop_waits_for_a_quarter_of_the_budget(breast_cancer, logistic):
       num_samples=dataclasses.replace(until, early_stop=False),
       num_features=6,
   )
-  assert not jaxlime.UntilStable().early_stop
+  assert not jaxlime.UntilStable().early_stop and jaxlime.UntilStable().settle
   counts = np.asarray(patient.num_samples)
   assert (np.asarray(patient.converged) | (counts == until.max_samples)).all()
 
@@ -332,6 +393,8 @@ def test_until_stable_checks_its_arguments(breast_cancer, logistic):
     jaxlime.UntilStable(level=1.0)
   with pytest.raises(TypeError, match="early_stop must be a bool"):
     jaxlime.UntilStable(early_stop="no")
+  with pytest.raises(TypeError, match="settle must be a bool"):
+    jaxlime.UntilStable(settle=1)
   with pytest.raises(ValueError, match=r"max_samples \(100\) must be >= initial \(1000\)"):
     jaxlime.UntilStable(max_samples=100)
   until = jaxlime.UntilStable(initial=100, max_samples=200)

@@ -95,7 +95,7 @@ class Explanation:
   domain: Any = dataclasses.field(metadata=dict(static=True), default=None)
   # With num_samples=jaxlime.UntilStable(...) (None for a fixed count):
   num_samples: jax.Array = None  # [N] int32 samples each instance used.
-  converged: jax.Array = None  # [N] bool, its top-k features were separated at the level.
+  converged: jax.Array = None  # [N] bool, its k-th, (k+1)-th |coef| separated at the level.
 
   @classmethod
   def from_surrogate(cls, fit, instances, **fields) -> "Explanation":

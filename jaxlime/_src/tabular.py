@@ -390,7 +390,7 @@ class TabularExplainer:
         int seed gives the same explanations on any number of devices and processes.
       num_samples: S, perturbations per instance (row 0 is the instance); or
         `jaxlime.UntilStable(...)`: samples added in rounds per instance until its top-k
-        features are separated (concrete inputs only, not with shared_samples or
+        features are settled (concrete inputs only, not with shared_samples or
         process_local); the result then records `num_samples` [N] and `converged` [N].
       num_features: K, the largest number of features in each explanation.
       labels: class ids to explain (classification).

@@ -11,9 +11,10 @@ on its training rows with lime's defaults (quartile discretization, lime's kerne
 selection), num_features = 10, label 1. Instances: the test rows, then training rows, N of them.
 Each configuration explains the N instances under every seed (int seeds 0..R-1):
 
-* fixed counts S = 1,000 .. 64,000 (doubling);
+* fixed counts S = 1,000 .. 64,000 (twelve counts, about sqrt(2) apart);
 * `UntilStable(top_k=k, level, initial=1000, step=1000, max_samples=64_000)` for k = 3 and 5
-  and several levels (instances run until separated or max_samples), and at level 0.95 with
+  and several levels (instances run until settled or max_samples); at level 0.95 with
+  `settle=False` (until separated or max_samples, the rule before settling) and with
   `early_stop=True` (instances also stop once projected not to separate by max_samples);
 * S-LIME's test (Zhou et al., KDD 2021), reimplemented from the paper, vectorised: the samples
   grow (here by doubling from 1,000, the growth rule being this benchmark's choice) until, at
@@ -45,7 +46,7 @@ from jaxlime._src import tabular_core
 from jaxlime.bench.models import train_breast_cancer_mlp
 
 NUM_FEATURES = 10
-PARTS = ("fixed", "until_stable", "early_stop", "slime")
+PARTS = ("fixed", "until_stable", "separated", "early_stop", "slime")
 
 
 def _settings(quick: bool) -> dict:
@@ -63,7 +64,7 @@ def _settings(quick: bool) -> dict:
   return dict(
       num_instances=200,
       num_seeds=8,
-      fixed=(1000, 2000, 4000, 8000, 16000, 32000, 64000),
+      fixed=(1000, 2000, 3000, 4000, 6000, 8000, 12000, 16000, 24000, 32000, 48000, 64000),
       levels=(0.8, 0.9, 0.95, 0.99),
       top_ks=(3, 5),
       max_samples=64000,
@@ -202,10 +203,32 @@ def run_slime(explainer, model, X, num_seeds, top_k, level, max_samples):
   return np.stack(coef), np.stack(selected), np.stack(counts)
 
 
-def _fixed_evaluations_for(jaccard: float, fixed_rows: list, k: int) -> float | None:
+def _savings_interval(fixed: dict, jaccard: np.ndarray, evaluations: np.ndarray, seed=0):
+  """The 2.5% and 97.5% quantiles of the savings factor over 1,000 bootstrap resamples of the
+  instances (None for a quantile beyond the fixed curve's end), and the fraction of resamples
+  whose Jaccard lies beyond that end (their factor exceeds the largest count / evaluations).
+
+  fixed maps each fixed count to its per-instance Jaccard [N]; jaccard, evaluations [N] are the
+  adaptive run's per-instance Jaccard and mean evaluations.
+  """
+  rng = np.random.default_rng(seed)
+  counts = sorted(fixed)
+  factors = []
+  for _ in range(1000):
+    sample = rng.integers(0, len(jaccard), len(jaccard))
+    rows = [dict(evaluations=c, jaccard=float(fixed[c][sample].mean())) for c in counts]
+    needed = _fixed_evaluations_for(float(jaccard[sample].mean()), rows, "jaccard")
+    factors.append(np.inf if needed is None else needed / evaluations[sample].mean())
+  factors = np.asarray(factors)
+  low, high = np.quantile(factors, [0.025, 0.975], method="nearest")
+  bound = lambda value: float(value) if np.isfinite(value) else None  # noqa: E731
+  return bound(low), bound(high), float(np.mean(np.isinf(factors)))
+
+
+def _fixed_evaluations_for(jaccard: float, fixed_rows: list, key: str) -> float | None:
   """Evaluations the fixed-count curve needs for a mean Jaccard (log-linear interpolation);
   None beyond the curve."""
-  points = sorted((row["evaluations"], row[f"jaccard_top{k}"]) for row in fixed_rows)
+  points = sorted((row["evaluations"], row[key]) for row in fixed_rows)
   for (e0, j0), (e1, j1) in zip(points, points[1:]):
     if j0 <= jaccard <= j1 and j1 > j0:
       t = (jaccard - j0) / (j1 - j0)
@@ -248,12 +271,14 @@ def run(
   seeds = settings["num_seeds"]
   rows = []
 
+  fixed_per_instance = {k: {} for k in settings["top_ks"]}  # k -> count -> Jaccard [N]
   for count in settings["fixed"] if "fixed" in settings["parts"] else ():
     tick = time.perf_counter()
     coef, selected, _, _ = _explain_seeds(explainer, X, model, count, seeds)
     row = dict(method="fixed", num_samples=count, evaluations=float(count))
     for k in settings["top_ks"]:
-      row[f"jaccard_top{k}"] = float(_jaccard(coef, selected, k).mean())
+      fixed_per_instance[k][count] = _jaccard(coef, selected, k)
+      row[f"jaccard_top{k}"] = float(fixed_per_instance[k][count].mean())
     row["seconds"] = time.perf_counter() - tick
     rows.append(row)
     print(json.dumps(row), flush=True)
@@ -262,10 +287,13 @@ def run(
   histograms = {}
   cases = []
   if "until_stable" in settings["parts"]:
-    cases += [(k, level, False) for k in settings["top_ks"] for level in settings["levels"]]
-  if "early_stop" in settings["parts"]:
-    cases += [(k, 0.95, True) for k in settings["top_ks"]]
-  for k, level, early_stop in cases:
+    cases += [
+        (k, level, "until_stable") for k in settings["top_ks"] for level in settings["levels"]
+    ]
+  for part in ("separated", "early_stop"):
+    if part in settings["parts"]:
+      cases += [(k, 0.95, f"until_stable_{part}") for k in settings["top_ks"]]
+  for k, level, method in cases:
     tick = time.perf_counter()
     until = jaxlime.UntilStable(
         top_k=k,
@@ -273,13 +301,14 @@ def run(
         initial=1000,
         step=1000,
         max_samples=settings["max_samples"],
-        early_stop=early_stop,
+        early_stop=method == "until_stable_early_stop",
+        settle=method != "until_stable_separated",
     )
     coef, selected, counts, converged = _explain_seeds(explainer, X, model, until, seeds)
     jaccard = _jaccard(coef, selected, k)
     all_converged, never_converged = converged.all(axis=0), ~converged.any(axis=0)
     row = dict(
-        method="until_stable_early_stop" if early_stop else "until_stable",
+        method=method,
         top_k=k,
         level=level,
         evaluations=float(counts.mean()),
@@ -299,11 +328,15 @@ def run(
         ),
         seconds=time.perf_counter() - tick,
     )
-    fixed_needed = _fixed_evaluations_for(row["jaccard"], fixed_rows, k)
+    fixed_needed = _fixed_evaluations_for(row["jaccard"], fixed_rows, f"jaccard_top{k}")
     row["fixed_evaluations_at_equal_jaccard"] = fixed_needed
     row["savings_factor"] = None if fixed_needed is None else fixed_needed / row["evaluations"]
+    if fixed_per_instance[k]:
+      low, high, beyond = _savings_interval(fixed_per_instance[k], jaccard, counts.mean(axis=0))
+      row["savings_factor_95_interval"] = [low, high]
+      row["bootstrap_beyond_fixed_curve"] = beyond
     rows.append(row)
-    name = f"top{k}_early_stop" if early_stop else f"top{k}_level{level}"
+    name = f"top{k}_level{level}" if method == "until_stable" else f"top{k}_{method[13:]}"
     histograms[name] = counts.ravel().tolist()
     print(json.dumps(row), flush=True)
 
@@ -344,6 +377,11 @@ def run(
       settings={key: list(v) if isinstance(v, tuple) else v for key, v in settings.items()},
       num_features=NUM_FEATURES,
       rows=rows,
+      # Per configuration: {samples: how many (instance, seed) pairs used that many}.
+      samples_per_instance={
+          name: {int(value): int(count) for value, count in zip(*np.unique(c, return_counts=True))}
+          for name, c in histograms.items()
+      },
       figures=[str(path) for path in figures],
       seconds=time.perf_counter() - started,
       load_average=list(os.getloadavg()),
@@ -406,6 +444,7 @@ def _figures(rows, histograms, settings, out_dir, suffix):
     for row in adaptive_rows:
       axis.annotate(f"{row['level']}", (row["evaluations"], row["jaccard"]), fontsize=8)
     for method, marker, label in (
+        ("until_stable_separated", "v", "UntilStable, settle=False (0.95)"),
         ("until_stable_early_stop", "^", "UntilStable, early_stop=True (0.95)"),
         ("slime_test", "x", "S-LIME's test (0.95, subset)"),
     ):
@@ -429,9 +468,15 @@ def _figures(rows, histograms, settings, out_dir, suffix):
 
   if not histograms:
     return [curve]
-  figure, axes = plt.subplots(1, len(histograms), figsize=(3.2 * len(histograms), 3), squeeze=False)
+  columns = min(len(histograms), 6)
+  rows_of_axes = -(-len(histograms) // columns)
+  figure, axes = plt.subplots(
+      rows_of_axes, columns, figsize=(3.2 * columns, 2.8 * rows_of_axes), squeeze=False
+  )
   bins = np.linspace(0, settings["max_samples"], 33)
-  for axis, (name, counts) in zip(axes[0], histograms.items()):
+  for axis in axes.ravel()[len(histograms) :]:
+    axis.set_visible(False)
+  for axis, (name, counts) in zip(axes.ravel(), histograms.items()):
     axis.hist(counts, bins=bins, color="C0")
     axis.set_title(name, fontsize=9)
     axis.set_xlabel("samples per instance")
