@@ -212,12 +212,10 @@ def _savings_interval(fixed: dict, jaccard: np.ndarray, evaluations: np.ndarray,
   adaptive run's per-instance Jaccard and mean evaluations.
   """
   rng = np.random.default_rng(seed)
-  counts = sorted(fixed)
   factors = []
   for _ in range(1000):
     sample = rng.integers(0, len(jaccard), len(jaccard))
-    rows = [dict(evaluations=c, jaccard=float(fixed[c][sample].mean())) for c in counts]
-    needed = _fixed_evaluations_for(float(jaccard[sample].mean()), rows, "jaccard")
+    needed = _fixed_evaluations_for(float(jaccard[sample].mean()), fixed, sample)
     factors.append(np.inf if needed is None else needed / evaluations[sample].mean())
   factors = np.asarray(factors)
   low, high = np.quantile(factors, [0.025, 0.975], method="nearest")
@@ -225,10 +223,13 @@ def _savings_interval(fixed: dict, jaccard: np.ndarray, evaluations: np.ndarray,
   return bound(low), bound(high), float(np.mean(np.isinf(factors)))
 
 
-def _fixed_evaluations_for(jaccard: float, fixed_rows: list, key: str) -> float | None:
+def _fixed_evaluations_for(jaccard: float, fixed: dict, instances=slice(None)) -> float | None:
   """Evaluations the fixed-count curve needs for a mean Jaccard (log-linear interpolation);
-  None beyond the curve."""
-  points = sorted((row["evaluations"], row[key]) for row in fixed_rows)
+  None beyond the curve. fixed maps each fixed count to its per-instance Jaccard [N]; the curve
+  is their means over `instances`."""
+  points = sorted(
+      (count, float(per_instance[instances].mean())) for count, per_instance in fixed.items()
+  )
   for (e0, j0), (e1, j1) in zip(points, points[1:]):
     if j0 <= jaccard <= j1 and j1 > j0:
       t = (jaccard - j0) / (j1 - j0)
@@ -282,7 +283,6 @@ def run(
     row["seconds"] = time.perf_counter() - tick
     rows.append(row)
     print(json.dumps(row), flush=True)
-  fixed_rows = list(rows)
 
   histograms = {}
   cases = []
@@ -328,7 +328,7 @@ def run(
         ),
         seconds=time.perf_counter() - tick,
     )
-    fixed_needed = _fixed_evaluations_for(row["jaccard"], fixed_rows, f"jaccard_top{k}")
+    fixed_needed = _fixed_evaluations_for(row["jaccard"], fixed_per_instance[k])
     row["fixed_evaluations_at_equal_jaccard"] = fixed_needed
     row["savings_factor"] = None if fixed_needed is None else fixed_needed / row["evaluations"]
     if fixed_per_instance[k]:
@@ -336,7 +336,11 @@ def run(
       row["savings_factor_95_interval"] = [low, high]
       row["bootstrap_beyond_fixed_curve"] = beyond
     rows.append(row)
-    name = f"top{k}_level{level}" if method == "until_stable" else f"top{k}_{method[13:]}"
+    name = (
+        f"top{k}_level{level}"
+        if method == "until_stable"
+        else f"top{k}_{method.removeprefix('until_stable_')}"
+    )
     histograms[name] = counts.ravel().tolist()
     print(json.dumps(row), flush=True)
 
