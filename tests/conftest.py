@@ -14,15 +14,20 @@ from sklearn.datasets import load_breast_cancer
 from sklearn.linear_model import LogisticRegression
 
 # Most of the suite's time is XLA compiling small programs. This process asks XLA's CPU backend
-# for optimisation level 0 (LLVM's code generation unoptimised): programs compile faster and run
-# slower, and results may differ from the default level in the last bits, within every test's
-# tolerance (the suite passes at both). XLA reads XLA_FLAGS once, at the first compile below;
-# the variable is then restored, so the examples, the README blocks and the CLI run in their
-# subprocesses as a user runs them (at level 0 they ran slower than they compiled faster). The
-# subprocesses that only compile small programs (forced host devices, several processes) add
-# TEST_XLA_FLAGS to theirs. JAXLIME_TEST_XLA_DEFAULT=1 runs everything at XLA's default level.
+# for optimisation level 0 (LLVM's code generation unoptimised) and for its older fusion code
+# path (`--xla_cpu_use_fusion_emitters=false`): programs compile faster and run slower, and
+# results may differ from the default in the last bits, within every test's tolerance (the suite
+# passes both ways). Measured on 2 cores, tests/test_adaptive.py alone: XLA backend compiles of
+# 49 s at level 0 and 22 s with both flags, the file 93 s and 66 s. XLA reads XLA_FLAGS once, at
+# the first compile below; the variable is then restored, so the examples, the README blocks and
+# the CLI run in their subprocesses as a user runs them (at level 0 they ran slower than they
+# compiled faster). The subprocesses that only compile small programs (forced host devices,
+# several processes) add TEST_XLA_FLAGS to theirs. JAXLIME_TEST_XLA_DEFAULT=1 runs everything
+# with XLA's defaults.
 TEST_XLA_FLAGS = (
-    "" if os.environ.get("JAXLIME_TEST_XLA_DEFAULT") else "--xla_backend_optimization_level=0"
+    ""
+    if os.environ.get("JAXLIME_TEST_XLA_DEFAULT")
+    else "--xla_backend_optimization_level=0 --xla_cpu_use_fusion_emitters=false"
 )
 os.environ["JAXLIME_TEST_XLA_FLAGS"] = TEST_XLA_FLAGS
 _USER_XLA_FLAGS = os.environ.get("XLA_FLAGS")

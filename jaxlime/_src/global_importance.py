@@ -117,13 +117,20 @@ def _feature_names(explanation: Explanation, feature_names, num_features: int) -
 
 @jax.jit
 def _bootstrap_means(key: jax.Array, magnitude: jax.Array, num: jax.Array) -> jax.Array:
-  """[B, D] mean |coef| of resamples: `num` rows drawn with replacement per key in [B]."""
+  """[B, D] mean |coef| of resamples: `num` rows drawn with replacement per key in [B].
 
-  def one(k):
-    rows = jax.random.randint(k, (magnitude.shape[0],), 0, num)
-    return magnitude[rows].mean(axis=0)
+  Each resample's rows become counts per row ([B, N], a scatter-add), and the means one matmul
+  of the counts with `magnitude` [N, D]: gathering the rows ([B, N, D] values) was 2-3x slower
+  on CPU (2,000 resamples of 4,000 rows)."""
+  num_rows = magnitude.shape[0]
 
-  return jax.vmap(one)(key)
+  def counts(k):
+    rows = jax.random.randint(k, (num_rows,), 0, num)
+    return jnp.zeros(num_rows, magnitude.dtype).at[rows].add(1)
+
+  resample_counts = jax.vmap(counts)(key)
+  totals = jnp.matmul(resample_counts, magnitude, precision=jax.lax.Precision.HIGHEST)
+  return totals / num_rows
 
 
 def global_importance(
