@@ -86,6 +86,12 @@ def _parser() -> argparse.ArgumentParser:
       help="forced host devices for the scaling rows (XLA_FLAGS, in subprocesses); the rows "
       "run on 1 device and on 2, 4, ... up to N (default 4)",
   )
+  bench.add_argument(
+      "--sweeps",
+      metavar="NAMES",
+      help="scaling: run only these sweeps (comma-separated among N, S, D), without the "
+      "processes row; default every sweep and the processes row",
+  )
   return parser
 
 
@@ -110,7 +116,13 @@ def main(argv: list[str] | None = None) -> int:
       names = bench.names_from(args.only)
     except ValueError as error:
       parser.error(str(error))
-    options = harness.Options(quick=args.quick, out=args.out, devices=args.devices)
+    sweeps = None
+    if args.sweeps is not None:
+      sweeps = tuple(name.strip() for name in args.sweeps.split(",") if name.strip())
+      unknown = sorted(set(sweeps) - {"N", "S", "D"})
+      if unknown or not sweeps:
+        parser.error(f"--sweeps takes names among N, S, D; got {args.sweeps!r}")
+    options = harness.Options(quick=args.quick, out=args.out, devices=args.devices, sweeps=sweeps)
     bench.run(names, options, command=bench.command_line())
     return 0
   parser.print_help()

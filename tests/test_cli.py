@@ -157,7 +157,7 @@ def test_help_documents_both_commands():
     assert word in completed.stdout, word
   completed = _jaxlime(["bench", "--help"], timeout=120)
   assert completed.returncode == 0, completed.stderr
-  for word in ("--quick", "--only", "--out", "--devices", *BENCHMARKS):
+  for word in ("--quick", "--only", "--out", "--devices", "--sweeps", *BENCHMARKS):
     assert word in completed.stdout, word
 
 
@@ -174,6 +174,7 @@ def test_console_script_points_at_the_cli():
     [
         (["bench", "--only", "tabular,nope"], "unknown benchmark(s) ['nope']"),
         (["bench", "--devices", "0"], "--devices must be at least 1; got 0"),
+        (["bench", "--sweeps", "S,Q"], "--sweeps takes names among N, S, D; got 'S,Q'"),
         (["demo", "--num-samples", "1"], "--num-samples must be at least 2; got 1"),
     ],
 )
@@ -188,6 +189,15 @@ def test_only_selects_in_harness_order():
   assert bench.names_from(None) == list(BENCHMARKS)
   assert bench.names_from(["stability"]) == ["stability"]  # Only on request.
   assert bench.names_from(["scaling", "text,tabular"]) == ["tabular", "text", "scaling"]
+
+
+def test_sweeps_select_the_scaling_points():
+  from jaxlime.bench import scaling
+
+  points = scaling.sweep_points(False, ("S",))
+  assert [point["s"] for point in points] == list(scaling.SWEEPS["S"]["values"])
+  assert all(point["sweep"] == "S" and point["n"] == 200 for point in points)
+  assert {point["sweep"] for point in scaling.sweep_points(True)} == {"N"}  # --quick: N only.
 
 
 def test_check_row_rejects_bad_timings():

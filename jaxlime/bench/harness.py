@@ -32,11 +32,14 @@ class Options:
       full sizes the README's numbers come from.
     out: the output directory; a module writes its figures there.
     devices: forced host devices for the scaling rows (run in subprocesses).
+    sweeps: the scaling sweeps to run ("N", "S", "D"), without the processes row; None runs
+      every sweep and the processes row.
   """
 
   quick: bool
   out: pathlib.Path
   devices: int = 4
+  sweeps: tuple[str, ...] | None = None
 
 
 def peer(name: str):

@@ -3,6 +3,7 @@
   jaxlime bench --only scaling                # everything (about 35 minutes, 2 cores)
   jaxlime bench --only scaling --devices 8    # device configurations 1, 2, 4 and 8
   jaxlime bench --only scaling --quick        # N = 100 on --devices devices
+  jaxlime bench --only scaling --sweeps S     # the S sweep alone, no processes row
 
 N = 1e5 (a 110-200 s call per device configuration, timed once and streamed once more with
 explain_iter) dominates the full run.
@@ -12,7 +13,7 @@ num_features=10, independent samples, label 1. Three sweeps:
 
 * N: 1e2 .. 1e5 instances (the breast cancer test rows tiled), S = 5000, D = 30, on the
   30-64-64-2 MLP of `jaxlime.bench.models`;
-* S: 500 .. 20000 perturbations per instance, N = 200, same data and model;
+* S: 500 .. 64000 perturbations per instance, N = 200, same data and model;
 * D: 10 .. 1000 features, N = 100, S = 5000, on gaussian training data with D columns and a
   randomly initialised D-64-2 MLP.
 
@@ -78,7 +79,7 @@ QUICK_SAMPLES = 1000
 SWEEPS = {
     "N": dict(values=(100, 1_000, 10_000, 100_000), quick=(100,), fixed=dict(s=BASE_SAMPLES, d=30)),
     "S": dict(
-        values=(500, 1_000, 2_000, 5_000, 10_000, 20_000),
+        values=(500, 1_000, 2_000, 5_000, 10_000, 20_000, 40_000, 64_000),
         quick=(),
         fixed=dict(n=200, d=30),
     ),
@@ -434,10 +435,12 @@ def run_point_child(spec: dict) -> dict:
   return harness.run_child("scaling", "run_point", spec, env=env)
 
 
-def sweep_points(quick: bool) -> list[dict]:
-  """Every (sweep, value) point with its N, S and D; --quick: S = QUICK_SAMPLES."""
+def sweep_points(quick: bool, sweeps=tuple(SWEEPS)) -> list[dict]:
+  """Every (sweep, value) point of `sweeps` with its N, S and D; --quick: S = QUICK_SAMPLES."""
   points = []
   for sweep, info in SWEEPS.items():
+    if sweep not in sweeps:
+      continue
     for value in info["quick" if quick else "values"]:
       point = dict(sweep=sweep, **info["fixed"], **{sweep.lower(): value})
       points.append(dict(point, s=QUICK_SAMPLES) if quick else point)
@@ -557,7 +560,9 @@ def plot(runs: list[dict], configs: list[str], path: pathlib.Path):
       ylabel="MB (VmHWM - VmRSS)",
       title="peak memory vs N",
   )
-  ax.set_ylim(0, 1.6 * max(r["peak_over_before_mb"] for r in runs if r["sweep"] == "N"))
+  n_peaks = [r["peak_over_before_mb"] for r in runs if r["sweep"] == "N"]
+  if n_peaks:
+    ax.set_ylim(0, 1.6 * max(n_peaks))
   ax.grid(True, which="both", alpha=0.3)
   ax.legend(fontsize=7, loc="upper left")
   fig.suptitle(
@@ -583,9 +588,11 @@ def run(options: harness.Options) -> dict:
     accuracy = save_breast_cancer_mlp(weights)
     process_configs = PROCESS_CONFIGS[::2] if options.quick else PROCESS_CONFIGS
     num_samples = QUICK_SAMPLES if options.quick else BASE_SAMPLES
-    processes = processes_row(processes_n, num_samples, repeats, str(weights), process_configs)
+    processes = []
+    if options.sweeps is None:
+      processes = processes_row(processes_n, num_samples, repeats, str(weights), process_configs)
     # Device configs inside each point, so drifting machine load hits them alike.
-    for point in sweep_points(options.quick):
+    for point in sweep_points(options.quick, options.sweeps or tuple(SWEEPS)):
       for config, (devices, impl) in configs.items():
         print(f"{point} on {config} device(s) ...", flush=True)
         spec = dict(
@@ -643,6 +650,7 @@ def run(options: harness.Options) -> dict:
       sweeps={
           name: dict(values=info["quick" if options.quick else "values"], fixed=info["fixed"])
           for name, info in SWEEPS.items()
+          if name in (options.sweeps or tuple(SWEEPS))
       },
       device_configs=configs,
       repeats=repeats,
