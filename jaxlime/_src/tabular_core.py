@@ -239,8 +239,9 @@ def _sample_block(params, x_block, keys, tables, config, apply):
     _, (input_columns, z) = jax.lax.scan(sample_one, None, (bits, x_block))
   else:
     # XLA removes a loop of one iteration, and with it the materialisation: a block of one
-    # instance (S above the block's memory bound, or batch_size <= S) then ran 3-4x slower per
-    # sample. The scan runs over its F columns instead (the same draws, column by column).
+    # instance (S above the block's memory bound, or batch_size <= S) then ran 3.5-6.6x slower
+    # per sample (benchmarks/README.md, "S past 20,000 samples"). The scan runs over its F
+    # columns instead (the same draws, column by column).
     bits = draw_bits(keys[0], config.num_samples, num_columns)
     _, (input_columns, z) = jax.lax.scan(sample_column, None, (bits, tables, x_block[0]))
     input_columns, z = input_columns[None], z[None]
