@@ -224,6 +224,13 @@ def _sample_block(params, x_block, keys, tables, config, apply):
     choice, values = draw_tabular(bits, tables, dtype)
     return carry, perturb_instance(x, choice, values, tables, config)
 
+  def sample_column(carry, column):
+    bits, column_tables, x = column
+    column_tables = jax.tree.map(lambda table: table[None], column_tables)
+    choice, values = draw_tabular(bits[None], column_tables, dtype)
+    inputs, z = perturb_instance(x[None], choice, values, column_tables, config)
+    return carry, (inputs[0], z[0])
+
   # Scans, not vmaps, over the block: a scan's outputs are materialised. XLA's CPU backend drops
   # optimization barriers and would otherwise fuse the PRNG and the sampler into every consumer
   # of the samples, rerunning them per use (and in strided order under the transpose).
@@ -233,11 +240,10 @@ def _sample_block(params, x_block, keys, tables, config, apply):
   else:
     # XLA removes a loop of one iteration, and with it the materialisation: a block of one
     # instance (S above the block's memory bound, or batch_size <= S) then ran 3.5-6.6x slower
-    # per sample (benchmarks/README.md, "S past 20,000 samples"). Its draws are materialised by
-    # a scan over the F columns instead (the same draws).
+    # per sample (benchmarks/README.md, "S past 20,000 samples"). The scan runs over its F
+    # columns instead (the same draws, column by column).
     bits = draw_bits(keys[0], config.num_samples, num_columns)
-    choice, values = _draw_tabular_by_column(bits, tables, dtype)
-    input_columns, z = perturb_instance(x_block[0], choice, values, tables, config)
+    _, (input_columns, z) = jax.lax.scan(sample_column, None, (bits, tables, x_block[0]))
     input_columns, z = input_columns[None], z[None]
   outputs = _evaluate(apply, params, jnp.swapaxes(input_columns, 1, 2), config, dtype)
   return z, outputs
@@ -246,10 +252,9 @@ def _sample_block(params, x_block, keys, tables, config, apply):
 def _draw_tabular_by_column(bits, tables: TabularTables, dtype) -> tuple[jax.Array, jax.Array]:
   """`draw_tabular` in a scan over the F columns, so that its outputs are materialised.
 
-  For draws that no loop of several steps materialises: a block of one instance, and the shared
-  pool (drawn once and read by every block; with a single block XLA removed the loop over blocks
-  and fused the sampler into each instance's use of the pool: 10 instances at S = 5000 took
-  longer than 20).
+  The shared pool is drawn once and read by every block; with a single block XLA removes the
+  loop over blocks and fused the sampler into each instance's use of the pool (10 instances at
+  S = 5000 took longer than 20).
   """
 
   def draw_column(carry, column):
