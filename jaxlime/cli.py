@@ -122,6 +122,8 @@ def main(argv: list[str] | None = None) -> int:
       unknown = sorted(set(sweeps) - {"N", "S", "D"})
       if unknown or not sweeps:
         parser.error(f"--sweeps takes names among N, S, D; got {args.sweeps!r}")
+      if "scaling" not in names:
+        parser.error("--sweeps selects scaling sweeps; add scaling to --only")
     options = harness.Options(quick=args.quick, out=args.out, devices=args.devices, sweeps=sweeps)
     bench.run(names, options, command=bench.command_line())
     return 0

@@ -175,6 +175,7 @@ def test_console_script_points_at_the_cli():
         (["bench", "--only", "tabular,nope"], "unknown benchmark(s) ['nope']"),
         (["bench", "--devices", "0"], "--devices must be at least 1; got 0"),
         (["bench", "--sweeps", "S,Q"], "--sweeps takes names among N, S, D; got 'S,Q'"),
+        (["bench", "--only", "text", "--sweeps", "S"], "add scaling to --only"),
         (["demo", "--num-samples", "1"], "--num-samples must be at least 2; got 1"),
     ],
 )

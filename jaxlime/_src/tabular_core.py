@@ -219,17 +219,13 @@ def _sample_block(params, x_block, keys, tables, config, apply):
   def draw_one(carry, key):
     return carry, draw_bits(key, config.num_samples, num_columns)
 
+  def sample(bits, sample_tables, x):
+    choice, values = draw_tabular(bits, sample_tables, dtype)
+    return perturb_instance(x, choice, values, sample_tables, config)
+
   def sample_one(carry, bits_and_x):
     bits, x = bits_and_x
-    choice, values = draw_tabular(bits, tables, dtype)
-    return carry, perturb_instance(x, choice, values, tables, config)
-
-  def sample_column(carry, column):
-    bits, column_tables, x = column
-    column_tables = jax.tree.map(lambda table: table[None], column_tables)
-    choice, values = draw_tabular(bits[None], column_tables, dtype)
-    inputs, z = perturb_instance(x[None], choice, values, column_tables, config)
-    return carry, (inputs[0], z[0])
+    return carry, sample(bits, tables, x)
 
   # Scans, not vmaps, over the block: a scan's outputs are materialised. XLA's CPU backend drops
   # optimization barriers and would otherwise fuse the PRNG and the sampler into every consumer
@@ -239,32 +235,29 @@ def _sample_block(params, x_block, keys, tables, config, apply):
     _, (input_columns, z) = jax.lax.scan(sample_one, None, (bits, x_block))
   else:
     # XLA removes a loop of one iteration, and with it the materialisation: a block of one
-    # instance (S above the block's memory bound, or batch_size <= S) then ran 3.5-6.6x slower
-    # per sample (benchmarks/README.md, "S past 20,000 samples"). The scan runs over its F
-    # columns instead (the same draws, column by column).
+    # instance (S above the block's memory bound, or batch_size below 2 S) then ran 3.5-6.6x
+    # slower per sample (benchmarks/README.md, "S past 20,000 samples"). The scan runs over its
+    # F columns instead (the same draws, column by column).
     bits = draw_bits(keys[0], config.num_samples, num_columns)
-    _, (input_columns, z) = jax.lax.scan(sample_column, None, (bits, tables, x_block[0]))
+    input_columns, z = _scan_columns(sample, bits, tables, x_block[0])
     input_columns, z = input_columns[None], z[None]
   outputs = _evaluate(apply, params, jnp.swapaxes(input_columns, 1, 2), config, dtype)
   return z, outputs
 
 
-def _draw_tabular_by_column(bits, tables: TabularTables, dtype) -> tuple[jax.Array, jax.Array]:
-  """`draw_tabular` in a scan over the F columns, so that its outputs are materialised.
+def _scan_columns(fn, *columns):
+  """`fn` applied to one column at a time, in a scan over the F columns: its outputs [F, ...] are
+  materialised (a loop over instances of one step is not: XLA removes it).
 
-  The shared pool is drawn once and read by every block; with a single block XLA removes the
-  loop over blocks and fused the sampler into each instance's use of the pool (10 instances at
-  S = 5000 took longer than 20).
+  Every leaf of `columns` has F leading; `fn` sees each column as a one-row slice ([1, ...]), as
+  `draw_tabular` and `perturb_instance` take their [F, ...] arrays, and returns [1, ...] leaves.
   """
 
-  def draw_column(carry, column):
-    column_bits, column_tables = column
-    column_tables = jax.tree.map(lambda table: table[None], column_tables)
-    choice, values = draw_tabular(column_bits[None], column_tables, dtype)
-    return carry, (choice[0], values[0])
+  def step(carry, column):
+    one_row = jax.tree.map(lambda leaf: leaf[None], column)
+    return carry, jax.tree.map(lambda leaf: leaf[0], fn(*one_row))
 
-  _, (choice, values) = jax.lax.scan(draw_column, None, (bits, tables))
-  return choice, values
+  return jax.lax.scan(step, None, columns)[1]
 
 
 def _explain_block_shared(params, x_block, pool, tables, kernel_width, config, apply):
@@ -355,7 +348,12 @@ def explain_tabular(
 
   if config.shared_samples:
     pool_bits = draw_bits(keys, config.num_samples, num_columns)
-    pool_choice, pool_values = _draw_tabular_by_column(pool_bits, tables, dtype)
+    # The pool is read by every block; with a single block XLA removes the loop over blocks and
+    # fused the sampler into each instance's use of the pool (10 instances at S = 5000 took
+    # longer than 20), unless a scan materialises it.
+    pool_choice, pool_values = _scan_columns(
+        lambda bits, column_tables: draw_tabular(bits, column_tables, dtype), pool_bits, tables
+    )
     pool_inputs = jnp.where(
         tables.is_choice[:, None],
         pool_values,

@@ -588,11 +588,12 @@ def run(options: harness.Options) -> dict:
     accuracy = save_breast_cancer_mlp(weights)
     process_configs = PROCESS_CONFIGS[::2] if options.quick else PROCESS_CONFIGS
     num_samples = QUICK_SAMPLES if options.quick else BASE_SAMPLES
+    sweeps = options.sweeps or tuple(SWEEPS)
     processes = []
     if options.sweeps is None:
       processes = processes_row(processes_n, num_samples, repeats, str(weights), process_configs)
     # Device configs inside each point, so drifting machine load hits them alike.
-    for point in sweep_points(options.quick, options.sweeps or tuple(SWEEPS)):
+    for point in sweep_points(options.quick, sweeps):
       for config, (devices, impl) in configs.items():
         print(f"{point} on {config} device(s) ...", flush=True)
         spec = dict(
@@ -650,7 +651,7 @@ def run(options: harness.Options) -> dict:
       sweeps={
           name: dict(values=info["quick" if options.quick else "values"], fixed=info["fixed"])
           for name, info in SWEEPS.items()
-          if name in (options.sweeps or tuple(SWEEPS))
+          if name in sweeps
       },
       device_configs=configs,
       repeats=repeats,
