@@ -23,6 +23,12 @@ Each configuration explains the N instances under every seed (int seeds 0..R-1):
   residual passes a one-sided CLT test at the level (its variance from the per-sample terms).
   Its samples are kept and refitted at every test, so it runs on a subset of the instances.
 
+A reference, not a method: the per-instance oracle gives each instance the fixed count that
+maximises its Jaccard minus a trade-off x the count, reading its Jaccard from its own fixed-count
+curve (fitted non-decreasing in the count), as if that curve were known before sampling. It
+bounds what choosing one count per instance can give; a sequential rule can do better on a run
+whose estimates happen to separate early.
+
 Stability of an instance = mean pairwise Jaccard overlap of its top-k features (by |coef|)
 across the seeds. Model evaluations per instance = the samples it used (padding rows of the
 fixed-size calls not counted). Writes stability.json (stability_quick.json) into the output
@@ -47,6 +53,8 @@ from jaxlime.bench.models import train_breast_cancer_mlp
 
 NUM_FEATURES = 10
 PARTS = ("fixed", "until_stable", "separated", "early_stop", "slime")
+# Trade-offs of the per-instance oracle: Jaccard worth 1,000 evaluations.
+ORACLE_TRADEOFFS = (0.0005, 0.001, 0.002, 0.004, 0.008, 0.016)
 
 
 def _settings(quick: bool) -> dict:
@@ -239,6 +247,41 @@ def _fixed_evaluations_for(jaccard: float, fixed: dict, instances=slice(None)) -
   return None
 
 
+def _monotone_fit(values: np.ndarray) -> np.ndarray:
+  """The non-decreasing least-squares fit along the last axis of values [..., m]: the fit at i
+  is max over a <= i of min over b >= i of the mean of values[a..b] (isotonic regression)."""
+  m = values.shape[-1]
+  sums = np.concatenate([np.zeros(values.shape[:-1] + (1,)), np.cumsum(values, -1)], -1)
+  starts, ends = np.arange(m)[:, None], np.arange(m)[None, :]
+  lengths = np.where(ends >= starts, ends - starts + 1, 1)
+  means = (sums[..., None, 1:] - sums[..., :-1, None]) / lengths  # [..., a, b]: mean of a..b
+  means = np.where(ends >= starts, means, np.inf)
+  # min over b >= i (the mask makes b < a infinite), then max over a <= i.
+  min_after = np.minimum.accumulate(means[..., ::-1], axis=-1)[..., ::-1]  # [..., a, i]
+  diagonal = np.where(ends >= starts, min_after, -np.inf)  # a <= i only
+  return diagonal.max(axis=-2)
+
+
+def per_instance_oracle(fixed: dict, tradeoff: float) -> dict:
+  """The best per-instance fixed count for a known Jaccard curve: a reference, not a method.
+
+  Each instance's Jaccard over the fixed counts (fixed maps count -> Jaccard [N]) is fitted
+  non-decreasing in the count; the instance gets the count maximising fitted Jaccard - tradeoff
+  x count, as if its curve were known before sampling. Returns the mean count, the mean fitted
+  Jaccard at it, and the counts the fitted fixed curve (mean of the fits) needs for that Jaccard.
+  """
+  counts = np.asarray(sorted(fixed), float)
+  fitted = _monotone_fit(np.stack([fixed[count] for count in sorted(fixed)], axis=-1))  # [N, m]
+  chosen = np.argmax(fitted - tradeoff * counts, axis=-1)  # [N]
+  jaccard = float(np.take_along_axis(fitted, chosen[:, None], axis=-1).mean())
+  fitted_curve = {count: fitted[:, i] for i, count in enumerate(sorted(fixed))}
+  return dict(
+      evaluations=float(counts[chosen].mean()),
+      jaccard=jaccard,
+      fixed_evaluations_at_equal_jaccard=_fixed_evaluations_for(jaccard, fitted_curve),
+  )
+
+
 def run(
     quick: bool,
     out_dir: pathlib.Path,
@@ -283,6 +326,16 @@ def run(
     row["seconds"] = time.perf_counter() - tick
     rows.append(row)
     print(json.dumps(row), flush=True)
+
+  # Per k: the per-instance oracle over the fixed counts (Jaccard traded per 1,000 evaluations).
+  oracle = []
+  for k, per_count in fixed_per_instance.items():
+    for tradeoff in ORACLE_TRADEOFFS if len(per_count) > 1 else ():
+      found = per_instance_oracle(per_count, tradeoff / 1000)
+      needed = found["fixed_evaluations_at_equal_jaccard"]
+      found["savings_factor"] = None if needed is None else needed / found["evaluations"]
+      oracle.append(dict(top_k=k, jaccard_per_1000_evaluations=tradeoff, **found))
+      print(json.dumps(oracle[-1]), flush=True)
 
   histograms = {}
   cases = []
@@ -374,13 +427,14 @@ def run(
     print(json.dumps(row), flush=True)
 
   suffix = "_quick" if quick else ""
-  figures = _figures(rows, histograms, settings, out_dir, suffix)
+  figures = _figures(rows, oracle, histograms, settings, out_dir, suffix)
   result = dict(
       benchmark="stability",
       quick=quick,
       settings={key: list(v) if isinstance(v, tuple) else v for key, v in settings.items()},
       num_features=NUM_FEATURES,
       rows=rows,
+      per_instance_oracle=oracle,
       # Per configuration: {samples: how many (instance, seed) pairs used that many}.
       samples_per_instance={
           name: {int(value): int(count) for value, count in zip(*np.unique(c, return_counts=True))}
@@ -417,10 +471,11 @@ def bench_run(options) -> dict:
       figures=result["figures"],
       settings=result["settings"],
       notes=["model evaluations per instance and top-k Jaccard across seeds are in each row"],
+      details=dict(per_instance_oracle=result["per_instance_oracle"]),
   )
 
 
-def _figures(rows, histograms, settings, out_dir, suffix):
+def _figures(rows, oracle, histograms, settings, out_dir, suffix):
   import matplotlib
 
   matplotlib.use("Agg")
@@ -447,6 +502,15 @@ def _figures(rows, histograms, settings, out_dir, suffix):
     )
     for row in adaptive_rows:
       axis.annotate(f"{row['level']}", (row["evaluations"], row["jaccard"]), fontsize=8)
+    reference = [found for found in oracle if found["top_k"] == k]
+    if reference:
+      axis.plot(
+          [found["evaluations"] for found in reference],
+          [found["jaccard"] for found in reference],
+          ":",
+          color="black",
+          label="per-instance oracle (fitted curves)",
+      )
     for method, marker, label in (
         ("until_stable_separated", "v", "UntilStable, settle=False (0.95)"),
         ("until_stable_early_stop", "^", "UntilStable, early_stop=True (0.95)"),
