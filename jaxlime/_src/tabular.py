@@ -204,6 +204,13 @@ class TabularExplainer:
       without the training data.
     shared_samples: explain every instance of a batch on one shared pool of perturbations (see
       `explain`); not available with `sample_around_instance`.
+    control_variates: fit each surrogate to the model's outputs less their control variates
+      (`jaxlime._src.control_variates`): functions of the drawn bins and values whose mean is
+      zero under lime's sampling given the interpretable sample, fitted on one half of the
+      samples and subtracted from the other. The surrogate estimates the same coefficients as
+      lime's with less sampling noise (`coef_std` reports the reduced noise; `score` stays
+      lime's R^2 on the model's outputs). Needs discretized or categorical columns; off by
+      default, where the explanations are lime's estimator.
   """
 
   def __init__(
@@ -225,6 +232,7 @@ class TabularExplainer:
       training_data_stats: Mapping[str, Any] | None = None,
       *,
       shared_samples: bool = False,
+      control_variates: bool = False,
   ):
     checks.check_option("mode", mode, MODES)
     checks.check_option("feature_selection", feature_selection, surrogate.FEATURE_SELECTION_METHODS)
@@ -247,6 +255,14 @@ class TabularExplainer:
       raise ValueError(
           "shared_samples=True needs samples that do not depend on the instance, but "
           "sample_around_instance=True centres them on each instance. Use one or the other."
+      )
+    if not isinstance(control_variates, bool):
+      raise TypeError(f"control_variates must be a bool; got {control_variates!r}.")
+    if control_variates and not discretize_continuous and not categorical_features:
+      raise ValueError(
+          "control_variates=True adjusts by the bins and categories drawn, but with "
+          "discretize_continuous=False and no categorical_features every column is sampled "
+          "continuously: there is nothing to adjust by."
       )
     if training_data is None and training_data_stats is None:
       raise ValueError("Pass training_data [M, F], or training_data_stats to explain without it.")
@@ -283,6 +299,7 @@ class TabularExplainer:
     self.feature_selection = feature_selection
     self.sample_around_instance = bool(sample_around_instance)
     self.shared_samples = bool(shared_samples)
+    self.control_variates = control_variates
     self.kernel = kernel
     self.random_state = random_state
     self.kernel_width = float(
@@ -578,6 +595,7 @@ class TabularExplainer:
         kernel=self.kernel,
         input_dtype=input_dtype,
         num_outputs=num_outputs,
+        control_variates=self.control_variates,
     )
     return adapter, config, (max_block, rows)
 

@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxlime._src import adaptive
+from jaxlime._src import control_variates
 from jaxlime._src import kernels
 from jaxlime._src import models
 from jaxlime._src import surrogate
@@ -69,6 +70,7 @@ class TabularConfig:
   kernel: Callable | None  # kernel(distances, kernel_width) -> weights; None for lime's.
   input_dtype: str | None = None  # dtype the model's inputs are cast to (e.g. "bfloat16").
   num_outputs: int | None = None  # C, the model's outputs (1 in regression).
+  control_variates: bool = False  # adjust the outputs by `control_variates` before the fit.
 
 
 # Choice columns with at most this many choices select their table entries with a chain of
@@ -180,11 +182,38 @@ def _as_outputs(outputs: jax.Array, mode: str) -> jax.Array:
   return outputs
 
 
-def _fit_instance(z, outputs, kernel_width, config: TabularConfig) -> surrogate.Surrogate:
-  """Weights, label choice and surrogate fit of one instance: z [D, S], outputs [S, C]."""
-  return surrogate.fit_local(
+def _weights(z, kernel_width, config: TabularConfig) -> jax.Array:
+  """[S] kernel weights of one instance's samples z [D, S]."""
+  distances = kernels.euclidean_distances_columns(z)
+  if config.kernel is None:
+    return kernels.exponential_kernel(distances, kernel_width)
+  return config.kernel(distances, kernel_width)
+
+
+def _adjusted(z, outputs, weights, choice, input_columns, tables):
+  """outputs [S, C] less their control variates (`control_variates.adjusted_outputs`)."""
+  own_choice = instance_choice(input_columns[:, 0], tables)
+  return control_variates.adjusted_outputs(
+      z, outputs, weights.astype(z.dtype), choice, input_columns, own_choice, tables
+  )
+
+
+def _fit_instance(
+    z, outputs, kernel_width, config: TabularConfig, tables=None, choice=None, input_columns=None
+) -> surrogate.Surrogate:
+  """Weights, label choice and surrogate fit of one instance: z [D, S], outputs [S, C].
+
+  With `config.control_variates`, the fit is of the outputs less their control variates (from
+  the drawn choices [F, S] and the input columns [F, S], column 0 the instance), and its score
+  is lime's R^2 on the unadjusted outputs.
+  """
+  fitted_outputs = outputs
+  if config.control_variates:
+    weights = _weights(z, kernel_width, config)
+    fitted_outputs = _adjusted(z, outputs, weights, choice, input_columns, tables)
+  fit = surrogate.fit_local(
       z,
-      outputs,
+      fitted_outputs,
       kernels.euclidean_distances_columns(z),
       kernel_width,
       kernel=config.kernel,
@@ -193,6 +222,12 @@ def _fit_instance(z, outputs, kernel_width, config: TabularConfig) -> surrogate.
       num_features=config.num_features,
       feature_selection=config.feature_selection,
   )
+  if config.control_variates:
+    score = control_variates.score_on_outputs(
+        fit.coef, fit.intercept, z, outputs[:, fit.labels], weights.astype(z.dtype)
+    )
+    fit = fit._replace(score=score)
+  return fit
 
 
 def _evaluate(apply, params, inputs, config: TabularConfig, dtype) -> jax.Array:
@@ -206,12 +241,14 @@ def _evaluate(apply, params, inputs, config: TabularConfig, dtype) -> jax.Array:
 
 def _explain_block_independent(params, x_block, keys, tables, kernel_width, config, apply):
   """Explains a block of B instances, each with its own samples. x_block [B, F], keys [B]."""
-  z, outputs = _sample_block(params, x_block, keys, tables, config, apply)
-  return jax.vmap(_fit_instance, in_axes=(0, 0, None, None))(z, outputs, kernel_width, config)
+  z, outputs, choice, input_columns = _sample_block(params, x_block, keys, tables, config, apply)
+  fit = functools.partial(_fit_instance, kernel_width=kernel_width, config=config, tables=tables)
+  return jax.vmap(fit)(z, outputs, choice=choice, input_columns=input_columns)
 
 
 def _sample_block(params, x_block, keys, tables, config, apply):
-  """Interpretable samples z [B, F, S] and model outputs [B, S, C] of a block of B instances."""
+  """Interpretable samples z [B, F, S], model outputs [B, S, C], and with control variates the
+  drawn choices and the input columns [B, F, S] (else None) of a block of B instances."""
   dtype = tables.mean.dtype
 
   num_columns = x_block.shape[1]
@@ -221,7 +258,8 @@ def _sample_block(params, x_block, keys, tables, config, apply):
 
   def sample(bits, sample_tables, x):
     choice, values = draw_tabular(bits, sample_tables, dtype)
-    return perturb_instance(x, choice, values, sample_tables, config)
+    inputs, z = perturb_instance(x, choice, values, sample_tables, config)
+    return inputs, z, (choice if config.control_variates else None)
 
   def sample_one(carry, bits_and_x):
     bits, x = bits_and_x
@@ -232,17 +270,17 @@ def _sample_block(params, x_block, keys, tables, config, apply):
   # of the samples, rerunning them per use (and in strided order under the transpose).
   if x_block.shape[0] > 1:
     _, bits = jax.lax.scan(draw_one, None, keys)
-    _, (input_columns, z) = jax.lax.scan(sample_one, None, (bits, x_block))
+    _, (input_columns, z, choice) = jax.lax.scan(sample_one, None, (bits, x_block))
   else:
     # XLA removes a loop of one iteration, and with it the materialisation: a block of one
     # instance (S above the block's memory bound, or batch_size below 2 S) then ran 3.5-6.6x
     # slower per sample (benchmarks/README.md, "S past 20,000 samples"). The scan runs over its
     # F columns instead (the same draws, column by column).
     bits = draw_bits(keys[0], config.num_samples, num_columns)
-    input_columns, z = _scan_columns(sample, bits, tables, x_block[0])
-    input_columns, z = input_columns[None], z[None]
+    sampled = _scan_columns(sample, bits, tables, x_block[0])
+    input_columns, z, choice = jax.tree.map(lambda leaf: leaf[None], sampled)
   outputs = _evaluate(apply, params, jnp.swapaxes(input_columns, 1, 2), config, dtype)
-  return z, outputs
+  return z, outputs, choice, (input_columns if config.control_variates else None)
 
 
 def _scan_columns(fn, *columns):
@@ -267,9 +305,9 @@ def _explain_block_shared(params, x_block, pool, tables, kernel_width, config, a
   instance_outputs = _evaluate(apply, params, x_block[:, None, :], config, dtype)[:, 0]
 
   def fit_one(x, prediction):
-    _, z = perturb_instance(x, pool_choice, pool_values, tables, config)
+    input_columns, z = perturb_instance(x, pool_choice, pool_values, tables, config)
     outputs = pool_outputs.at[0].set(prediction)
-    return _fit_instance(z, outputs, kernel_width, config)
+    return _fit_instance(z, outputs, kernel_width, config, tables, pool_choice, input_columns)
 
   return jax.vmap(fit_one)(x_block, instance_outputs)
 
@@ -307,7 +345,7 @@ def explain_instance(
   choice, values = draw_tabular(bits, tables, dtype)
   input_columns, z = perturb_instance(x, choice, values, tables, config)
   outputs = _evaluate(apply, params, input_columns.T, config, dtype)
-  return _fit_instance(z, outputs, kernel_width, config)
+  return _fit_instance(z, outputs, kernel_width, config, tables, choice, input_columns)
 
 
 @functools.partial(jax.jit, static_argnames=("config", "apply"))
@@ -425,17 +463,17 @@ def explain_round(
 
   def run_block(args):
     x_block, key_block, label_block = args
-    z, outputs = _sample_block(params, x_block, key_block, tables, config, apply)
+    z, outputs, choice, input_columns = _sample_block(
+        params, x_block, key_block, tables, config, apply
+    )
 
-    def one(z, outputs, chosen):
-      distances = kernels.euclidean_distances_columns(z)
-      if config.kernel is None:
-        weights = kernels.exponential_kernel(distances, kernel_width)
-      else:
-        weights = config.kernel(distances, kernel_width)
+    def one(z, outputs, chosen, choice, input_columns):
+      weights = _weights(z, kernel_width, config)
+      if config.control_variates:
+        outputs = _adjusted(z, outputs, weights, choice, input_columns, tables)
       return round_one(z, outputs, weights, chosen)
 
-    return jax.vmap(one)(z, outputs, label_block)
+    return jax.vmap(one)(z, outputs, label_block, choice, input_columns)
 
   fit = jax.lax.map(run_block, blocks)
   return jax.tree.map(lambda leaf: leaf.reshape((num_instances,) + leaf.shape[2:]), fit)

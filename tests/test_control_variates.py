@@ -1,0 +1,205 @@
+"""Control variates (`TabularExplainer(control_variates=True)`): lime's coefficients, less noise.
+
+Oracles: the sampler's own draws for the bins' means and frequencies; exact orthogonality of
+the covariates to z in lime's weighted distribution (z-scores over 100,000 samples); the
+analytic lime coefficients of a model additive in the bins and linear inside them; and the
+plain estimator at 64,000 samples for a logistic model.
+"""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import jaxlime
+from jaxlime._src import control_variates
+from jaxlime._src import kernels
+from jaxlime._src import tabular_core
+
+
+def _draws(explainer, x, num_samples, key):
+  """z [F, S], input columns [F, S], choice [F, S] and kernel weights [S] of lime's samples."""
+  tables = explainer.tables
+  bits = tabular_core.draw_bits(jax.random.key(key), num_samples, x.shape[0])
+  choice, values = tabular_core.draw_tabular(bits, tables, jnp.float32)
+  config = tabular_core.TabularConfig(
+      num_samples=num_samples,
+      num_features=10,
+      feature_selection="auto",
+      mode="classification",
+      labels=(1,),
+      top_labels=None,
+      discretize=True,
+      sample_around_instance=False,
+      block_size=1,
+      chunk_size=num_samples,
+      shared_samples=False,
+      kernel=None,
+  )
+  inputs, z = tabular_core.perturb_instance(
+      jnp.asarray(x, jnp.float32), choice, values, tables, config
+  )
+  weights = kernels.exponential_kernel(
+      kernels.euclidean_distances_columns(z), explainer.kernel_width
+  )
+  return z, inputs, choice, weights
+
+
+def test_bin_means_and_frequencies_are_the_samplers(breast_cancer):
+  X, _, _, _ = breast_cancer
+  explainer = jaxlime.TabularExplainer(X)
+  bits = tabular_core.draw_bits(jax.random.key(3), 200_000, X.shape[1])
+  choice, values = tabular_core.draw_tabular(bits, explainer.tables, jnp.float32)
+  choice, values = np.asarray(choice), np.asarray(values, np.float64)
+  means = np.asarray(control_variates.choice_means(explainer.tables), np.float64)
+  frequencies = np.asarray(control_variates.choice_frequencies(explainer.tables), np.float64)
+  np.testing.assert_allclose(frequencies.sum(axis=1), 1, atol=1e-6)
+  for column in range(X.shape[1]):
+    for c in range(frequencies.shape[1]):
+      drawn = values[column][choice[column] == c]
+      share = drawn.size / values.shape[1]
+      share_error = np.sqrt(frequencies[column, c] * (1 - frequencies[column, c]) / 200_000)
+      assert abs(share - frequencies[column, c]) < 5 * share_error + 1e-9, (column, c)
+      if drawn.size > 1 and drawn.std() > 0:
+        mean_error = drawn.std() / np.sqrt(drawn.size)
+        assert abs(drawn.mean() - means[column, c]) < 5 * mean_error, (column, c)
+
+
+def test_covariates_are_orthogonal_to_every_function_of_z(breast_cancer):
+  """E_w[A_fk] = 0 and E_w[A_fk z_g] = 0 for every covariate and feature: z-scores."""
+  X, _, _, _ = breast_cancer
+  explainer = jaxlime.TabularExplainer(X)
+  z, inputs, choice, weights = _draws(explainer, X[7], 100_000, key=5)
+  own = tabular_core.instance_choice(inputs[:, 0], explainer.tables)
+  stacked = np.asarray(
+      control_variates.covariates(z, choice, inputs, own, explainer.tables), np.float64
+  )  # [F, K, S]
+  z, weights = np.asarray(z, np.float64), np.asarray(weights, np.float64)
+  assert np.abs(stacked).sum(axis=-1).min() == 0  # The own-choice contrast is zero.
+  features = np.concatenate([np.ones((1, z.shape[1])), z], axis=0)  # [1 + D, S]
+  flat = stacked.reshape(-1, z.shape[1]) * weights  # [F K, S]
+  num_samples = z.shape[1]
+  mean = flat @ features.T / num_samples  # [F K, 1 + D]: E_w[A_fk g] for g = 1, z_1, ..
+  second = np.square(flat) @ np.square(features).T / num_samples
+  error = np.sqrt(np.maximum(second - np.square(mean), 0) / num_samples)
+  informative = error > 0
+  assert informative.sum() > 3000
+  assert np.abs(mean[informative] / error[informative]).max() < 5.5
+
+
+def _bin_additive_model(explainer, table, slope):
+  """f(x) = sum_f table[f, bin_f(x)] + slope_f x_f: additive in the bins, linear inside them."""
+  edges = explainer.tables.edges
+
+  def model(x):
+    bins = jnp.sum(edges[None] < x[:, :, None], axis=-1)  # [B, F]
+    return jnp.sum(jnp.take_along_axis(table[None], bins[..., None], axis=-1)[..., 0], -1) + (
+        x @ slope
+    )
+
+  return model
+
+
+def test_model_additive_in_bins_is_recovered_exactly(breast_cancer):
+  """Its lime coefficients are known: (E[f_f | own bin] - E[f_f | another bin]) per feature.
+  The covariates explain all of its noise, so the adjusted fit recovers them to the ridge's
+  shrinkage, while lime's estimator carries the sampling noise."""
+  X, _, _, _ = breast_cancer
+  plain = jaxlime.TabularExplainer(X, mode="regression")
+  adjusted = jaxlime.TabularExplainer(X, mode="regression", control_variates=True)
+  rng = np.random.default_rng(0)
+  table = jnp.asarray(rng.normal(size=(X.shape[1], 4)), jnp.float32)
+  slope = jnp.asarray(rng.normal(size=X.shape[1]) / X.std(axis=0), jnp.float32)
+  model = _bin_additive_model(plain, table, slope)
+  rows = X[:6]
+  tables = plain.tables
+  frequencies = np.asarray(control_variates.choice_frequencies(tables), np.float64)
+  per_bin = np.asarray(table, np.float64) + np.asarray(slope, np.float64)[:, None] * np.asarray(
+      control_variates.choice_means(tables), np.float64
+  )  # [F, 4]: E[f_f | bin]
+  own_choice = jax.vmap(lambda row: tabular_core.instance_choice(row, tables))
+  own = np.asarray(own_choice(jnp.asarray(rows, jnp.float32)))
+  expected = np.zeros(rows.shape)
+  for i, bins in enumerate(own):
+    for f, b in enumerate(bins):
+      others = np.delete(np.arange(4), b)
+      weights = frequencies[f, others] / frequencies[f, others].sum()
+      expected[i, f] = per_bin[f, b] - weights @ per_bin[f, others]
+  options = dict(key=1, num_samples=4000, num_features=X.shape[1], progress=False)
+  exp_plain = plain.explain(rows, model, **options)
+  exp_adjusted = adjusted.explain(rows, model, **options)
+  error_plain = np.abs(np.asarray(exp_plain.coef[:, 0]) - expected).max()
+  error_adjusted = np.abs(np.asarray(exp_adjusted.coef[:, 0]) - expected).max()
+  scale = np.abs(expected).max()
+  assert error_adjusted < 0.01 * scale, (error_adjusted, scale)
+  assert error_plain > 5 * error_adjusted, (error_plain, error_adjusted)
+  # The score is lime's R^2 on the model's outputs, not on the adjusted ones (which are linear
+  # in z here, R^2 1).
+  np.testing.assert_allclose(exp_adjusted.score, exp_plain.score, atol=0.02)
+  assert np.asarray(exp_adjusted.score).max() < 0.99
+
+
+def test_logistic_same_coefficients_less_noise_calibrated_std(breast_cancer, logistic):
+  X, _, _, _ = breast_cancer
+  rows = X[:10]
+  plain = jaxlime.TabularExplainer(X)
+  adjusted = jaxlime.TabularExplainer(X, control_variates=True)
+  options = dict(num_features=X.shape[1], progress=False)
+  reference = np.asarray(
+      plain.explain(rows, logistic.model, key=100, num_samples=64_000, **options).coef[:, 0]
+  )
+  runs = {}
+  for name, explainer in (("plain", plain), ("adjusted", adjusted)):
+    explanations = [
+        explainer.explain(rows, logistic.model, key=seed, num_samples=2000, **options)
+        for seed in range(8)
+    ]
+    runs[name] = (
+        np.stack([np.asarray(e.coef[:, 0]) for e in explanations]),
+        np.stack([np.asarray(e.coef_std[:, 0]) for e in explanations]),
+    )
+  spread = {name: coef.std(axis=0, ddof=1).mean() for name, (coef, _) in runs.items()}
+  assert spread["plain"] > 1.3 * spread["adjusted"], spread
+  # The posterior std of the adjusted fit reports its (smaller) spread across seeds.
+  ratio = runs["adjusted"][1].mean() / spread["adjusted"]
+  assert 0.85 < ratio < 1.25, ratio
+  # Both estimate lime's coefficients: their seed means sit as close to the 64,000-sample
+  # reference as their noise allows (8 seeds of 2,000 against 64,000: within 1.5x of it).
+  for name, (coef, _) in runs.items():
+    distance = np.sqrt(np.mean((coef.mean(axis=0) - reference) ** 2))
+    expected = np.sqrt(spread[name] ** 2 / 8 + spread["plain"] ** 2 / 32)
+    assert distance < 1.5 * expected, (name, distance, expected)
+
+
+def test_every_path_gives_the_same_adjusted_explanation(breast_cancer, logistic):
+  """Blocks of several instances, blocks of one, explain_fn and a shared pool all adjust."""
+  X, _, _, _ = breast_cancer
+  rows = X[:3]
+  explainer = jaxlime.TabularExplainer(X, control_variates=True)
+  options = dict(key=4, num_samples=600, num_features=5, progress=False)
+  blocks = explainer.explain(rows, logistic.model, **options)
+  singles = explainer.explain(rows, logistic.model, batch_size=600, **options)
+  np.testing.assert_allclose(singles.coef, blocks.coef, atol=1e-4)
+  fn = explainer.explain_fn(logistic.model, num_samples=600, num_features=5)
+  keys = jaxlime.instance_keys(4, len(rows))
+  traced = jax.vmap(fn)(jnp.asarray(rows, jnp.float32), keys)
+  np.testing.assert_allclose(traced.coef, blocks.coef, atol=1e-4)
+  plain = jaxlime.TabularExplainer(X).explain(rows, logistic.model, **options)
+  assert np.abs(np.asarray(plain.coef) - np.asarray(blocks.coef)).max() > 1e-4  # Adjusted.
+  shared = jaxlime.TabularExplainer(X, control_variates=True, shared_samples=True)
+  shared_plain = jaxlime.TabularExplainer(X, shared_samples=True)
+  pooled = shared.explain(rows, logistic.model, **options)
+  pooled_plain = shared_plain.explain(rows, logistic.model, **options)
+  assert np.abs(np.asarray(pooled.coef) - np.asarray(pooled_plain.coef)).max() > 1e-4
+  until = jaxlime.UntilStable(top_k=3, level=0.9, initial=500, step=500, max_samples=2000)
+  adaptive = explainer.explain(rows, logistic.model, key=4, num_samples=until, progress=False)
+  assert np.all(np.asarray(adaptive.num_samples) >= 500)
+  assert np.isfinite(np.asarray(adaptive.coef)).all()
+
+
+def test_bad_options_name_the_argument(breast_cancer):
+  X, _, _, _ = breast_cancer
+  with pytest.raises(TypeError, match="control_variates must be a bool"):
+    jaxlime.TabularExplainer(X, control_variates=1)
+  with pytest.raises(ValueError, match="control_variates=True .* nothing to adjust by"):
+    jaxlime.TabularExplainer(X, discretize_continuous=False, control_variates=True)
