@@ -16,6 +16,9 @@ Each configuration explains the N instances under every seed (int seeds 0..R-1):
   and several levels (instances run until settled or max_samples); at level 0.95 with
   `settle=False` (until separated or max_samples, the rule before settling) and with
   `early_stop=True` (instances also stop once projected not to separate by max_samples);
+* with control variates (`TabularExplainer(control_variates=True)`: the same coefficients as
+  lime's estimator, less sampling noise): fixed counts 1,000 .. 32,000 (doubling) and
+  UntilStable at levels 0.9 and 0.95, each against both fixed-count curves;
 * S-LIME's test (Zhou et al., KDD 2021), reimplemented from the paper, vectorised: the samples
   grow (here by doubling from 1,000, the growth rule being this benchmark's choice) until, at
   each of the first k steps of forward selection on the weighted, centred samples, the gap
@@ -52,7 +55,7 @@ from jaxlime._src import tabular_core
 from jaxlime.bench.models import train_breast_cancer_mlp
 
 NUM_FEATURES = 10
-PARTS = ("fixed", "until_stable", "separated", "early_stop", "slime")
+PARTS = ("fixed", "until_stable", "separated", "early_stop", "slime", "control_variates")
 # Trade-offs of the per-instance oracle: Jaccard worth 1,000 evaluations.
 ORACLE_TRADEOFFS = (0.0005, 0.001, 0.002, 0.004, 0.008, 0.016)
 
@@ -63,6 +66,8 @@ def _settings(quick: bool) -> dict:
         num_instances=20,
         num_seeds=3,
         fixed=(1000, 2000, 4000),
+        control_variates_fixed=(1000, 2000, 4000),
+        control_variates_levels=(0.95,),
         levels=(0.95,),
         top_ks=(3, 5),
         max_samples=4000,
@@ -73,6 +78,8 @@ def _settings(quick: bool) -> dict:
       num_instances=200,
       num_seeds=8,
       fixed=(1000, 2000, 3000, 4000, 6000, 8000, 12000, 16000, 24000, 32000, 48000, 64000),
+      control_variates_fixed=(1000, 2000, 4000, 8000, 16000, 32000),
+      control_variates_levels=(0.9, 0.95),
       levels=(0.8, 0.9, 0.95, 0.99),
       top_ks=(3, 5),
       max_samples=64000,
@@ -327,6 +334,27 @@ def run(
     rows.append(row)
     print(json.dumps(row), flush=True)
 
+  # Fixed counts with control variates, and the plain fixed counts with the same Jaccard.
+  adjusting = jaxlime.TabularExplainer(
+      data["X_train"], feature_names=data["feature_names"], control_variates=True
+  )
+  adjusted_per_instance = {k: {} for k in settings["top_ks"]}  # k -> count -> Jaccard [N]
+  counts_adjusted = settings["control_variates_fixed"]
+  for count in counts_adjusted if "control_variates" in settings["parts"] else ():
+    tick = time.perf_counter()
+    coef, selected, _, _ = _explain_seeds(adjusting, X, model, count, seeds)
+    row = dict(method="fixed_control_variates", num_samples=count, evaluations=float(count))
+    for k in settings["top_ks"]:
+      adjusted_per_instance[k][count] = _jaccard(coef, selected, k)
+      jaccard = float(adjusted_per_instance[k][count].mean())
+      row[f"jaccard_top{k}"] = jaccard
+      needed = _fixed_evaluations_for(jaccard, fixed_per_instance[k])
+      row[f"fixed_evaluations_at_equal_jaccard_top{k}"] = needed
+      row[f"savings_factor_top{k}"] = None if needed is None else needed / count
+    row["seconds"] = time.perf_counter() - tick
+    rows.append(row)
+    print(json.dumps(row), flush=True)
+
   # Per k: the per-instance oracle over the fixed counts (Jaccard traded per 1,000 evaluations).
   oracle = []
   for k, per_count in fixed_per_instance.items():
@@ -346,6 +374,12 @@ def run(
   for part in ("separated", "early_stop"):
     if part in settings["parts"]:
       cases += [(k, 0.95, f"until_stable_{part}") for k in settings["top_ks"]]
+  if "control_variates" in settings["parts"]:
+    cases += [
+        (k, level, "until_stable_control_variates")
+        for k in settings["top_ks"]
+        for level in settings["control_variates_levels"]
+    ]
   for k, level, method in cases:
     tick = time.perf_counter()
     until = jaxlime.UntilStable(
@@ -357,7 +391,8 @@ def run(
         early_stop=method == "until_stable_early_stop",
         settle=method != "until_stable_separated",
     )
-    coef, selected, counts, converged = _explain_seeds(explainer, X, model, until, seeds)
+    explaining = adjusting if method == "until_stable_control_variates" else explainer
+    coef, selected, counts, converged = _explain_seeds(explaining, X, model, until, seeds)
     jaccard = _jaccard(coef, selected, k)
     all_converged, never_converged = converged.all(axis=0), ~converged.any(axis=0)
     row = dict(
@@ -388,12 +423,16 @@ def run(
       low, high, beyond = _savings_interval(fixed_per_instance[k], jaccard, counts.mean(axis=0))
       row["savings_factor_95_interval"] = [low, high]
       row["bootstrap_beyond_fixed_curve"] = beyond
+    if method == "until_stable_control_variates" and adjusted_per_instance[k]:
+      needed = _fixed_evaluations_for(row["jaccard"], adjusted_per_instance[k])
+      row["fixed_control_variates_evaluations_at_equal_jaccard"] = needed
+      row["savings_factor_control_variates"] = (
+          None if needed is None else needed / row["evaluations"]
+      )
     rows.append(row)
-    name = (
-        f"top{k}_level{level}"
-        if method == "until_stable"
-        else f"top{k}_{method.removeprefix('until_stable_')}"
-    )
+    name = f"top{k}_{method.removeprefix('until_stable_')}"
+    if method in ("until_stable", "until_stable_control_variates"):
+      name = f"top{k}_level{level}" + ("_control_variates" if method != "until_stable" else "")
     histograms[name] = counts.ravel().tolist()
     print(json.dumps(row), flush=True)
 
@@ -451,16 +490,16 @@ def run(
 
 def bench_run(options) -> dict:
   """`jaxlime bench --only stability`: `run` with the harness's row keys added to each row
-  (case "top<k>" or "fixed"; S-LIME's test is the peer; n = instances x seeds). Not in the
+  (case "top<k>", "fixed" or "fixed_control_variates"; S-LIME's test is the peer; n = instances x seeds). Not in the
   default set: it measures stability, not speed, and takes minutes even with --quick."""
   result = run(options.quick, options.out)
   seeds = result["settings"]["num_seeds"]
   rows = []
   for row in result["rows"]:
-    case = f"top{row['top_k']}" if "top_k" in row else "fixed"
+    case = f"top{row['top_k']}" if "top_k" in row else row["method"]
     method = row["method"]
-    if method == "fixed":
-      method = f"fixed {row['num_samples']}"
+    if method in ("fixed", "fixed_control_variates"):
+      method = f"{method} {row['num_samples']}"
     elif "level" in row:
       method = f"{method} {row['level']}"
     role = "peer" if row["method"] == "slime_test" else "jaxlime"
@@ -492,6 +531,15 @@ def _figures(rows, oracle, histograms, settings, out_dir, suffix):
         color="grey",
         label="fixed count",
     )
+    adjusted = [row for row in rows if row["method"] == "fixed_control_variates"]
+    if adjusted:
+      axis.plot(
+          [row["evaluations"] for row in adjusted],
+          [row[f"jaccard_top{k}"] for row in adjusted],
+          "o--",
+          color="C2",
+          label="fixed count, control variates",
+      )
     adaptive_rows = [r for r in rows if r["method"] == "until_stable" and r["top_k"] == k]
     axis.plot(
         [row["evaluations"] for row in adaptive_rows],
@@ -515,6 +563,7 @@ def _figures(rows, oracle, histograms, settings, out_dir, suffix):
         ("until_stable_separated", "v", "UntilStable, settle=False (0.95)"),
         ("until_stable_early_stop", "^", "UntilStable, early_stop=True (0.95)"),
         ("slime_test", "x", "S-LIME's test (0.95, subset)"),
+        ("until_stable_control_variates", "D", "UntilStable, control variates (0.9, 0.95)"),
     ):
       chosen = [r for r in rows if r["method"] == method and r["top_k"] == k]
       if chosen:
