@@ -83,7 +83,7 @@ def test_covariates_are_orthogonal_to_every_function_of_z(breast_cancer):
   second = np.square(flat) @ np.square(features).T / num_samples
   error = np.sqrt(np.maximum(second - np.square(mean), 0) / num_samples)
   informative = error > 0
-  assert informative.sum() > 3000
+  assert informative.sum() > 2500  # 2 contrasts and 1 deviation per column, 31 functions.
   assert np.abs(mean[informative] / error[informative]).max() < 5.5
 
 
@@ -179,11 +179,11 @@ def test_every_path_gives_the_same_adjusted_explanation(breast_cancer, logistic)
   options = dict(key=4, num_samples=600, num_features=5, progress=False)
   blocks = explainer.explain(rows, logistic.model, **options)
   singles = explainer.explain(rows, logistic.model, batch_size=600, **options)
-  np.testing.assert_allclose(singles.coef, blocks.coef, atol=1e-4)
+  np.testing.assert_allclose(singles.coef, blocks.coef, rtol=1e-5, atol=1e-6)
   fn = explainer.explain_fn(logistic.model, num_samples=600, num_features=5)
   keys = jaxlime.instance_keys(4, len(rows))
   traced = jax.vmap(fn)(jnp.asarray(rows, jnp.float32), keys)
-  np.testing.assert_allclose(traced.coef, blocks.coef, atol=1e-4)
+  np.testing.assert_allclose(traced.coef, blocks.coef, rtol=1e-5, atol=1e-6)
   plain = jaxlime.TabularExplainer(X).explain(rows, logistic.model, **options)
   assert np.abs(np.asarray(plain.coef) - np.asarray(blocks.coef)).max() > 1e-4  # Adjusted.
   shared = jaxlime.TabularExplainer(X, control_variates=True, shared_samples=True)

@@ -359,6 +359,12 @@ _MULTI_DEVICE = textwrap.dedent("""
     out = explainer.explain(rows[:8], model, key=key, num_samples=300, num_features=4, mesh=mesh)
     np.testing.assert_array_equal(out.selected, single.selected)
     np.testing.assert_allclose(out.coef, single.coef, rtol=1e-5, atol=1e-6)
+    # Control variates (their solves are sweeps, not LAPACK) on the mesh.
+    explainer = jaxlime.TabularExplainer(X, control_variates=True)
+    single = explainer.explain(rows[:8], model, key=key, num_samples=300, num_features=4)
+    out = explainer.explain(rows[:8], model, key=key, num_samples=300, num_features=4, mesh=mesh)
+    np.testing.assert_array_equal(out.selected, single.selected)
+    np.testing.assert_allclose(out.coef, single.coef, rtol=1e-5, atol=1e-6)
     # Images: sharded calls of 8 (the last padded), superpixels computed call by call.
     images = np.random.default_rng(4).uniform(size=(12, 16, 16, 3)).astype(np.float32)
     readout = np.random.default_rng(3).normal(size=(48, 3)).astype(np.float32)

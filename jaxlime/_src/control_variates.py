@@ -32,9 +32,9 @@ import jax.numpy as jnp
 
 from jaxlime._src import linalg
 
-# Ridge of each column's covariate system, relative to each covariate's own sum of squares: the
-# contrasts of a column sum to zero where z_f = 0, so the system is singular along that direction.
-_RELATIVE_RIDGE = 1e-4
+# Ridge of each column's covariate system, relative to each covariate's own sum of squares (a
+# guard: without the reference choice's contrast the system is not singular).
+_RELATIVE_RIDGE = 1e-6
 # Block Jacobi iterations of the covariates' regression after the first (see
 # `_column_coefficients`).
 JACOBI_ITERATIONS = 3
@@ -75,10 +75,10 @@ class _Factored(NamedTuple):
   """The covariates of one instance's samples, factored (`covariates` stacks them): for column f
   and sample s, contrast c is [contrast_choice = c] - not_own * given_other[c]."""
 
-  contrast_choice: jax.Array  # [F, S] int32: the drawn choice when it is a contrast, else V.
+  contrast_choice: jax.Array  # [F, S] int32: the drawn choice if it has a contrast, else V.
   drawn: jax.Array  # [F * V, S] float: 1 where column f drew contrast v (row f * V + v).
   not_own: jax.Array  # [F, S] 1 - z_f in choice columns (0 elsewhere and for sample 0).
-  given_other: jax.Array  # [F, V] p_c / (1 - p_b), 0 for the instance's own choice and padding.
+  given_other: jax.Array  # [F, V] p_c / (1 - p_b); 0 for the own, reference and padding choices.
   deviation: jax.Array  # [F, S] value - its bin's mean in binned columns (0 elsewhere, sample 0).
 
 
@@ -87,10 +87,14 @@ def _factored(z, choice, values, own_choice, tables) -> _Factored:
   frequencies = choice_frequencies(tables)  # [F, V]
   others = jnp.where(jnp.arange(num_choices) == own_choice[:, None], 0, frequencies)
   others_total = jnp.sum(others, axis=1, keepdims=True)
-  given_other = others / jnp.where(others_total > 0, others_total, 1)
+  # The contrasts of the other choices sum to zero where z_f = 0: the first other choice (the
+  # reference) has none, and the others span the same space without that dependence.
+  reference = jnp.argmax(others > 0, axis=1)  # [F]
+  is_reference = jnp.arange(num_choices) == reference[:, None]
+  given_other = jnp.where(is_reference, 0, others / jnp.where(others_total > 0, others_total, 1))
   is_choice = tables.is_choice[:, None]
   first = jnp.arange(z.shape[1]) == 0
-  contrast = is_choice & (choice != own_choice[:, None]) & ~first
+  contrast = is_choice & (choice != own_choice[:, None]) & (choice != reference[:, None]) & ~first
   means = jnp.take_along_axis(choice_means(tables), choice, axis=1)  # [F, S]
   deviation = jnp.where(tables.is_binned[:, None] & ~first, values - means, 0)
   contrast_choice = jnp.where(contrast, choice, num_choices)
@@ -117,7 +121,8 @@ def covariates(
     tables: the training statistics (`tabular_core.TabularTables`).
 
   Returns:
-    Per column, V contrasts (zero for the instance's own choice and for padding choices) and
+    Per column, V contrasts (zero for the instance's own choice, the first other choice, whose
+    contrast the others determine, and padding choices) and
     the value's deviation from its bin's mean (zero outside binned columns); zero for sample 0
     and for columns that are not choice columns. `adjusted_outputs` works on their factors
     instead of this [F, V + 1, S] array.

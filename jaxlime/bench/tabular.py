@@ -10,7 +10,8 @@ Everything runs in one process on the breast cancer MLP of `jaxlime.bench.models
   the jitted model; seconds per explanation are the median over 5 instances (skipped with a note
   when lime is not installed).
 * jaxlime: `TabularExplainer.explain` on N = 1000 rows (the test set tiled), with independent
-  and with shared samples. Compile time is the first call minus the steady time (and JAX's own
+  and with shared samples, and (default configuration) with independent samples and control
+  variates (`control_variates=True`). Compile time is the first call minus the steady time (and JAX's own
   compile time, from `jax.monitoring`); the steady time is the median of 3 calls with
   different keys.
 * floors: the jitted model alone on the N * S rows (shared samples: S + N rows), in the
@@ -89,13 +90,16 @@ def bench_lime(lime_tabular, forward, data, options, num_features, num_instances
 # ---- jaxlime ----
 
 
-def bench_jaxlime(model, data, options, num_features, n, repeats, shared, compile_timer) -> dict:
+def bench_jaxlime(
+    model, data, options, num_features, n, repeats, shared, compile_timer, control_variates=False
+) -> dict:
   """Compile and steady seconds of one explain call on n rows."""
   explainer = jaxlime.TabularExplainer(
       data["X_train"],
       feature_names=data["feature_names"],
       class_names=data["class_names"],
       shared_samples=shared,
+      control_variates=control_variates,
       **options,
   )
   X = tiled(data["X_test"], n)
@@ -268,8 +272,12 @@ def run(options: harness.Options) -> dict:
               note="median per explanation",
           )
       )
-    for mode in ("independent", "shared"):
-      print(f"jaxlime {name}, {mode} samples ...", flush=True)
+    modes = [("independent", False), ("shared", False)]
+    if name == "default":
+      modes.append(("independent", True))
+    for mode, control_variates in modes:
+      method = f"jaxlime, {mode} samples" + (", control variates" if control_variates else "")
+      print(f"{method}, {name} ...", flush=True)
       ours = bench_jaxlime(
           model,
           data,
@@ -279,11 +287,12 @@ def run(options: harness.Options) -> dict:
           repeats,
           shared=mode == "shared",
           compile_timer=compile_timer,
+          control_variates=control_variates,
       )
       rows.append(
           dict(
               case=name,
-              method=f"jaxlime, {mode} samples",
+              method=method,
               role="jaxlime",
               n=n,
               seconds=ours["seconds"],
