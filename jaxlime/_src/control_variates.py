@@ -14,9 +14,9 @@ The covariates of column f
 have conditional mean zero given z: in lime's weighted sampling distribution they are
 orthogonal to every function of z. For any gamma chosen without the samples it is applied to,
 the weighted least squares of y - A gamma on z therefore has lime's population coefficients,
-and its noise loses what the covariates explain: on the breast-cancer MLP, the variation of the
-model's output among the bins a feature is not in, and inside the bins, was about two thirds of
-the surrogate's residual variance.
+and its noise loses what the covariates explain: how the model's output varies among the bins
+a feature is not in, and inside the bins (benchmarks/README.md, "Control variates", measures
+what that saves on the breast-cancer MLP).
 
 gamma is fitted by cross-fitting: the samples fall into two halves (even and odd positions);
 on each half a weighted ridge on z gives residuals, and each column's covariates are regressed
