@@ -8,10 +8,11 @@ column with z_f = 0 holds one of the other choices with probability p_c / (1 - p
 column's value is distributed as its bin's truncated normal, whatever the other columns hold.
 The covariates of column f
 
-    (1 - z_f) (1[choice_f = c] - p_c / (1 - p_b))     for each choice c != b_f, and
+    (1 - z_f) (1[choice_f = c] - p_c / (1 - p_b))     for each choice c != b_f but one, and
     value_f - E[value_f | choice_f]                   (binned columns)
 
-have conditional mean zero given z: in lime's weighted sampling distribution they are
+(the contrasts of all other choices sum to zero where z_f = 0, so the first is left out) have
+conditional mean zero given z: in lime's weighted sampling distribution they are
 orthogonal to every function of z. For any gamma chosen without the samples it is applied to,
 the weighted least squares of y - A gamma on z therefore has lime's population coefficients,
 and its noise loses what the covariates explain: how the model's output varies among the bins
@@ -19,10 +20,11 @@ a feature is not in, and inside the bins (benchmarks/README.md, "Control variate
 what that saves on the breast-cancer MLP).
 
 gamma is fitted by cross-fitting: the samples fall into two halves (even and odd positions);
-on each half a weighted ridge on z gives residuals, and each column's covariates are regressed
-on them (the columns' covariates are uncorrelated with each other given z, so one small system
-per column). Each half is then adjusted with the gamma of the other half, so no sample's
-adjustment is fitted to its own noise. Sample 0, the instance itself, is not adjusted.
+on each half a weighted ridge on z gives residuals, which are regressed on all covariates by
+block Jacobi iterations over the columns (`_column_coefficients`). Each half is then adjusted
+with the gamma of the other half, so no sample's adjustment is fitted to its own noise. Sample
+0, the instance itself, is not adjusted. The covariates are never formed as an [F, K, S] array:
+every sum is taken from their factors (`_Factored`), as matrix products with the one-hot draws.
 """
 
 from typing import NamedTuple
@@ -73,10 +75,9 @@ def choice_means(tables) -> jax.Array:
 
 class _Factored(NamedTuple):
   """The covariates of one instance's samples, factored (`covariates` stacks them): for column f
-  and sample s, contrast c is [contrast_choice = c] - not_own * given_other[c]."""
+  and sample s, contrast v is drawn[f * V + v, s] - not_own[f, s] * given_other[f, v]."""
 
-  contrast_choice: jax.Array  # [F, S] int32: the drawn choice if it has a contrast, else V.
-  drawn: jax.Array  # [F * V, S] float: 1 where column f drew contrast v (row f * V + v).
+  drawn: jax.Array  # [F * V, S] float: 1 where column f drew choice v and v has a contrast.
   not_own: jax.Array  # [F, S] 1 - z_f in choice columns (0 elsewhere and for sample 0).
   given_other: jax.Array  # [F, V] p_c / (1 - p_b); 0 for the own, reference and padding choices.
   deviation: jax.Array  # [F, S] value - its bin's mean in binned columns (0 elsewhere, sample 0).
@@ -97,11 +98,9 @@ def _factored(z, choice, values, own_choice, tables) -> _Factored:
   contrast = is_choice & (choice != own_choice[:, None]) & (choice != reference[:, None]) & ~first
   means = jnp.take_along_axis(choice_means(tables), choice, axis=1)  # [F, S]
   deviation = jnp.where(tables.is_binned[:, None] & ~first, values - means, 0)
-  contrast_choice = jnp.where(contrast, choice, num_choices)
-  drawn = contrast_choice[:, None, :] == jnp.arange(num_choices)[None, :, None]  # [F, V, S]
+  drawn = contrast[:, None, :] & (choice[:, None, :] == jnp.arange(num_choices)[None, :, None])
   return _Factored(
-      contrast_choice=contrast_choice,
-      drawn=drawn.reshape(-1, z.shape[1]).astype(z.dtype),
+      drawn=drawn.reshape(-1, z.shape[1]).astype(z.dtype),  # [F * V, S]
       not_own=jnp.where(is_choice & ~first, 1 - z, 0),
       given_other=given_other.astype(z.dtype),
       deviation=deviation.astype(z.dtype),
@@ -121,11 +120,10 @@ def covariates(
     tables: the training statistics (`tabular_core.TabularTables`).
 
   Returns:
-    Per column, V contrasts (zero for the instance's own choice, the first other choice, whose
-    contrast the others determine, and padding choices) and
-    the value's deviation from its bin's mean (zero outside binned columns); zero for sample 0
-    and for columns that are not choice columns. `adjusted_outputs` works on their factors
-    instead of this [F, V + 1, S] array.
+    Per column, V contrasts (zero for the instance's own choice, for the first other choice,
+    whose contrast the others determine, and for padding choices) and the value's deviation
+    from its bin's mean (zero outside binned columns); zero for sample 0 and for columns that
+    are not choice columns. `adjusted_outputs` works on their factors instead of this array.
   """
   parts = _factored(z, choice, values, own_choice, tables)
   drawn = parts.drawn.reshape(parts.given_other.shape + z.shape[1:])
