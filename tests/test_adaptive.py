@@ -13,11 +13,10 @@ import pytest
 
 import jaxlime
 from jaxlime._src import adaptive
-from jaxlime._src import kernels
 from jaxlime._src import segmentation
 from jaxlime._src import surrogate
-from jaxlime._src import tabular_core
 from helpers import forced_devices_env
+from helpers import lime_tabular_samples
 
 # ---- a linear model with known Gaussian noise ----
 
@@ -153,30 +152,10 @@ def test_html_and_figure_show_the_intervals(breast_cancer, logistic):
 
 def _round_samples(explainer, model, x, key, size, round_index):
   """The samples, outputs and weights of one round, drawn with the sampler's public steps."""
-  tables = explainer.tables
   if round_index:
     key = jax.random.fold_in(jax.random.fold_in(key, adaptive.ROUND_TAG), round_index)
-  bits = tabular_core.draw_bits(key, size, x.shape[0])
-  choice, values = tabular_core.draw_tabular(bits, tables, jnp.float32)
-  config = tabular_core.TabularConfig(
-      num_samples=size,
-      num_features=1,
-      feature_selection="none",
-      mode="classification",
-      labels=(1,),
-      top_labels=None,
-      discretize=True,
-      sample_around_instance=False,
-      block_size=1,
-      chunk_size=size,
-      shared_samples=False,
-      kernel=None,
-  )
-  inputs, z = tabular_core.perturb_instance(jnp.asarray(x), choice, values, tables, config)
+  z, inputs, _, weights = lime_tabular_samples(explainer, x, key, size)
   outputs = model(inputs.T)
-  weights = kernels.exponential_kernel(
-      kernels.euclidean_distances_columns(z), explainer.kernel_width
-  )
   if round_index:
     weights = weights.at[0].set(0)
   return np.asarray(z), np.asarray(outputs), np.asarray(weights)

@@ -13,36 +13,8 @@ import pytest
 
 import jaxlime
 from jaxlime._src import control_variates
-from jaxlime._src import kernels
 from jaxlime._src import tabular_core
-
-
-def _draws(explainer, x, num_samples, key):
-  """z [F, S], input columns [F, S], choice [F, S] and kernel weights [S] of lime's samples."""
-  tables = explainer.tables
-  bits = tabular_core.draw_bits(jax.random.key(key), num_samples, x.shape[0])
-  choice, values = tabular_core.draw_tabular(bits, tables, jnp.float32)
-  config = tabular_core.TabularConfig(
-      num_samples=num_samples,
-      num_features=10,
-      feature_selection="auto",
-      mode="classification",
-      labels=(1,),
-      top_labels=None,
-      discretize=True,
-      sample_around_instance=False,
-      block_size=1,
-      chunk_size=num_samples,
-      shared_samples=False,
-      kernel=None,
-  )
-  inputs, z = tabular_core.perturb_instance(
-      jnp.asarray(x, jnp.float32), choice, values, tables, config
-  )
-  weights = kernels.exponential_kernel(
-      kernels.euclidean_distances_columns(z), explainer.kernel_width
-  )
-  return z, inputs, choice, weights
+from helpers import lime_tabular_samples
 
 
 def test_bin_means_and_frequencies_are_the_samplers(breast_cancer):
@@ -69,7 +41,7 @@ def test_covariates_are_orthogonal_to_every_function_of_z(breast_cancer):
   """E_w[A_fk] = 0 and E_w[A_fk z_g] = 0 for every covariate and feature: z-scores."""
   X, _, _, _ = breast_cancer
   explainer = jaxlime.TabularExplainer(X)
-  z, inputs, choice, weights = _draws(explainer, X[7], 100_000, key=5)
+  z, inputs, choice, weights = lime_tabular_samples(explainer, X[7], jax.random.key(5), 100_000)
   own = tabular_core.instance_choice(inputs[:, 0], explainer.tables)
   stacked = np.asarray(
       control_variates.covariates(z, choice, inputs, own, explainer.tables), np.float64

@@ -523,23 +523,19 @@ def _figures(rows, oracle, histograms, settings, out_dir, suffix):
   top_ks = settings["top_ks"]
   figure, axes = plt.subplots(1, len(top_ks), figsize=(5 * len(top_ks), 4), squeeze=False)
   for axis, k in zip(axes[0], top_ks):
-    fixed = [row for row in rows if row["method"] == "fixed"]
-    axis.plot(
-        [row["evaluations"] for row in fixed],
-        [row[f"jaccard_top{k}"] for row in fixed],
-        "o-",
-        color="grey",
-        label="fixed count",
-    )
-    adjusted = [row for row in rows if row["method"] == "fixed_control_variates"]
-    if adjusted:
-      axis.plot(
-          [row["evaluations"] for row in adjusted],
-          [row[f"jaccard_top{k}"] for row in adjusted],
-          "o--",
-          color="C2",
-          label="fixed count, control variates",
-      )
+    for method, style, color, label in (
+        ("fixed", "o-", "grey", "fixed count"),
+        ("fixed_control_variates", "o--", "C2", "fixed count, control variates"),
+    ):
+      fixed = [row for row in rows if row["method"] == method]
+      if fixed:
+        axis.plot(
+            [row["evaluations"] for row in fixed],
+            [row[f"jaccard_top{k}"] for row in fixed],
+            style,
+            color=color,
+            label=label,
+        )
     adaptive_rows = [r for r in rows if r["method"] == "until_stable" and r["top_k"] == k]
     axis.plot(
         [row["evaluations"] for row in adaptive_rows],
