@@ -412,10 +412,7 @@ def explain_round(
 
     def one(z, outputs, chosen):
       distances = kernels.cosine_distances_columns(z)
-      if config.kernel is None:
-        weights = kernels.exponential_kernel(distances, kernel_width)
-      else:
-        weights = config.kernel(distances, kernel_width)
+      weights = kernels.kernel_weights(distances, kernel_width, config.kernel)
       return round_one(z, outputs, weights, chosen)
 
     return jax.vmap(one)(masks, outputs, label_block)

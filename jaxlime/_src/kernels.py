@@ -23,6 +23,14 @@ def exponential_kernel(distances: jax.Array, kernel_width) -> jax.Array:
   return jnp.exp(-0.5 * jnp.square(distances) / jnp.square(kernel_width))
 
 
+def kernel_weights(distances: jax.Array, kernel_width, kernel=None) -> jax.Array:
+  """[...] weights of samples at distances [...]: kernel(distances, kernel_width), or lime's
+  `exponential_kernel` when kernel is None."""
+  if kernel is None:
+    return exponential_kernel(distances, kernel_width)
+  return kernel(distances, kernel_width)
+
+
 def euclidean_distances(z: jax.Array) -> jax.Array:
   """Euclidean distance of every sample to row 0.
 

@@ -522,10 +522,7 @@ def fit_local(
     The Surrogate over L labels, with its labels and the model's output at the instance
     (outputs[0], [C]).
   """
-  if kernel is None:
-    weights = kernels.exponential_kernel(distances, kernel_width)
-  else:
-    weights = kernel(distances, kernel_width)
+  weights = kernels.kernel_weights(distances, kernel_width, kernel)
   chosen = explained_labels(outputs[0], labels=labels, top_labels=top_labels)
   fit = fit_surrogate_columns(
       z_columns,

@@ -185,9 +185,7 @@ def _as_outputs(outputs: jax.Array, mode: str) -> jax.Array:
 def _weights(z, kernel_width, config: TabularConfig) -> jax.Array:
   """[S] kernel weights of one instance's samples z [D, S]."""
   distances = kernels.euclidean_distances_columns(z)
-  if config.kernel is None:
-    return kernels.exponential_kernel(distances, kernel_width)
-  return config.kernel(distances, kernel_width)
+  return kernels.kernel_weights(distances, kernel_width, config.kernel)
 
 
 def _adjusted(z, outputs, weights, choice, input_columns, tables):

@@ -320,10 +320,7 @@ def _round_text(kept, outputs, num_words, chosen, kernel_width, config: TextConf
   del num_words  # Padding features are zero in every sample: the final fit masks them.
   z = kept.astype(outputs.dtype)
   distances = kernels.cosine_distances_columns(z) * DISTANCE_SCALE
-  if config.kernel is None:
-    weights = kernels.exponential_kernel(distances, kernel_width)
-  else:
-    weights = config.kernel(distances, kernel_width)
+  weights = kernels.kernel_weights(distances, kernel_width, config.kernel)
   return adaptive.instance_round(
       z,
       outputs,
