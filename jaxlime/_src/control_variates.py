@@ -33,6 +33,7 @@ import jax
 import jax.numpy as jnp
 
 from jaxlime._src import linalg
+from jaxlime._src import surrogate
 
 # Ridge of each column's covariate system, relative to each covariate's own sum of squares (a
 # guard: without the reference choice's contrast the system is not singular).
@@ -133,26 +134,15 @@ def covariates(
 
 def _ridge_residuals(z: jax.Array, outputs: jax.Array, half_weights: jax.Array) -> jax.Array:
   """[H, S, C] residuals of H weighted ridges (alpha 1, unpenalised intercept) of outputs
-  [S, C] on z [D, S], ridge h fitted with half_weights[h] [S] (zero outside its half)."""
-  total = jnp.sum(half_weights, axis=1)  # [H]
-  safe_total = jnp.where(total > 0, total, 1)[:, None]
-  z_mean = half_weights @ z.T / safe_total  # [H, D]
-  y_mean = half_weights @ outputs / safe_total  # [H, C]
-  gram = jnp.einsum("ds,hs,es->hde", z, half_weights, z) - total[:, None, None] * (
-      z_mean[:, :, None] * z_mean[:, None, :]
-  )
-  cross = jnp.einsum("ds,hs,sc->hdc", z, half_weights, outputs) - total[:, None, None] * (
-      z_mean[:, :, None] * y_mean[:, None, :]
-  )
-  # The sweep-operator inverse, not LAPACK: see `linalg` (a batched LU inverse here deadlocked
-  # intermittently inside the explain program on CPU).
-  inverse = jax.vmap(linalg.spd_inverse)(gram + jnp.eye(z.shape[0], dtype=z.dtype))
-  coef = inverse @ cross  # [H, D, C]
-  fitted = (
-      jnp.einsum("ds,hdc->hsc", z, coef)
-      + (y_mean - jnp.einsum("hd,hdc->hc", z_mean, coef))[:, None, :]
-  )
-  return outputs[None] - fitted
+  [S, C] on z [D, S], ridge h fitted with half_weights[h] [S] (zero outside its half): the
+  surrogate's own moments and ridge, on every feature."""
+
+  def residuals(weights):
+    moments = surrogate._moments(z, outputs, weights)
+    coef, _ = surrogate._ridge_coefficients(moments, jnp.ones(z.shape[0], bool), 1.0)  # [C, D]
+    return moments.y_centred - moments.z_centred.T @ coef.T
+
+  return jax.vmap(residuals)(half_weights)
 
 
 def _by_choice(parts: _Factored, weighted: jax.Array) -> jax.Array:
@@ -276,15 +266,12 @@ def adjusted_outputs(
 def score_on_outputs(
     coef: jax.Array, intercept: jax.Array, z: jax.Array, outputs: jax.Array, weights: jax.Array
 ) -> jax.Array:
-  """[L] weighted R^2 of the surrogate (coef [L, D], intercept [L]) on the unadjusted outputs
-  [S, L] of its samples z [D, S] with weights [S]: lime's score of that surrogate (1 for
-  outputs constant up to rounding, as `surrogate`'s)."""
+  """[L] weighted R^2 (`surrogate.weighted_r2`) of the surrogate (coef [L, D], intercept [L])
+  on the unadjusted outputs [S, L] of its samples z [D, S] with weights [S]: lime's score of
+  that surrogate."""
   total = jnp.sum(weights)
   predicted = intercept[:, None] + coef @ z  # [L, S]
   residual_total = jnp.sum(weights * jnp.square(outputs.T - predicted), axis=1)
   mean = outputs.T @ weights / total
   y_total = jnp.sum(weights * jnp.square(outputs.T - mean[:, None]), axis=1)
-  eps = jnp.finfo(y_total.dtype).eps
-  rounding_level = 100 * eps**2 * total * jnp.square(mean)
-  constant = y_total <= jnp.maximum(rounding_level, jnp.finfo(y_total.dtype).tiny)
-  return jnp.where(constant, 1.0, 1 - residual_total / jnp.where(constant, 1, y_total))
+  return surrogate.weighted_r2(residual_total, y_total, total, mean)

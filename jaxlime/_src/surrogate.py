@@ -153,6 +153,17 @@ def _ridge_coefficients(moments: _Moments, mask: jax.Array, alpha) -> tuple[jax.
   return coef * mask, inverse
 
 
+def weighted_r2(residual_total, y_total, weight_total, y_mean) -> jax.Array:
+  """[...] weighted R^2, 1 - residual_total / y_total (weighted sums of squares about the fit
+  and about y_mean). A target constant up to rounding (its weighted variance at the level of
+  eps^2 relative to its magnitude) is fitted exactly by the intercept: score 1, as
+  scikit-learn's r2_score."""
+  eps = jnp.finfo(y_total.dtype).eps
+  rounding_level = 100 * eps**2 * weight_total * jnp.square(y_mean)
+  constant = y_total <= jnp.maximum(rounding_level, jnp.finfo(y_total.dtype).tiny)
+  return jnp.where(constant, 1.0, 1 - residual_total / jnp.where(constant, 1, y_total))
+
+
 def _fit_on_mask(
     moments: _Moments, z0: jax.Array, label: int, mask: jax.Array, alpha, *, max_selected: int
 ):
@@ -191,12 +202,7 @@ def _fit_on_mask(
     residual_total = moments.weights @ jnp.square(residuals)
     y_total = moments.y_total[label]
     weight_total = jnp.sum(moments.weights)
-  # A target constant up to rounding (its weighted variance is at the level of eps^2 relative to
-  # its magnitude) is fitted exactly by the intercept: score 1, as scikit-learn's r2_score.
-  eps = jnp.finfo(y_total.dtype).eps
-  rounding_level = 100 * eps**2 * weight_total * jnp.square(moments.y_mean[label])
-  constant = y_total <= jnp.maximum(rounding_level, jnp.finfo(y_total.dtype).tiny)
-  score = jnp.where(constant, 1.0, 1 - residual_total / jnp.where(constant, 1, y_total))
+  score = weighted_r2(residual_total, y_total, weight_total, moments.y_mean[label])
   local_pred = intercept + z0 @ coef
   # Bayesian ridge posterior: precision of sample s is w_s / sigma^2, prior coef ~ N(0, sigma^2 /
   # alpha). sigma^2 is estimated from the weighted residuals with (samples - parameters) degrees of
