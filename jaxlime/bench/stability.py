@@ -277,13 +277,13 @@ def per_instance_oracle(fixed: dict, tradeoff: float) -> dict:
   x count, as if its curve were known before sampling. Returns the mean count, the mean fitted
   Jaccard at it, and the counts the fitted fixed curve (mean of the fits) needs for that Jaccard.
   """
-  counts = np.asarray(sorted(fixed), float)
-  fitted = _monotone_fit(np.stack([fixed[count] for count in sorted(fixed)], axis=-1))  # [N, m]
-  chosen = np.argmax(fitted - tradeoff * counts, axis=-1)  # [N]
+  counts = sorted(fixed)
+  fitted = _monotone_fit(np.stack([fixed[count] for count in counts], axis=-1))  # [N, m]
+  chosen = np.argmax(fitted - tradeoff * np.asarray(counts, float), axis=-1)  # [N]
   jaccard = float(np.take_along_axis(fitted, chosen[:, None], axis=-1).mean())
-  fitted_curve = {count: fitted[:, i] for i, count in enumerate(sorted(fixed))}
+  fitted_curve = {count: fitted[:, i] for i, count in enumerate(counts)}
   return dict(
-      evaluations=float(counts[chosen].mean()),
+      evaluations=float(np.asarray(counts, float)[chosen].mean()),
       jaccard=jaccard,
       fixed_evaluations_at_equal_jaccard=_fixed_evaluations_for(jaccard, fitted_curve),
   )
