@@ -111,6 +111,58 @@ def test_model_additive_in_bins_is_recovered_exactly(breast_cancer):
   assert np.asarray(exp_adjusted.score).max() < 0.99
 
 
+def test_categorical_columns_without_discretization_are_recovered_exactly():
+  """Categorical columns among continuous ones (discretize_continuous=False): a model additive
+  in the categories and linear in the continuous columns has known lime coefficients, the
+  categories' contrasts and each continuous column's slope x its training std."""
+  rng = np.random.default_rng(1)
+  num_rows, num_categorical, num_continuous = 2000, 3, 3
+  categories = rng.choice(4, size=(num_rows, num_categorical), p=[0.4, 0.3, 0.2, 0.1])
+  continuous = rng.normal(size=(num_rows, num_continuous)) * [1.0, 5.0, 0.2] + [0.0, 3.0, -1.0]
+  X = np.concatenate([categories, continuous], axis=1).astype(np.float64)
+  columns = list(range(num_categorical))
+  plain = jaxlime.TabularExplainer(
+      X, mode="regression", categorical_features=columns, discretize_continuous=False
+  )
+  adjusted = jaxlime.TabularExplainer(
+      X,
+      mode="regression",
+      categorical_features=columns,
+      discretize_continuous=False,
+      control_variates=True,
+  )
+  table = jnp.asarray(rng.normal(size=(num_categorical, 4)), jnp.float32)
+  slope = jnp.asarray(rng.normal(size=num_continuous), jnp.float32)
+
+  def model(x):
+    chosen = x[:, :num_categorical].astype(jnp.int32)  # [B, 3]
+    per_column = jnp.take_along_axis(table.T[None], chosen[:, None, :], axis=1)[:, 0]
+    return jnp.sum(per_column, axis=-1) + x[:, num_categorical:] @ slope
+
+  rows = X[:5]
+  tables = plain.tables
+  frequencies = np.asarray(control_variates.choice_frequencies(tables), np.float64)
+  keys = np.asarray(tables.choice_keys)
+  own_choice = jax.vmap(lambda row: tabular_core.instance_choice(row, tables))
+  own = np.asarray(own_choice(jnp.asarray(rows, jnp.float32)))
+  expected = np.zeros(rows.shape)
+  for i in range(len(rows)):
+    for f in columns:
+      per_choice = np.asarray(table, np.float64)[f, keys[f, :4].astype(int)]
+      others = np.delete(np.arange(4), own[i, f])
+      weights = frequencies[f, others] / frequencies[f, others].sum()
+      expected[i, f] = per_choice[own[i, f]] - weights @ per_choice[others]
+  expected[:, num_categorical:] = np.asarray(slope) * np.asarray(tables.std)[num_categorical:]
+  options = dict(key=2, num_samples=4000, num_features=X.shape[1], progress=False)
+  error_plain = np.abs(np.asarray(plain.explain(rows, model, **options).coef[:, 0]) - expected)
+  error_adjusted = np.abs(
+      np.asarray(adjusted.explain(rows, model, **options).coef[:, 0]) - expected
+  )
+  scale = np.abs(expected).max()
+  assert error_adjusted.max() < 0.01 * scale, (error_adjusted.max(), scale)
+  assert error_plain[:, columns].max() > 5 * error_adjusted[:, columns].max()
+
+
 def test_logistic_same_coefficients_less_noise_calibrated_std(breast_cancer, logistic):
   X, _, _, _ = breast_cancer
   rows = X[:10]
