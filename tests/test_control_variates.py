@@ -47,7 +47,9 @@ def test_covariates_are_orthogonal_to_every_function_of_z(breast_cancer):
       control_variates.covariates(z, choice, inputs, own, explainer.tables), np.float64
   )  # [F, K, S]
   z, weights = np.asarray(z, np.float64), np.asarray(weights, np.float64)
-  assert np.abs(stacked).sum(axis=-1).min() == 0  # The own-choice contrast is zero.
+  contrasts = stacked[:, :-1]  # [F, 2, S]: quartiles, the own and reference choices left out.
+  assert contrasts.shape[1] == 2 and (np.abs(contrasts).sum(axis=-1) > 0).all()
+  assert np.all(contrasts[np.broadcast_to(z[:, None] == 1, contrasts.shape)] == 0)  # Own drawn.
   features = np.concatenate([np.ones((1, z.shape[1])), z], axis=0)  # [1 + D, S]
   flat = stacked.reshape(-1, z.shape[1]) * weights  # [F K, S]
   num_samples = z.shape[1]
@@ -208,6 +210,13 @@ def test_every_path_gives_the_same_adjusted_explanation(breast_cancer, logistic)
   keys = jaxlime.instance_keys(4, len(rows))
   traced = jax.vmap(fn)(jnp.asarray(rows, jnp.float32), keys)
   np.testing.assert_allclose(traced.coef, blocks.coef, rtol=1e-5, atol=1e-6)
+  # Only the explained labels are adjusted, each on its own: adding label 0 (or choosing by
+  # top_labels) leaves label 1's fit as it was.
+  both = explainer.explain(rows, logistic.model, labels=(0, 1), **options)
+  np.testing.assert_allclose(both.coef[:, 1], blocks.coef[:, 0], rtol=1e-5, atol=1e-6)
+  top = explainer.explain(rows, logistic.model, labels=None, top_labels=2, **options)
+  picked = np.asarray(top.labels) == 1  # [N, 2]
+  np.testing.assert_allclose(top.coef[picked], blocks.coef[:, 0], rtol=1e-5, atol=1e-6)
   plain = jaxlime.TabularExplainer(X).explain(rows, logistic.model, **options)
   assert np.abs(np.asarray(plain.coef) - np.asarray(blocks.coef)).max() > 1e-4  # Adjusted.
   shared = jaxlime.TabularExplainer(X, control_variates=True, shared_samples=True)

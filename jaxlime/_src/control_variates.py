@@ -19,7 +19,7 @@ and its noise loses what the covariates explain: how the model's output varies a
 a feature is not in, and inside the bins (benchmarks/README.md, "Control variates", measures
 what that saves on the breast-cancer MLP).
 
-gamma is fitted by cross-fitting: the samples fall into two halves (even and odd positions);
+gamma is fitted by cross-fitting: the samples fall into two halves (the first and the second);
 on each half a weighted ridge on z gives residuals, which are regressed on all covariates by
 block Jacobi iterations over the columns (`_column_coefficients`). Each half is then adjusted
 with the gamma of the other half, so no sample's adjustment is fitted to its own noise. Sample
@@ -76,32 +76,45 @@ def choice_means(tables) -> jax.Array:
 
 class _Factored(NamedTuple):
   """The covariates of one instance's samples, factored (`covariates` stacks them): for column f
-  and sample s, contrast v is drawn[f * V + v, s] - not_own[f, s] * given_other[f, v]."""
+  and sample s, contrast j is drawn[f * J + j, s] - not_own[f, s] * given_other[f, j]."""
 
-  drawn: jax.Array  # [F * V, S] float: 1 where column f drew choice v and v has a contrast.
-  not_own: jax.Array  # [F, S] 1 - z_f in choice columns (0 elsewhere and for sample 0).
-  given_other: jax.Array  # [F, V] p_c / (1 - p_b); 0 for the own, reference and padding choices.
-  deviation: jax.Array  # [F, S] value - its bin's mean in binned columns (0 elsewhere, sample 0).
+  drawn: jax.Array  # [F * J, S] float: 1 where column f drew the choice of contrast j.
+  not_own: jax.Array  # [F, S] 1 - z_f in choice columns (0 elsewhere and for the instance).
+  given_other: jax.Array  # [F, J] p_c / (1 - p_b) of the choice of contrast j (0 if none).
+  deviation: jax.Array  # [F, S] value - its bin's mean in binned columns (0 elsewhere, instance).
 
 
-def _factored(z, choice, values, own_choice, tables) -> _Factored:
-  num_choices = tables.slope.shape[1]
+def num_contrasts(tables) -> int:
+  """J, the contrasts per column: one per choice but the instance's own and the reference."""
+  return max(tables.slope.shape[1] - 2, 0)
+
+
+def _factored(z, choice, values, own_choice, tables, is_instance=None) -> _Factored:
+  """The factors of the covariates of samples z [F, S] (`covariates`); is_instance [S] marks the
+  instance's own row, whose covariates are zero (default: sample 0)."""
+  num_choices, num_slots = tables.slope.shape[1], num_contrasts(tables)
   frequencies = choice_frequencies(tables)  # [F, V]
   others = jnp.where(jnp.arange(num_choices) == own_choice[:, None], 0, frequencies)
   others_total = jnp.sum(others, axis=1, keepdims=True)
   # The contrasts of the other choices sum to zero where z_f = 0: the first other choice (the
-  # reference) has none, and the others span the same space without that dependence.
+  # reference) has none, and the others span the same space without that dependence. The rest
+  # take the slots 0..J-1 in order; with an unseen own choice (every choice is another) the last
+  # has no slot, which leaves a valid, smaller set of covariates.
   reference = jnp.argmax(others > 0, axis=1)  # [F]
-  is_reference = jnp.arange(num_choices) == reference[:, None]
-  given_other = jnp.where(is_reference, 0, others / jnp.where(others_total > 0, others_total, 1))
+  has_contrast = (others > 0) & (jnp.arange(num_choices) != reference[:, None])
+  slot = jnp.cumsum(has_contrast, axis=1) - 1
+  slot = jnp.where(has_contrast & (slot < num_slots), slot, num_slots)  # [F, V]; J: none.
+  given_other = others / jnp.where(others_total > 0, others_total, 1)
+  in_slot = slot[:, :, None] == jnp.arange(num_slots)  # [F, V, J]
+  given_other = jnp.einsum("fvj,fv->fj", in_slot.astype(given_other.dtype), given_other)
   is_choice = tables.is_choice[:, None]
-  first = jnp.arange(z.shape[1]) == 0
-  contrast = is_choice & (choice != own_choice[:, None]) & (choice != reference[:, None]) & ~first
+  first = jnp.arange(z.shape[1]) == 0 if is_instance is None else is_instance
+  sample_slot = jnp.where(is_choice & ~first, jnp.take_along_axis(slot, choice, axis=1), num_slots)
   means = jnp.take_along_axis(choice_means(tables), choice, axis=1)  # [F, S]
   deviation = jnp.where(tables.is_binned[:, None] & ~first, values - means, 0)
-  drawn = contrast[:, None, :] & (choice[:, None, :] == jnp.arange(num_choices)[None, :, None])
+  drawn = sample_slot[:, None, :] == jnp.arange(num_slots)[None, :, None]  # [F, J, S]
   return _Factored(
-      drawn=drawn.reshape(-1, z.shape[1]).astype(z.dtype),  # [F * V, S]
+      drawn=drawn.reshape(-1, z.shape[1]).astype(z.dtype),
       not_own=jnp.where(is_choice & ~first, 1 - z, 0),
       given_other=given_other.astype(z.dtype),
       deviation=deviation.astype(z.dtype),
@@ -111,7 +124,7 @@ def _factored(z, choice, values, own_choice, tables) -> _Factored:
 def covariates(
     z: jax.Array, choice: jax.Array, values: jax.Array, own_choice: jax.Array, tables
 ) -> jax.Array:
-  """The control covariates of one instance's samples: [F, V + 1, S].
+  """The control covariates of one instance's samples: [F, J + 1, S] (J = `num_contrasts`).
 
   Args:
     z: [F, S] interpretable samples (column 0 the instance).
@@ -121,10 +134,10 @@ def covariates(
     tables: the training statistics (`tabular_core.TabularTables`).
 
   Returns:
-    Per column, V contrasts (zero for the instance's own choice, for the first other choice,
-    whose contrast the others determine, and for padding choices) and the value's deviation
-    from its bin's mean (zero outside binned columns); zero for sample 0 and for columns that
-    are not choice columns. `adjusted_outputs` works on their factors instead of this array.
+    Per column, the contrasts of its choices other than the instance's own and the first other
+    one (whose contrast the others determine), in order and zero-padded to J, and the value's
+    deviation from its bin's mean (zero outside binned columns); zero for sample 0 and for
+    columns that are not choice columns. `adjusted_outputs` works on their factors instead.
   """
   parts = _factored(z, choice, values, own_choice, tables)
   drawn = parts.drawn.reshape(parts.given_other.shape + z.shape[1:])
@@ -132,80 +145,81 @@ def covariates(
   return jnp.concatenate([contrasts, parts.deviation[:, None, :]], axis=1)
 
 
-def _ridge_residuals(z: jax.Array, outputs: jax.Array, half_weights: jax.Array) -> jax.Array:
-  """[H, S, C] residuals of H weighted ridges (alpha 1, unpenalised intercept) of outputs
-  [S, C] on z [D, S], ridge h fitted with half_weights[h] [S] (zero outside its half): the
-  surrogate's own moments and ridge, on every feature."""
+def _halves(samples: jax.Array) -> jax.Array:
+  """[2, ..., ceil(S / 2)]: the first and the second half of samples [..., S] along the last axis.
 
-  def residuals(weights):
-    moments = surrogate._moments(z, outputs, weights)
-    coef, _ = surrogate._ridge_coefficients(moments, jnp.ones(z.shape[0], bool), 1.0)  # [C, D]
-    return moments.y_centred - moments.z_centred.T @ coef.T
-
-  return jax.vmap(residuals)(half_weights)
-
-
-def _by_choice(parts: _Factored, weighted: jax.Array) -> jax.Array:
-  """[F, V, ...]: sums over samples of weighted [S, ...] where column f drew contrast v."""
-  num_columns, num_choices = parts.given_other.shape
-  flat = weighted.reshape(weighted.shape[0], -1)
-  return (parts.drawn @ flat).reshape((num_columns, num_choices) + weighted.shape[1:])
+  For odd S the halves share the middle sample; `adjusted_outputs` gives it no weight in the
+  second half and takes its adjusted output from the first.
+  """
+  num_samples = samples.shape[-1]
+  size = (num_samples + 1) // 2
+  first = jax.lax.slice_in_dim(samples, 0, size, axis=-1)
+  second = jax.lax.slice_in_dim(samples, num_samples // 2, num_samples, axis=-1)
+  return jnp.stack([first, second])
 
 
-def _cross(parts: _Factored, half_weights: jax.Array, targets: jax.Array) -> jax.Array:
-  """[H, F, K, C]: sum_s half_weights[h, s] A[f, k, s] targets[h, s, c], from the factors."""
-  weighted = jnp.moveaxis(half_weights[:, :, None] * targets, 1, 0)  # [S, H, C]
-  per_choice = jnp.moveaxis(_by_choice(parts, weighted), 2, 0)  # [H, F, V, C]
-  not_own = jnp.einsum("fs,shc->hfc", parts.not_own, weighted)
-  contrasts = per_choice - parts.given_other[None, :, :, None] * not_own[:, :, None, :]
-  deviation = jnp.einsum("fs,shc->hfc", parts.deviation, weighted)
-  return jnp.concatenate([contrasts, deviation[:, :, None, :]], axis=2)
+def _ridge_residuals(z: jax.Array, outputs: jax.Array, weights: jax.Array) -> jax.Array:
+  """[C, S] residuals of the weighted ridge (alpha 1, unpenalised intercept) of outputs [C, S] on
+  z [D, S] with weights [S]: the surrogate's own moments and ridge, on every feature."""
+  moments = surrogate._moments(z, outputs.T, weights)
+  coef, _ = surrogate._ridge_coefficients(moments, jnp.ones(z.shape[0], bool), 1.0)  # [C, D]
+  return moments.y_centred.T - coef @ moments.z_centred
 
 
-def _gram(parts: _Factored, half_weights: jax.Array) -> jax.Array:
-  """[H, F, K, K]: sum_s half_weights[h, s] A[f, k, s] A[f, j, s], from the factors."""
-  num_columns, num_choices = parts.given_other.shape
-  counts = jnp.moveaxis(_by_choice(parts, half_weights.T), 2, 0)  # [H, F, V]
-  # Column f's draws of v weighted by its own deviations: [F * V, S] times [F * V, S].
-  deviations = jnp.repeat(parts.deviation, num_choices, axis=0)
-  by_deviation = ((parts.drawn * deviations) @ half_weights.T).T.reshape(
-      -1, num_columns, num_choices
-  )
-  own_total = jnp.einsum("fs,hs->hf", parts.not_own, half_weights)  # not_own is 0 or 1.
-  deviation_total = jnp.einsum("fs,hs->hf", parts.not_own * parts.deviation, half_weights)
-  squares = jnp.einsum("fs,hs->hf", jnp.square(parts.deviation), half_weights)
-  p = parts.given_other[None]  # [1, F, V]
+# The sums below keep the samples along the minor axis of every operand and result ([F J, S]
+# draws, [C, S] targets): with the samples along a result's rows instead, XLA's CPU products
+# ran 4-9x slower (an [S, 4] result from [120, S] draws: 0.57 against 0.14 ms per instance).
+
+
+def _cross(parts: _Factored, weights: jax.Array, targets: jax.Array) -> jax.Array:
+  """[F, K, C]: sum_s weights[s] A[f, k, s] targets[c, s], from the factors."""
+  num_columns, per_column = parts.given_other.shape
+  weighted = weights * targets  # [C, S]
+  per_choice = jnp.einsum("ks,cs->kc", parts.drawn, weighted)
+  per_choice = per_choice.reshape(num_columns, per_column, -1)
+  not_own = jnp.einsum("fs,cs->fc", parts.not_own, weighted)
+  contrasts = per_choice - parts.given_other[:, :, None] * not_own[:, None, :]
+  deviation = jnp.einsum("fs,cs->fc", parts.deviation, weighted)
+  return jnp.concatenate([contrasts, deviation[:, None, :]], axis=1)
+
+
+def _gram(parts: _Factored, weights: jax.Array) -> jax.Array:
+  """[F, K, K]: sum_s weights[s] A[f, k, s] A[f, j, s], from the factors."""
+  num_columns, per_column = parts.given_other.shape
+  counts = (parts.drawn @ weights).reshape(num_columns, per_column)
+  # Column f's draws of v weighted by its own deviations.
+  deviations = jnp.repeat(parts.deviation, per_column, axis=0)
+  by_deviation = ((parts.drawn * deviations) @ weights).reshape(num_columns, per_column)
+  own_total = parts.not_own @ weights  # not_own is 0 or 1.
+  deviation_total = (parts.not_own * parts.deviation) @ weights
+  squares = jnp.square(parts.deviation) @ weights
+  p = parts.given_other  # [F, J]
   contrasts = (
-      counts[..., :, None] * jnp.eye(num_choices, dtype=counts.dtype)
-      - counts[..., :, None] * p[..., None, :]
-      - p[..., :, None] * counts[..., None, :]
-      + own_total[..., None, None] * p[..., :, None] * p[..., None, :]
+      counts[:, :, None] * jnp.eye(per_column, dtype=counts.dtype)
+      - counts[:, :, None] * p[:, None, :]
+      - p[:, :, None] * counts[:, None, :]
+      + own_total[:, None, None] * p[:, :, None] * p[:, None, :]
   )
-  mixed = by_deviation - p * deviation_total[..., None]  # [H, F, V]
-  top = jnp.concatenate([contrasts, mixed[..., None]], axis=-1)
-  bottom = jnp.concatenate([mixed, squares[..., None]], axis=-1)[..., None, :]
-  return jnp.concatenate([top, bottom], axis=-2)
+  mixed = by_deviation - p * deviation_total[:, None]  # [F, J]
+  top = jnp.concatenate([contrasts, mixed[:, :, None]], axis=2)
+  bottom = jnp.concatenate([mixed, squares[:, None]], axis=1)[:, None, :]
+  return jnp.concatenate([top, bottom], axis=1)
 
 
 def _explained(parts: _Factored, gamma: jax.Array) -> jax.Array:
-  """[H, S, C]: A' gamma[h] summed over columns, from the factors (gamma [H, F, K, C])."""
-  num_columns, num_choices = parts.given_other.shape
-  contrast_gamma = gamma[:, :, :num_choices]  # [H, F, V, C]
-  flat = jnp.moveaxis(contrast_gamma, 0, 2).reshape(num_columns * num_choices, -1)  # [F V, H C]
-  picked = (parts.drawn.T @ flat).reshape(-1, gamma.shape[0], gamma.shape[-1])  # [S, H, C]
-  mean_gamma = jnp.einsum("fv,hfvc->hfc", parts.given_other, contrast_gamma)
+  """[C, S]: A' gamma summed over columns, from the factors (gamma [F, K, C])."""
+  per_column = parts.given_other.shape[1]
+  contrast_gamma = gamma[:, :per_column]  # [F, J, C]
+  flat = contrast_gamma.reshape(-1, gamma.shape[-1])  # [F J, C]
+  mean_gamma = jnp.einsum("fv,fvc->fc", parts.given_other, contrast_gamma)
   return (
-      jnp.moveaxis(picked, 1, 0)
-      - jnp.einsum("fs,hfc->hsc", parts.not_own, mean_gamma)
-      + jnp.einsum("fs,hfc->hsc", parts.deviation, gamma[:, :, num_choices])
+      flat.T @ parts.drawn - mean_gamma.T @ parts.not_own + gamma[:, per_column].T @ parts.deviation
   )
 
 
-def _column_coefficients(
-    parts: _Factored, residuals: jax.Array, half_weights: jax.Array
-) -> jax.Array:
-  """[H, F, K, C] gamma: per half h, the weighted regression (half_weights[h] [S]) of its
-  residuals [S, C] on all F x K covariates, by block Jacobi iterations over the columns.
+def _column_coefficients(parts: _Factored, residuals: jax.Array, weights: jax.Array) -> jax.Array:
+  """[F, K, C] gamma: the weighted regression (weights [S]) of residuals [C, S] on all F x K
+  covariates, by block Jacobi iterations over the columns.
 
   The columns' covariates are uncorrelated with each other in the sampling distribution, so the
   joint system is block diagonal up to the samples' chance correlations: each iteration solves
@@ -215,15 +229,15 @@ def _column_coefficients(
   at 4,000 samples, the coefficients' mean absolute error was 0.029 after one pass, 0.015 after
   two and 0.0136 after four, where the joint least squares gave 0.0139 (lime's estimator: 0.11).
   """
-  gram = _gram(parts, half_weights)
+  gram = _gram(parts, weights)
   # Each covariate's own scale (a value's deviation is in data units, a contrast in [-1, 1]).
-  diagonal = jnp.diagonal(gram, axis1=-2, axis2=-1)  # [H, F, K]
+  diagonal = jnp.diagonal(gram, axis1=-2, axis2=-1)  # [F, K]
   ridge = jnp.where(diagonal > 0, _RELATIVE_RIDGE * diagonal, 1)  # 1: a covariate always 0.
   system = gram + ridge[..., None] * jnp.eye(gram.shape[-1], dtype=gram.dtype)
-  inverse = jax.vmap(jax.vmap(linalg.spd_inverse))(system)  # [H, F, K, K]
+  inverse = jax.vmap(linalg.spd_inverse)(system)  # [F, K, K]
 
-  def solve_step(unexplained):  # [H, S, C] -> the covariates' update [H, F, K, C].
-    return jnp.einsum("hfkj,hfjc->hfkc", inverse, _cross(parts, half_weights, unexplained))
+  def solve_step(unexplained):  # [C, S] -> the covariates' update [F, K, C].
+    return jnp.einsum("fkj,fjc->fkc", inverse, _cross(parts, weights, unexplained))
 
   gamma = solve_step(residuals)
   for _ in range(JACOBI_ITERATIONS):
@@ -253,14 +267,22 @@ def adjusted_outputs(
   Returns:
     [S, C]: outputs - A gamma, with gamma fitted on the other half of the samples; row 0 as given.
   """
-  parts = _factored(z, choice, values, own_choice, tables)
-  half = jnp.arange(z.shape[1]) % 2  # [S]
-  half_weights = jnp.where(half == jnp.arange(2)[:, None], weights, 0).astype(z.dtype)  # [2, S]
-  residuals = _ridge_residuals(z, outputs, half_weights)
-  gamma = _column_coefficients(parts, residuals, half_weights)  # [2, F, K, C]
-  # Half 0 is adjusted with the gamma of half 1, and half 1 with that of half 0.
-  explained = _explained(parts, gamma[::-1])  # [2, S, C]
-  return outputs - jnp.where((half == 0)[:, None], explained[0], explained[1])
+  num_samples = z.shape[1]
+  instance = jnp.arange(num_samples) == 0
+  half_weights = _halves(weights)
+  if num_samples % 2:  # The middle sample, in both halves, counts in the first only.
+    half_weights = half_weights.at[1, 0].set(0)
+  halves = [_halves(x) for x in (z, outputs.T, choice, values, instance)]
+  half_z, half_outputs, half_choice, half_values, half_instance = halves
+  parts = jax.vmap(lambda *x: _factored(*x[:3], own_choice, tables, x[3]))(
+      half_z, half_choice, half_values, half_instance
+  )
+  residuals = jax.vmap(_ridge_residuals)(half_z, half_outputs, half_weights)  # [2, C, S / 2]
+  gamma = jax.vmap(_column_coefficients)(parts, residuals, half_weights)  # [2, F, K, C]
+  # The first half is adjusted with the gamma of the second, and the second with the first's.
+  adjusted = half_outputs - jax.vmap(_explained)(parts, gamma[::-1])  # [2, C, S / 2]
+  skip = adjusted.shape[-1] - num_samples // 2  # The shared middle sample's second copy.
+  return jnp.concatenate([adjusted[0], adjusted[1, :, skip:]], axis=1).T
 
 
 def score_on_outputs(

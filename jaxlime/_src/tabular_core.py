@@ -188,12 +188,14 @@ def _weights(z, kernel_width, config: TabularConfig) -> jax.Array:
   return kernels.kernel_weights(distances, kernel_width, config.kernel)
 
 
-def _adjusted(z, outputs, weights, choice, input_columns, tables):
-  """outputs [S, C] less their control variates (`control_variates.adjusted_outputs`)."""
+def _adjusted(z, outputs, weights, chosen, choice, input_columns, tables):
+  """outputs [S, C] with the columns of the explained labels chosen [L] less their control
+  variates (`control_variates.adjusted_outputs`); the other columns and row 0 as given."""
   own_choice = instance_choice(input_columns[:, 0], tables)
-  return control_variates.adjusted_outputs(
-      z, outputs, weights.astype(z.dtype), choice, input_columns, own_choice, tables
+  adjusted = control_variates.adjusted_outputs(
+      z, outputs[:, chosen], weights.astype(z.dtype), choice, input_columns, own_choice, tables
   )
+  return outputs.at[:, chosen].set(adjusted)
 
 
 def _fit_instance(
@@ -208,7 +210,11 @@ def _fit_instance(
   fitted_outputs = outputs
   if config.control_variates:
     weights = _weights(z, kernel_width, config)
-    fitted_outputs = _adjusted(z, outputs, weights, choice, input_columns, tables)
+    # Row 0, which picks the labels, is never adjusted: fit_local picks the same ones.
+    chosen = surrogate.explained_labels(
+        outputs[0], labels=config.labels, top_labels=config.top_labels
+    )
+    fitted_outputs = _adjusted(z, outputs, weights, chosen, choice, input_columns, tables)
   fit = surrogate.fit_local(
       z,
       fitted_outputs,
@@ -468,7 +474,11 @@ def explain_round(
     def one(z, outputs, chosen, choice, input_columns):
       weights = _weights(z, kernel_width, config)
       if config.control_variates:
-        outputs = _adjusted(z, outputs, weights, choice, input_columns, tables)
+        if first:  # The labels instance_round picks from row 0, which is never adjusted.
+          chosen = surrogate.explained_labels(
+              outputs[0], labels=config.labels, top_labels=config.top_labels
+          )
+        outputs = _adjusted(z, outputs, weights, chosen, choice, input_columns, tables)
       return round_one(z, outputs, weights, chosen)
 
     return jax.vmap(one)(z, outputs, label_block, choice, input_columns)
