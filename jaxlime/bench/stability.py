@@ -538,16 +538,20 @@ def _figures(rows, oracle, histograms, settings, out_dir, suffix):
             color=color,
             label=label,
         )
-    adaptive_rows = [r for r in rows if r["method"] == "until_stable" and r["top_k"] == k]
-    axis.plot(
-        [row["evaluations"] for row in adaptive_rows],
-        [row["jaccard"] for row in adaptive_rows],
-        "s-",
-        color="C0",
-        label="UntilStable",
-    )
-    for row in adaptive_rows:
-      axis.annotate(f"{row['level']}", (row["evaluations"], row["jaccard"]), fontsize=8)
+    for method, style, color, label in (
+        ("until_stable", "s-", "C0", "UntilStable"),
+        ("until_stable_control_variates", "D-", "C3", "UntilStable, control variates"),
+    ):
+      adaptive_rows = [r for r in rows if r["method"] == method and r["top_k"] == k]
+      axis.plot(
+          [row["evaluations"] for row in adaptive_rows],
+          [row["jaccard"] for row in adaptive_rows],
+          style,
+          color=color,
+          label=label,
+      )
+      for row in adaptive_rows:
+        axis.annotate(f"{row['level']}", (row["evaluations"], row["jaccard"]), fontsize=8)
     reference = [found for found in oracle if found["top_k"] == k]
     if reference:
       axis.plot(
@@ -561,7 +565,6 @@ def _figures(rows, oracle, histograms, settings, out_dir, suffix):
         ("until_stable_separated", "v", "UntilStable, settle=False (0.95)"),
         ("until_stable_early_stop", "^", "UntilStable, early_stop=True (0.95)"),
         ("slime_test", "x", "S-LIME's test (0.95, subset)"),
-        ("until_stable_control_variates", "D", "UntilStable, control variates (0.9, 0.95)"),
     ):
       chosen = [r for r in rows if r["method"] == method and r["top_k"] == k]
       if chosen:
