@@ -165,6 +165,36 @@ def test_categorical_columns_without_discretization_are_recovered_exactly():
   assert error_plain[:, columns].max() > 5 * error_adjusted[:, columns].max()
 
 
+@pytest.mark.parametrize("num_samples", [1000, 1001])
+def test_no_sample_is_adjusted_with_its_own_output(breast_cancer, logistic, num_samples):
+  """Cross-fitting: moving one sample's output moves its own adjusted output by as much and no
+  other adjusted output of its half (their gamma comes from the other half). With odd S the
+  middle sample, in both halves, belongs to the first."""
+  X, _, _, _ = breast_cancer
+  explainer = jaxlime.TabularExplainer(X, control_variates=True)
+  z, inputs, choice, weights = lime_tabular_samples(explainer, X[3], jax.random.key(8), num_samples)
+  outputs = logistic.model(inputs.T)  # [S, 2]
+  own = tabular_core.instance_choice(inputs[:, 0], explainer.tables)
+
+  def adjusted(y):
+    return np.asarray(
+        control_variates.adjusted_outputs(z, y, weights, choice, inputs, own, explainer.tables),
+        np.float64,
+    )
+
+  before = adjusted(outputs)
+  first_half = np.arange(num_samples) < (num_samples + 1) // 2
+  assert np.abs(before - np.asarray(outputs)).max() > 1e-3  # The outputs are adjusted.
+  for moved in (7, num_samples // 2, num_samples - 3):
+    after = adjusted(outputs.at[moved].add(0.5))
+    same_half = first_half == first_half[moved]
+    change = after - before
+    np.testing.assert_allclose(change[moved], 0.5, atol=1e-5)
+    others = same_half & (np.arange(num_samples) != moved)
+    assert np.abs(change[others]).max() < 1e-5, moved
+    assert np.abs(change[~same_half]).max() > 1e-5, moved  # The other half's gamma moved.
+
+
 def test_logistic_same_coefficients_less_noise_calibrated_std(breast_cancer, logistic):
   X, _, _, _ = breast_cancer
   rows = X[:10]
