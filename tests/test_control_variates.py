@@ -116,7 +116,9 @@ def test_model_additive_in_bins_is_recovered_exactly(breast_cancer):
 def test_categorical_columns_without_discretization_are_recovered_exactly():
   """Categorical columns among continuous ones (discretize_continuous=False): a model additive
   in the categories and linear in the continuous columns has known lime coefficients, the
-  categories' contrasts and each continuous column's slope x its training std."""
+  categories' contrasts and each continuous column's slope x its training std. The last row's
+  first category was never seen in training: that column's coefficient is 0 (its z is always
+  0), and its covariates keep one contrast fewer (`control_variates._factored`)."""
   rng = np.random.default_rng(1)
   num_rows, num_categorical, num_continuous = 2000, 3, 3
   categories = rng.choice(4, size=(num_rows, num_categorical), p=[0.4, 0.3, 0.2, 0.1])
@@ -137,11 +139,12 @@ def test_categorical_columns_without_discretization_are_recovered_exactly():
   slope = jnp.asarray(rng.normal(size=num_continuous), jnp.float32)
 
   def model(x):
-    chosen = x[:, :num_categorical].astype(jnp.int32)  # [B, 3]
+    chosen = jnp.clip(x[:, :num_categorical].astype(jnp.int32), 0, 3)  # [B, 3]
     per_column = jnp.take_along_axis(table.T[None], chosen[:, None, :], axis=1)[:, 0]
     return jnp.sum(per_column, axis=-1) + x[:, num_categorical:] @ slope
 
-  rows = X[:5]
+  rows = np.concatenate([X[:5], X[5:6]])
+  rows[5, 0] = 7  # Unseen: lime's (and jaxlime's) warning says so.
   tables = plain.tables
   frequencies = np.asarray(control_variates.choice_frequencies(tables), np.float64)
   keys = np.asarray(tables.choice_keys)
@@ -150,19 +153,25 @@ def test_categorical_columns_without_discretization_are_recovered_exactly():
   expected = np.zeros(rows.shape)
   for i in range(len(rows)):
     for f in columns:
+      if own[i, f] < 0:
+        continue  # z_f = 0 in every sample: coefficient 0.
       per_choice = np.asarray(table, np.float64)[f, keys[f, :4].astype(int)]
       others = np.delete(np.arange(4), own[i, f])
       weights = frequencies[f, others] / frequencies[f, others].sum()
       expected[i, f] = per_choice[own[i, f]] - weights @ per_choice[others]
   expected[:, num_categorical:] = np.asarray(slope) * np.asarray(tables.std)[num_categorical:]
   options = dict(key=2, num_samples=4000, num_features=X.shape[1], progress=False)
-  error_plain = np.abs(np.asarray(plain.explain(rows, model, **options).coef[:, 0]) - expected)
-  error_adjusted = np.abs(
-      np.asarray(adjusted.explain(rows, model, **options).coef[:, 0]) - expected
-  )
+  with pytest.warns(UserWarning, match="never seen in the training data"):
+    error_plain = np.abs(np.asarray(plain.explain(rows, model, **options).coef[:, 0]) - expected)
+  with pytest.warns(UserWarning, match="never seen in the training data"):
+    error_adjusted = np.abs(
+        np.asarray(adjusted.explain(rows, model, **options).coef[:, 0]) - expected
+    )
+  assert own[5, 0] == -1 and (own[:5, columns] >= 0).all()
   scale = np.abs(expected).max()
   assert error_adjusted.max() < 0.01 * scale, (error_adjusted.max(), scale)
-  assert error_plain[:, columns].max() > 5 * error_adjusted[:, columns].max()
+  seen = slice(0, 5)
+  assert error_plain[seen, columns].max() > 5 * error_adjusted[seen, columns].max()
 
 
 @pytest.mark.parametrize("num_samples", [1000, 1001])
