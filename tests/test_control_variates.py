@@ -113,15 +113,20 @@ def test_model_additive_in_bins_is_recovered_exactly(breast_cancer):
   assert np.asarray(exp_adjusted.score).max() < 0.99
 
 
-def test_categorical_columns_without_discretization_are_recovered_exactly():
+@pytest.mark.parametrize("num_categories", [4, 24])
+def test_categorical_columns_without_discretization_are_recovered_exactly(num_categories):
   """Categorical columns among continuous ones (discretize_continuous=False): a model additive
   in the categories and linear in the continuous columns has known lime coefficients, the
-  categories' contrasts and each continuous column's slope x its training std. The last row's
-  first category was never seen in training: that column's coefficient is 0 (its z is always
-  0), and its covariates keep one contrast fewer (`control_variates._factored`)."""
+  categories' contrasts and each continuous column's slope x its training std. 24 categories
+  (22 contrasts) take the gathered sums instead of the one-hot products. The last row's
+  first category was never seen in training: its z is 1 in row 0 only (that coefficient is
+  row 0's leverage, left out here), and its covariates keep one contrast fewer
+  (`control_variates._factored`); the other coefficients keep their values."""
   rng = np.random.default_rng(1)
   num_rows, num_categorical, num_continuous = 2000, 3, 3
-  categories = rng.choice(4, size=(num_rows, num_categorical), p=[0.4, 0.3, 0.2, 0.1])
+  shares = [0.4, 0.3, 0.2, 0.1] if num_categories == 4 else rng.uniform(1, 4, num_categories)
+  shares = np.asarray(shares) / np.sum(shares)
+  categories = rng.choice(num_categories, size=(num_rows, num_categorical), p=shares)
   continuous = rng.normal(size=(num_rows, num_continuous)) * [1.0, 5.0, 0.2] + [0.0, 3.0, -1.0]
   X = np.concatenate([categories, continuous], axis=1).astype(np.float64)
   columns = list(range(num_categorical))
@@ -135,16 +140,16 @@ def test_categorical_columns_without_discretization_are_recovered_exactly():
       discretize_continuous=False,
       control_variates=True,
   )
-  table = jnp.asarray(rng.normal(size=(num_categorical, 4)), jnp.float32)
+  table = jnp.asarray(rng.normal(size=(num_categorical, num_categories)), jnp.float32)
   slope = jnp.asarray(rng.normal(size=num_continuous), jnp.float32)
 
   def model(x):
-    chosen = jnp.clip(x[:, :num_categorical].astype(jnp.int32), 0, 3)  # [B, 3]
+    chosen = jnp.clip(x[:, :num_categorical].astype(jnp.int32), 0, num_categories - 1)
     per_column = jnp.take_along_axis(table.T[None], chosen[:, None, :], axis=1)[:, 0]
     return jnp.sum(per_column, axis=-1) + x[:, num_categorical:] @ slope
 
   rows = np.concatenate([X[:5], X[5:6]])
-  rows[5, 0] = 7  # Unseen: lime's (and jaxlime's) warning says so.
+  rows[5, 0] = num_categories + 3  # Unseen: lime's (and jaxlime's) warning says so.
   tables = plain.tables
   frequencies = np.asarray(control_variates.choice_frequencies(tables), np.float64)
   keys = np.asarray(tables.choice_keys)
@@ -154,9 +159,9 @@ def test_categorical_columns_without_discretization_are_recovered_exactly():
   for i in range(len(rows)):
     for f in columns:
       if own[i, f] < 0:
-        continue  # z_f = 0 in every sample: coefficient 0.
-      per_choice = np.asarray(table, np.float64)[f, keys[f, :4].astype(int)]
-      others = np.delete(np.arange(4), own[i, f])
+        continue
+      per_choice = np.asarray(table, np.float64)[f, keys[f, :num_categories].astype(int)]
+      others = np.delete(np.arange(num_categories), own[i, f])
       weights = frequencies[f, others] / frequencies[f, others].sum()
       expected[i, f] = per_choice[own[i, f]] - weights @ per_choice[others]
   expected[:, num_categorical:] = np.asarray(slope) * np.asarray(tables.std)[num_categorical:]
@@ -168,10 +173,28 @@ def test_categorical_columns_without_discretization_are_recovered_exactly():
         np.asarray(adjusted.explain(rows, model, **options).coef[:, 0]) - expected
     )
   assert own[5, 0] == -1 and (own[:5, columns] >= 0).all()
+  error_plain[5, 0] = error_adjusted[5, 0] = 0  # Row 0's leverage, not known in closed form.
   scale = np.abs(expected).max()
   assert error_adjusted.max() < 0.01 * scale, (error_adjusted.max(), scale)
   seen = slice(0, 5)
   assert error_plain[seen, columns].max() > 5 * error_adjusted[seen, columns].max()
+
+
+def test_gathered_sums_equal_the_one_hot_products(breast_cancer, logistic, monkeypatch):
+  """Past `_ONE_HOT` contrasts per column the sums gather and scatter by slot: the same
+  adjusted outputs as the one-hot products (forced here on quartiles, 2 contrasts)."""
+  X, _, _, _ = breast_cancer
+  explainer = jaxlime.TabularExplainer(X, control_variates=True)
+  z, inputs, choice, weights = lime_tabular_samples(explainer, X[5], jax.random.key(9), 3001)
+  outputs = logistic.model(inputs.T)
+  own = tabular_core.instance_choice(inputs[:, 0], explainer.tables)
+  arguments = (z, outputs, weights, choice, inputs, own, explainer.tables)
+  one_hot = np.asarray(control_variates.adjusted_outputs(*arguments))
+  monkeypatch.setattr(control_variates, "_ONE_HOT", 0)
+  assert control_variates._factored(z, choice, inputs, own, explainer.tables).drawn is None
+  gathered = np.asarray(control_variates.adjusted_outputs(*arguments))
+  assert np.abs(one_hot - np.asarray(outputs)).max() > 1e-3
+  np.testing.assert_allclose(gathered, one_hot, atol=1e-5)
 
 
 @pytest.mark.parametrize("num_samples", [1000, 1001])

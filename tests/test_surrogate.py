@@ -121,17 +121,22 @@ def test_ridge_equals_sklearn_float32_and_float64(alpha):
     np.testing.assert_allclose(fit64.score, scores, rtol=1e-9)
 
 
-@pytest.mark.parametrize("num_dims", [1, 7, 32, 33, 64, 100, 257])
-def test_spd_inverse_equals_numpy_inverse(num_dims):
-  """Sizes on both sides of the 32-feature pivot block, multiples of it and not."""
+@pytest.mark.parametrize(
+    "invert, num_dims",
+    [(linalg.spd_inverse, d) for d in (1, 7, 32, 33, 64, 100, 257)]
+    + [(linalg.sweep_inverse, d) for d in (3, 39)],
+)
+def test_spd_inverse_equals_numpy_inverse(invert, num_dims):
+  """Sizes on both sides of the 32-feature pivot block, multiples of it and not; the
+  one-feature sweep at any size."""
   rng = np.random.default_rng(num_dims)
   factor = rng.normal(size=(2 * num_dims + 5, num_dims))
   matrix = factor.T @ factor / factor.shape[0] + 0.05 * np.eye(num_dims)
   reference = np.linalg.inv(matrix)
   with jax.enable_x64(True):
-    inverse = jax.jit(linalg.spd_inverse)(jnp.asarray(matrix))
+    inverse = jax.jit(invert)(jnp.asarray(matrix))
     np.testing.assert_allclose(inverse, reference, rtol=1e-9, atol=1e-9 * np.abs(reference).max())
-  inverse32 = jax.jit(linalg.spd_inverse)(jnp.asarray(matrix, jnp.float32))
+  inverse32 = jax.jit(invert)(jnp.asarray(matrix, jnp.float32))
   assert inverse32.dtype == jnp.float32
   np.testing.assert_allclose(inverse32, reference, rtol=1e-3, atol=1e-4 * np.abs(reference).max())
 

