@@ -178,18 +178,23 @@ def instance_round(
     labels,
     top_labels,
     first: bool,
+    adjust: Callable | None = None,
 ) -> InstanceRound:
   """A round's sums for one instance: z_columns [D, S], outputs [S, C], kernel weights [S].
 
   Round 0 (`first`) chooses the labels from the model's output at the instance (`labels` /
   `top_labels` as in `surrogate.explained_labels`); later rounds use `chosen` [L] and give
-  their row 0 (the instance again) weight 0.
+  their row 0 (the instance again) weight 0. adjust, as in `surrogate.fit_local`, replaces the
+  chosen labels' outputs [S, L] (given the round's weights, row 0 included) by the targets summed.
   """
   if first:
     chosen = surrogate.explained_labels(outputs[0], labels=labels, top_labels=top_labels)
-  else:
+  y = outputs[:, chosen]
+  if adjust is not None:
+    y = adjust(y, weights.astype(z_columns.dtype))
+  if not first:
     weights = weights.at[0].set(0)
-  stats = round_stats(z_columns, outputs[:, chosen], weights.astype(z_columns.dtype))
+  stats = round_stats(z_columns, y, weights.astype(z_columns.dtype))
   return InstanceRound(stats, z_columns[:, 0], outputs[0], chosen.astype(jnp.int32))
 
 

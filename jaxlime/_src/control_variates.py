@@ -336,17 +336,3 @@ def adjusted_outputs(
   adjusted = half_outputs - jax.vmap(_explained)(parts, gamma[::-1])  # [2, C, S / 2]
   skip = adjusted.shape[-1] - num_samples // 2  # The shared middle sample's second copy.
   return jnp.concatenate([adjusted[0], adjusted[1, :, skip:]], axis=1).T
-
-
-def score_on_outputs(
-    coef: jax.Array, intercept: jax.Array, z: jax.Array, outputs: jax.Array, weights: jax.Array
-) -> jax.Array:
-  """[L] weighted R^2 (`surrogate.weighted_r2`) of the surrogate (coef [L, D], intercept [L])
-  on the unadjusted outputs [S, L] of its samples z [D, S] with weights [S]: lime's score of
-  that surrogate."""
-  total = jnp.sum(weights)
-  predicted = intercept[:, None] + coef @ z  # [L, S]
-  residual_total = jnp.sum(weights * jnp.square(outputs.T - predicted), axis=1)
-  mean = outputs.T @ weights / total
-  y_total = jnp.sum(weights * jnp.square(outputs.T - mean[:, None]), axis=1)
-  return surrogate.weighted_r2(residual_total, y_total, total, mean)

@@ -500,6 +500,17 @@ def explained_labels(
   return jnp.asarray(labels, jnp.int32)
 
 
+def _score_on(fit: Surrogate, z_columns: jax.Array, y: jax.Array, weights: jax.Array) -> jax.Array:
+  """[L] weighted R^2 (`weighted_r2`) of the surrogate fit (coef [L, D], intercept [L]) on
+  targets y [S, L] other than those it was fitted to, at samples z_columns [D, S], weights [S]."""
+  total = jnp.sum(weights)
+  predicted = fit.intercept[:, None] + fit.coef @ z_columns  # [L, S]
+  residual_total = jnp.sum(weights * jnp.square(y.T - predicted), axis=1)
+  mean = y.T @ weights / total
+  y_total = jnp.sum(weights * jnp.square(y.T - mean[:, None]), axis=1)
+  return weighted_r2(residual_total, y_total, total, mean)
+
+
 def fit_local(
     z_columns: jax.Array,
     outputs: jax.Array,
@@ -512,6 +523,7 @@ def fit_local(
     num_features: int,
     feature_selection: str,
     feature_mask: jax.Array | None = None,
+    adjust: Callable | None = None,
 ) -> Surrogate:
   """The step every modality shares: kernel weights, the labels to explain, the surrogate.
 
@@ -523,19 +535,25 @@ def fit_local(
     kernel: kernel(distances, kernel_width) -> weights, or None for `exponential_kernel`.
     labels, top_labels: as in `explained_labels`.
     num_features, feature_selection, feature_mask: as in `fit_surrogate_columns`.
+    adjust: adjust(y [S, L], weights [S]) -> [S, L], the targets the surrogate is fitted to
+      instead of the chosen labels' outputs y (tabular control variates); its score stays the
+      R^2 on the model's outputs. None fits the outputs.
 
   Returns:
     The Surrogate over L labels, with its labels and the model's output at the instance
     (outputs[0], [C]).
   """
-  weights = kernels.kernel_weights(distances, kernel_width, kernel)
+  weights = jnp.asarray(kernels.kernel_weights(distances, kernel_width, kernel), z_columns.dtype)
   chosen = explained_labels(outputs[0], labels=labels, top_labels=top_labels)
+  y = outputs[:, chosen]
   fit = fit_surrogate_columns(
       z_columns,
-      outputs[:, chosen],
-      jnp.asarray(weights, z_columns.dtype),
+      y if adjust is None else adjust(y, weights),
+      weights,
       num_features=num_features,
       feature_selection=feature_selection,
       feature_mask=feature_mask,
   )
+  if adjust is not None:
+    fit = fit._replace(score=_score_on(fit, z_columns, y, weights))
   return fit._replace(labels=chosen, prediction=outputs[0])

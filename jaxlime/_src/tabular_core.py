@@ -182,20 +182,18 @@ def _as_outputs(outputs: jax.Array, mode: str) -> jax.Array:
   return outputs
 
 
-def _weights(z, kernel_width, config: TabularConfig) -> jax.Array:
-  """[S] kernel weights of one instance's samples z [D, S]."""
-  distances = kernels.euclidean_distances_columns(z)
-  return kernels.kernel_weights(distances, kernel_width, config.kernel)
-
-
-def _adjusted(z, outputs, weights, chosen, choice, input_columns, tables):
-  """outputs [S, C] with the columns of the explained labels chosen [L] less their control
-  variates (`control_variates.adjusted_outputs`); the other columns and row 0 as given."""
+def _control_variates(z, choice, input_columns, tables):
+  """adjust(y [S, L], weights [S]) for `surrogate.fit_local` and `adaptive.instance_round`: the
+  outputs y of samples z [D, S] less their control variates (`control_variates.adjusted_outputs`,
+  from the drawn choices [F, S] and the input columns [F, S], column 0 the instance)."""
   own_choice = instance_choice(input_columns[:, 0], tables)
-  adjusted = control_variates.adjusted_outputs(
-      z, outputs[:, chosen], weights.astype(z.dtype), choice, input_columns, own_choice, tables
-  )
-  return outputs.at[:, chosen].set(adjusted)
+
+  def adjust(y, weights):
+    return control_variates.adjusted_outputs(
+        z, y, weights, choice, input_columns, own_choice, tables
+    )
+
+  return adjust
 
 
 def _fit_instance(
@@ -204,20 +202,15 @@ def _fit_instance(
   """Weights, label choice and surrogate fit of one instance: z [D, S], outputs [S, C].
 
   With `config.control_variates`, the fit is of the outputs less their control variates (from
-  the drawn choices [F, S] and the input columns [F, S], column 0 the instance), and its score
-  is lime's R^2 on the unadjusted outputs.
+  the drawn choices [F, S] and the input columns [F, S]), and its score is lime's R^2 on the
+  model's outputs.
   """
-  fitted_outputs = outputs
+  adjust = None
   if config.control_variates:
-    weights = _weights(z, kernel_width, config)
-    # Row 0, which picks the labels, is never adjusted: fit_local picks the same ones.
-    chosen = surrogate.explained_labels(
-        outputs[0], labels=config.labels, top_labels=config.top_labels
-    )
-    fitted_outputs = _adjusted(z, outputs, weights, chosen, choice, input_columns, tables)
-  fit = surrogate.fit_local(
+    adjust = _control_variates(z, choice, input_columns, tables)
+  return surrogate.fit_local(
       z,
-      fitted_outputs,
+      outputs,
       kernels.euclidean_distances_columns(z),
       kernel_width,
       kernel=config.kernel,
@@ -225,13 +218,8 @@ def _fit_instance(
       top_labels=config.top_labels,
       num_features=config.num_features,
       feature_selection=config.feature_selection,
+      adjust=adjust,
   )
-  if config.control_variates:
-    score = control_variates.score_on_outputs(
-        fit.coef, fit.intercept, z, outputs[:, fit.labels], weights.astype(z.dtype)
-    )
-    fit = fit._replace(score=score)
-  return fit
 
 
 def _evaluate(apply, params, inputs, config: TabularConfig, dtype) -> jax.Array:
@@ -472,14 +460,12 @@ def explain_round(
     )
 
     def one(z, outputs, chosen, choice, input_columns):
-      weights = _weights(z, kernel_width, config)
+      distances = kernels.euclidean_distances_columns(z)
+      weights = kernels.kernel_weights(distances, kernel_width, config.kernel)
+      adjust = None
       if config.control_variates:
-        if first:  # The labels instance_round picks from row 0, which is never adjusted.
-          chosen = surrogate.explained_labels(
-              outputs[0], labels=config.labels, top_labels=config.top_labels
-          )
-        outputs = _adjusted(z, outputs, weights, chosen, choice, input_columns, tables)
-      return round_one(z, outputs, weights, chosen)
+        adjust = _control_variates(z, choice, input_columns, tables)
+      return round_one(z, outputs, weights, chosen, adjust=adjust)
 
     return jax.vmap(one)(z, outputs, label_block, choice, input_columns)
 
