@@ -18,7 +18,7 @@ Each configuration explains the N instances under every seed (int seeds 0..R-1):
   `early_stop=True` (instances also stop once projected not to separate by max_samples);
 * with control variates (`TabularExplainer(control_variates=True)`: the same coefficients as
   lime's estimator, less sampling noise): fixed counts 1,000 .. 32,000 (doubling) and
-  UntilStable at levels 0.9 and 0.95, each against both fixed-count curves;
+  UntilStable at the levels above, each against both fixed-count curves;
 * S-LIME's test (Zhou et al., KDD 2021), reimplemented from the paper, vectorised: the samples
   grow (here by doubling from 1,000, the growth rule being this benchmark's choice) until, at
   each of the first k steps of forward selection on the weighted, centred samples, the gap
@@ -492,8 +492,9 @@ def run(
 
 def bench_run(options) -> dict:
   """`jaxlime bench --only stability`: `run` with the harness's row keys added to each row
-  (case "top<k>", "fixed" or "fixed_control_variates"; S-LIME's test is the peer; n = instances x seeds). Not in the
-  default set: it measures stability, not speed, and takes minutes even with --quick."""
+  (case "top<k>", "fixed" or "fixed_control_variates"; S-LIME's test is the peer; n = instances
+  x seeds). Not in the default set: it measures stability, not speed, and takes minutes even
+  with --quick."""
   result = run(options.quick, options.out)
   seeds = result["settings"]["num_seeds"]
   rows = []

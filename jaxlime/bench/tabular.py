@@ -11,8 +11,8 @@ Everything runs in one process on the breast cancer MLP of `jaxlime.bench.models
   when lime is not installed).
 * jaxlime: `TabularExplainer.explain` on N = 1000 rows (the test set tiled), with independent
   and with shared samples, and (default configuration) with independent samples and control
-  variates (`control_variates=True`). Compile time is the first call minus the steady time (and JAX's own
-  compile time, from `jax.monitoring`); the steady time is the median of 3 calls with
+  variates (`control_variates=True`). Compile time is the first call minus the steady time (and
+  JAX's own compile time, from `jax.monitoring`); the steady time is the median of 3 calls with
   different keys.
 * floors: the jitted model alone on the N * S rows (shared samples: S + N rows), in the
   explainer's chunk size; and drawing the N * S * F random words the sampler needs, for each PRNG
