@@ -7,11 +7,7 @@ import subprocess
 import sys
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-
-from jaxlime._src import kernels
-from jaxlime._src import tabular_core
 
 EXAMPLES = pathlib.Path(__file__).resolve().parents[1] / "examples"
 
@@ -78,32 +74,3 @@ def run_example(script: str, *arguments: str, timeout: int = 540) -> str:
       result.returncode == 0
   ), f"{script} failed:\n{result.stdout[-2000:]}\n{result.stderr[-4000:]}"
   return result.stdout
-
-
-def lime_tabular_samples(explainer, x, key, num_samples: int):
-  """One instance's lime samples, drawn with the sampler's public steps from `key`: z [F, S],
-  the model's input columns [F, S], the drawn choices [F, S] and lime's kernel weights [S]."""
-  tables = explainer.tables
-  bits = tabular_core.draw_bits(key, num_samples, x.shape[0])
-  choice, values = tabular_core.draw_tabular(bits, tables, jnp.float32)
-  config = tabular_core.TabularConfig(
-      num_samples=num_samples,
-      num_features=1,
-      feature_selection="none",
-      mode="classification",
-      labels=(1,),
-      top_labels=None,
-      discretize=True,
-      sample_around_instance=False,
-      block_size=1,
-      chunk_size=num_samples,
-      shared_samples=False,
-      kernel=None,
-  )
-  inputs, z = tabular_core.perturb_instance(
-      jnp.asarray(x, jnp.float32), choice, values, tables, config
-  )
-  weights = kernels.exponential_kernel(
-      kernels.euclidean_distances_columns(z), explainer.kernel_width
-  )
-  return z, inputs, choice, weights

@@ -16,7 +16,6 @@ from jaxlime._src import adaptive
 from jaxlime._src import segmentation
 from jaxlime._src import surrogate
 from helpers import forced_devices_env
-from helpers import lime_tabular_samples
 
 # ---- a linear model with known Gaussian noise ----
 
@@ -154,7 +153,7 @@ def _round_samples(explainer, model, x, key, size, round_index):
   """The samples, outputs and weights of one round, drawn with the sampler's public steps."""
   if round_index:
     key = jax.random.fold_in(jax.random.fold_in(key, adaptive.ROUND_TAG), round_index)
-  z, inputs, _, weights = lime_tabular_samples(explainer, x, key, size)
+  z, inputs, _, weights = explainer._instance_samples(x, key, size)
   outputs = model(inputs.T)
   if round_index:
     weights = weights.at[0].set(0)

@@ -14,7 +14,6 @@ import pytest
 import jaxlime
 from jaxlime._src import control_variates
 from jaxlime._src import tabular_core
-from helpers import lime_tabular_samples
 
 
 def test_bin_means_and_frequencies_are_the_samplers(breast_cancer):
@@ -41,7 +40,7 @@ def test_covariates_are_orthogonal_to_every_function_of_z(breast_cancer):
   """E_w[A_fk] = 0 and E_w[A_fk z_g] = 0 for every covariate and feature: z-scores."""
   X, _, _, _ = breast_cancer
   explainer = jaxlime.TabularExplainer(X)
-  z, inputs, choice, weights = lime_tabular_samples(explainer, X[7], jax.random.key(5), 100_000)
+  z, inputs, choice, weights = explainer._instance_samples(X[7], jax.random.key(5), 100_000)
   own = tabular_core.instance_choice(inputs[:, 0], explainer.tables)
   stacked = np.asarray(
       control_variates.covariates(z, choice, inputs, own, explainer.tables), np.float64
@@ -185,7 +184,7 @@ def test_gathered_sums_equal_the_one_hot_products(breast_cancer, logistic, monke
   adjusted outputs as the one-hot products (forced here on quartiles, 2 contrasts)."""
   X, _, _, _ = breast_cancer
   explainer = jaxlime.TabularExplainer(X, control_variates=True)
-  z, inputs, choice, weights = lime_tabular_samples(explainer, X[5], jax.random.key(9), 3001)
+  z, inputs, choice, weights = explainer._instance_samples(X[5], jax.random.key(9), 3001)
   outputs = logistic.model(inputs.T)
   own = tabular_core.instance_choice(inputs[:, 0], explainer.tables)
   arguments = (z, outputs, weights, choice, inputs, own, explainer.tables)
@@ -204,7 +203,7 @@ def test_no_sample_is_adjusted_with_its_own_output(breast_cancer, logistic, num_
   middle sample, in both halves, belongs to the first."""
   X, _, _, _ = breast_cancer
   explainer = jaxlime.TabularExplainer(X, control_variates=True)
-  z, inputs, choice, weights = lime_tabular_samples(explainer, X[3], jax.random.key(8), num_samples)
+  z, inputs, choice, weights = explainer._instance_samples(X[3], jax.random.key(8), num_samples)
   outputs = logistic.model(inputs.T)  # [S, 2]
   own = tabular_core.instance_choice(inputs[:, 0], explainer.tables)
 

@@ -15,6 +15,7 @@ from jaxlime._src import adaptive
 from jaxlime._src import checks
 from jaxlime._src import discretize as discretize_lib
 from jaxlime._src import frames
+from jaxlime._src import kernels
 from jaxlime._src import keys as keys_lib
 from jaxlime._src import streaming
 from jaxlime._src import surrogate
@@ -580,7 +581,30 @@ class TabularExplainer:
     else:
       labels, top_labels = (0,), None
     max_block, rows = plan_blocks(num_samples, self.num_features_in, batch_size)
-    config = tabular_core.TabularConfig(
+    config = self._config(
+        num_samples,
+        num_features,
+        labels,
+        top_labels,
+        chunk_size=min(rows, num_samples),
+        input_dtype=input_dtype,
+        num_outputs=num_outputs,
+    )
+    return adapter, config, (max_block, rows)
+
+  def _config(
+      self,
+      num_samples,
+      num_features,
+      labels,
+      top_labels,
+      *,
+      chunk_size=None,
+      input_dtype=None,
+      num_outputs=None,
+  ):
+    """The static program options of this explainer for blocks of one instance."""
+    return tabular_core.TabularConfig(
         num_samples=num_samples,
         num_features=num_features,
         feature_selection=self.feature_selection,
@@ -590,14 +614,28 @@ class TabularExplainer:
         discretize=self.discretizer is not None,
         sample_around_instance=self.sample_around_instance,
         block_size=1,
-        chunk_size=min(rows, num_samples),
+        chunk_size=num_samples if chunk_size is None else chunk_size,
         shared_samples=self.shared_samples,
         kernel=self.kernel,
         input_dtype=input_dtype,
         num_outputs=num_outputs,
         control_variates=self.control_variates,
     )
-    return adapter, config, (max_block, rows)
+
+  def _instance_samples(self, x, key, num_samples: int):
+    """One instance's samples as `explain` draws them from key (a single key, x [F]): z [F, S],
+    the model's input columns [F, S], the drawn choices [F, S] and the kernel weights [S]. For
+    tests and benchmarks that check the sampler or refit its samples."""
+    config = self._config(num_samples, 1, (0,), None)
+    x = jnp.asarray(x, self.tables.mean.dtype)
+    input_columns, z, choice = tabular_core.draw_instance(x, key, self.tables, config)
+    distances = kernels.euclidean_distances_columns(z)
+    return (
+        z,
+        input_columns,
+        choice,
+        kernels.kernel_weights(distances, self.kernel_width, self.kernel),
+    )
 
   def _job(self, X, model, run: streaming.RunOptions, key, **options):
     """Validates the arguments; returns the driver's job and the placement."""

@@ -332,12 +332,18 @@ def explain_instance(
   Returns:
     A `Surrogate` with coef [L, F], labels [L] and prediction [C].
   """
-  dtype = tables.mean.dtype
-  bits = draw_bits(key, config.num_samples, x.shape[-1])
-  choice, values = draw_tabular(bits, tables, dtype)
-  input_columns, z = perturb_instance(x, choice, values, tables, config)
-  outputs = _evaluate(apply, params, input_columns.T, config, dtype)
+  input_columns, z, choice = draw_instance(x, key, tables, config)
+  outputs = _evaluate(apply, params, input_columns.T, config, tables.mean.dtype)
   return _fit_instance(z, outputs, kernel_width, config, tables, choice, input_columns)
+
+
+def draw_instance(x: jax.Array, key: jax.Array, tables: TabularTables, config: TabularConfig):
+  """One instance's config.num_samples samples, as `explain_instance` draws them from its key:
+  the model's input columns [F, S], z [F, S] and the drawn choices [F, S] (x [F])."""
+  bits = draw_bits(key, config.num_samples, x.shape[-1])
+  choice, values = draw_tabular(bits, tables, tables.mean.dtype)
+  input_columns, z = perturb_instance(x, choice, values, tables, config)
+  return input_columns, z, choice
 
 
 @functools.partial(jax.jit, static_argnames=("config", "apply"))

@@ -49,9 +49,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import jaxlime
-from jaxlime._src import kernels
 from jaxlime._src import linalg
-from jaxlime._src import tabular_core
 
 from jaxlime.bench.models import train_breast_cancer_mlp
 
@@ -117,28 +115,10 @@ def _explain_seeds(explainer, X, model, num_samples, num_seeds):
 
 def _slime_samples(explainer, model, size):
   """fn(x, key) -> z [D, size], y [size] (label 1), w [size]: lime's samples of one instance."""
-  config = tabular_core.TabularConfig(
-      num_samples=size,
-      num_features=NUM_FEATURES,
-      feature_selection="auto",
-      mode="classification",
-      labels=(1,),
-      top_labels=None,
-      discretize=True,
-      sample_around_instance=False,
-      block_size=1,
-      chunk_size=size,
-      shared_samples=False,
-      kernel=None,
-  )
 
   def one(x, key):
-    bits = tabular_core.draw_bits(key, size, x.shape[0])
-    choice, values = tabular_core.draw_tabular(bits, explainer.tables, jnp.float32)
-    inputs, z = tabular_core.perturb_instance(x, choice, values, explainer.tables, config)
-    y = model(inputs.T)[:, 1]
-    w = kernels.exponential_kernel(kernels.euclidean_distances_columns(z), explainer.kernel_width)
-    return z, y, w
+    z, inputs, _, w = explainer._instance_samples(x, key, size)
+    return z, model(inputs.T)[:, 1], w
 
   return one
 
