@@ -98,9 +98,9 @@ def num_contrasts(tables) -> int:
   return max(tables.slope.shape[1] - 2, 0)
 
 
-def _factored(z, choice, values, own_choice, tables, is_instance=None) -> _Factored:
+def _factored(z, choice, values, own_choice, tables, is_instance) -> _Factored:
   """The factors of the covariates of samples z [F, S] (`covariates`); is_instance [S] marks the
-  instance's own row, whose covariates are zero (default: sample 0)."""
+  instance's own row, whose covariates are zero."""
   num_choices, num_slots = tables.slope.shape[1], num_contrasts(tables)
   frequencies = choice_frequencies(tables)  # [F, V]
   others = jnp.where(jnp.arange(num_choices) == own_choice[:, None], 0, frequencies)
@@ -117,10 +117,11 @@ def _factored(z, choice, values, own_choice, tables, is_instance=None) -> _Facto
   in_slot = slot[:, :, None] == jnp.arange(num_slots)  # [F, V, J]
   given_other = jnp.einsum("fvj,fv->fj", in_slot.astype(given_other.dtype), given_other)
   is_choice = tables.is_choice[:, None]
-  first = jnp.arange(z.shape[1]) == 0 if is_instance is None else is_instance
-  sample_slot = jnp.where(is_choice & ~first, jnp.take_along_axis(slot, choice, axis=1), num_slots)
+  sample_slot = jnp.where(
+      is_choice & ~is_instance, jnp.take_along_axis(slot, choice, axis=1), num_slots
+  )
   means = jnp.take_along_axis(choice_means(tables), choice, axis=1)  # [F, S]
-  deviation = jnp.where(tables.is_binned[:, None] & ~first, values - means, 0)
+  deviation = jnp.where(tables.is_binned[:, None] & ~is_instance, values - means, 0)
   drawn = None
   if num_slots <= _ONE_HOT:
     drawn = sample_slot[:, None, :] == jnp.arange(num_slots)[None, :, None]  # [F, J, S]
@@ -128,7 +129,7 @@ def _factored(z, choice, values, own_choice, tables, is_instance=None) -> _Facto
   return _Factored(
       slot=sample_slot.astype(jnp.int32),
       drawn=drawn,
-      not_own=jnp.where(is_choice & ~first, 1 - z, 0),
+      not_own=jnp.where(is_choice & ~is_instance, 1 - z, 0),
       given_other=given_other.astype(z.dtype),
       deviation=deviation.astype(z.dtype),
   )
@@ -152,7 +153,7 @@ def covariates(
     deviation from its bin's mean (zero outside binned columns); zero for sample 0 and for
     columns that are not choice columns. `adjusted_outputs` works on their factors instead.
   """
-  parts = _factored(z, choice, values, own_choice, tables)
+  parts = _factored(z, choice, values, own_choice, tables, jnp.arange(z.shape[1]) == 0)
   drawn = parts.slot[:, None, :] == jnp.arange(parts.given_other.shape[1])[None, :, None]
   contrasts = drawn - parts.not_own[:, None, :] * parts.given_other[:, :, None]
   return jnp.concatenate([contrasts, parts.deviation[:, None, :]], axis=1)
